@@ -1,0 +1,46 @@
+// Command auditor is the posture-auditor Lambda: it runs one audit per event
+// (a scheduled sweep or an on-demand payload). Outside Lambda it reads one
+// event from stdin and prints the summary, so the same binary can audit an
+// emulated account from a shell.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
+)
+
+func main() {
+	ctx := context.Background()
+	r, err := runner.FromEnvironment(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "auditor:", err)
+		os.Exit(1)
+	}
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambda.Start(r.Handle)
+		return
+	}
+	event, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "auditor: read event from stdin:", err)
+		os.Exit(1)
+	}
+	summary, err := r.Handle(ctx, event)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "auditor:", err)
+		os.Exit(1)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(summary); err != nil {
+		fmt.Fprintln(os.Stderr, "auditor: write summary:", err)
+		os.Exit(1)
+	}
+}

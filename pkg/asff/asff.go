@@ -1,0 +1,163 @@
+// Package asff maps check results to AWS Security Finding Format findings.
+// It is one pure function with golden tests; the publisher owns everything
+// that depends on what Security Hub already holds (timestamps, archiving).
+package asff
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/check"
+)
+
+const (
+	SchemaVersion = "2018-10-08"
+	// ProductName is reported in ProductFields and as CompanyName/ProductName.
+	ProductName = "posture-auditor"
+	// IDPrefix starts every finding Id this tool imports.
+	IDPrefix = "posture-auditor/"
+
+	MaxTitle          = 256
+	MaxDescription    = 1024
+	MaxRecommendation = 512
+	maxID             = 512
+	maxReasonDesc     = 2048
+	maxRequirements   = 32
+)
+
+// Context is what the mapping needs beyond the check and its result.
+type Context struct {
+	Account   string
+	Partition string
+	// ProductRegion is the region whose Security Hub imports the finding.
+	ProductRegion string
+	Now           time.Time
+	ToolVersion   string
+}
+
+// ProductARN is the account's default product ARN, the only one an account
+// may import its own findings under.
+func ProductARN(partition, region, account string) string {
+	return "arn:" + partition + ":securityhub:" + region + ":" + account + ":product/" + account + "/default"
+}
+
+// FindingID is the deterministic Id of (check, account, region, resource):
+// the same inputs give the same Id across runs, versions and triggers.
+func FindingID(checkID, account, region, resourceARN string) string {
+	id := IDPrefix + checkID + "/" + account + "/" + region + "/" + resourceARN
+	if len(id) <= maxID {
+		return id
+	}
+	sum := sha256.Sum256([]byte(resourceARN))
+	return IDPrefix + checkID + "/" + account + "/" + region + "/sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Timestamp formats t as ASFF wants it (RFC 3339, UTC, milliseconds).
+func Timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// Map builds the finding for one result. CreatedAt, FirstObservedAt,
+// LastObservedAt and UpdatedAt are all Now: the publisher keeps the stored
+// first-seen times of findings that already exist.
+func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
+	now := Timestamp(ctx.Now)
+	sev := severity(c, r)
+	resourceType := c.ResourceType
+	if r.ResourceType != "" {
+		resourceType = r.ResourceType
+	}
+	description := c.Description
+	if r.Reason != "" {
+		description = r.Reason + ". " + c.Description
+	}
+	reqs := c.RelatedRequirements
+	if len(reqs) > maxRequirements {
+		reqs = reqs[:maxRequirements]
+	}
+	compliance := &types.Compliance{
+		Status:              types.ComplianceStatus(r.Status),
+		RelatedRequirements: reqs,
+	}
+	if r.Status == check.NotAvailable {
+		compliance.StatusReasons = []types.StatusReason{{
+			ReasonCode:  aws.String("COLLECTION_ERROR"),
+			Description: aws.String(Truncate(r.Reason, maxReasonDesc)),
+		}}
+	}
+	f := types.AwsSecurityFinding{
+		SchemaVersion:   aws.String(SchemaVersion),
+		Id:              aws.String(FindingID(c.ID, ctx.Account, r.Region, r.ResourceARN)),
+		ProductArn:      aws.String(ProductARN(ctx.Partition, ctx.ProductRegion, ctx.Account)),
+		GeneratorId:     aws.String(c.ID),
+		AwsAccountId:    aws.String(ctx.Account),
+		Region:          aws.String(r.Region),
+		CompanyName:     aws.String(ProductName),
+		ProductName:     aws.String(ProductName),
+		Types:           c.Types,
+		CreatedAt:       aws.String(now),
+		UpdatedAt:       aws.String(now),
+		FirstObservedAt: aws.String(now),
+		LastObservedAt:  aws.String(now),
+		Severity:        &types.Severity{Label: sev, Original: aws.String(string(sev))},
+		Title:           aws.String(Truncate(c.Title, MaxTitle)),
+		Description:     aws.String(Truncate(description, MaxDescription)),
+		Remediation: &types.Remediation{Recommendation: &types.Recommendation{
+			Text: aws.String(Truncate(c.Remediation, MaxRecommendation)),
+			Url:  aws.String(c.RemediationURL),
+		}},
+		ProductFields: map[string]string{
+			"ProviderName":                 ProductName,
+			"ProviderVersion":              ctx.ToolVersion,
+			"posture-auditor/CheckId":      c.ID,
+			"posture-auditor/ResourceName": r.ResourceName,
+		},
+		Resources: []types.Resource{{
+			Type:      aws.String(resourceType),
+			Id:        aws.String(r.ResourceARN),
+			Partition: types.Partition(ctx.Partition),
+			Region:    aws.String(r.Region),
+			Details:   r.Details,
+		}},
+		Compliance:  compliance,
+		RecordState: types.RecordStateActive,
+		FindingProviderFields: &types.FindingProviderFields{
+			Severity: &types.FindingProviderSeverity{Label: sev, Original: aws.String(string(sev))},
+			Types:    c.Types,
+		},
+	}
+	if len(c.SecurityHubControls) > 0 {
+		f.ProductFields["posture-auditor/RelatedSecurityHubControls"] = strings.Join(c.SecurityHubControls, ",")
+	}
+	return f
+}
+
+// severity is INFORMATIONAL unless the result FAILED, as Security Hub's own
+// controls do; a FAILED result uses its own severity or its check's.
+func severity(c check.Check, r check.Result) types.SeverityLabel {
+	if r.Status != check.Failed {
+		return types.SeverityLabelInformational
+	}
+	if r.Severity != "" {
+		return types.SeverityLabel(r.Severity)
+	}
+	return types.SeverityLabel(c.Severity)
+}
+
+// Truncate shortens s to at most max bytes on a UTF-8 boundary, marking the
+// cut with an ellipsis.
+func Truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const ellipsis = "..."
+	cut := max - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}

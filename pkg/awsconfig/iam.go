@@ -1,0 +1,32 @@
+package awsconfig
+
+import "strings"
+
+// iamPrefix maps the SDK's service ID to the IAM action prefix.
+var iamPrefix = map[string]string{
+	"ACM":             "acm",
+	"CloudFront":      "cloudfront",
+	"CloudTrail":      "cloudtrail",
+	"EC2":             "ec2",
+	"ECR":             "ecr",
+	"KMS":             "kms",
+	"RDS":             "rds",
+	"Secrets Manager": "secretsmanager",
+	"SecurityHub":     "securityhub",
+	"STS":             "sts",
+}
+
+// IAMAction is the IAM action that authorises c, e.g. "kms:ListKeys".
+func (c Call) IAMAction() string {
+	p, ok := iamPrefix[c.Service]
+	if !ok {
+		p = strings.ToLower(strings.ReplaceAll(c.Service, " ", ""))
+	}
+	return p + ":" + c.Operation
+}
+
+// NeedsNoPermission reports calls IAM does not authorise:
+// sts:GetCallerIdentity works even under an explicit deny.
+func (c Call) NeedsNoPermission() bool {
+	return c.Service == "STS" && c.Operation == "GetCallerIdentity"
+}

@@ -1,0 +1,112 @@
+// Package collect defines what a collector is and the helpers every
+// collector shares: turning AWS errors into recorded collection errors, and
+// bounded fan-out of per-resource calls.
+package collect
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
+
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+)
+
+// Scope narrows a collection. The zero value reads every resource.
+type Scope struct {
+	// ResourceIDs, when set, names the only resources to read (IDs or ARNs,
+	// as the service's describe call accepts them). A restricted collection
+	// never archives anything: the runner marks it partial.
+	ResourceIDs []string
+}
+
+// All reports whether the scope is the whole service.
+func (s Scope) All() bool { return len(s.ResourceIDs) == 0 }
+
+// Collector reads one service in one region into the snapshot. It never
+// fails as a whole: every AWS error is recorded in snap.Errors so the checks
+// can say NOT_AVAILABLE and the publisher knows not to archive.
+type Collector interface {
+	Service() snapshot.Service
+	Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope Scope)
+}
+
+// ErrorCode returns the AWS error code of err ("AccessDeniedException", ...),
+// or a generic code for transport errors and cancellations.
+func ErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "Timeout"
+	}
+	return "RequestError"
+}
+
+// ErrorMessage is the AWS error message, or err's text.
+func ErrorMessage(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorMessage()
+	}
+	return err.Error()
+}
+
+// Reason is a one-line explanation of err for a NOT_AVAILABLE finding.
+func Reason(operation string, err error) string {
+	return operation + " failed: " + ErrorCode(err) + ": " + ErrorMessage(err)
+}
+
+// Recorder appends collection errors to a snapshot; it is safe for
+// concurrent use by the workers of one collector.
+type Recorder struct {
+	mu      sync.Mutex
+	snap    *snapshot.Snapshot
+	service snapshot.Service
+}
+
+// NewRecorder marks svc as collected in snap and returns its recorder.
+func NewRecorder(snap *snapshot.Snapshot, svc snapshot.Service) *Recorder {
+	snap.Collected[svc] = true
+	return &Recorder{snap: snap, service: svc}
+}
+
+// Fail records a failed call. resource is empty for list calls.
+func (r *Recorder) Fail(operation, resource string, err error) {
+	e := snapshot.CollectionError{
+		Service:   r.service,
+		Region:    r.snap.Region,
+		Operation: operation,
+		Resource:  resource,
+		Code:      ErrorCode(err),
+		Message:   ErrorMessage(err),
+	}
+	r.mu.Lock()
+	r.snap.Errors[r.service] = append(r.snap.Errors[r.service], e)
+	r.mu.Unlock()
+}
+
+// ForEach runs fn over items with at most workers in flight. Per-resource
+// describe calls are independent, and their quotas (KMS DescribeKey 2000/s)
+// are far above what a handful of workers can reach.
+func ForEach[T any](ctx context.Context, workers int, items []T, fn func(context.Context, T)) {
+	if workers < 1 {
+		workers = 1
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	// No early exit on cancellation: fn's call then fails fast and records
+	// the error, so no item silently goes missing.
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(it T) {
+			defer func() { <-sem; wg.Done() }()
+			fn(ctx, it)
+		}(it)
+	}
+	wg.Wait()
+}

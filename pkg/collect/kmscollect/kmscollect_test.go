@@ -1,0 +1,233 @@
+package kmscollect_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/kmscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
+)
+
+func TestMain(m *testing.M) { motoserver.TestMain(m) }
+
+const region = "eu-west-1"
+
+// TestCollectAgainstMoto reads a seeded set of keys through the real client.
+func TestCollectAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	ctx := context.Background()
+	cfg, err := moto.Config(ctx, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kms.NewFromConfig(cfg)
+	mk := func(spec kmstypes.KeySpec, usage kmstypes.KeyUsageType, origin kmstypes.OriginType) string {
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage, Origin: origin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *out.KeyMetadata.KeyId
+	}
+	rotating := mk(kmstypes.KeySpecSymmetricDefault, kmstypes.KeyUsageTypeEncryptDecrypt, "")
+	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: &rotating}); err != nil {
+		t.Fatal(err)
+	}
+	plain := mk(kmstypes.KeySpecSymmetricDefault, kmstypes.KeyUsageTypeEncryptDecrypt, "")
+	signing := mk(kmstypes.KeySpecEccNistP256, kmstypes.KeyUsageTypeSignVerify, "")
+	hmac := mk(kmstypes.KeySpecHmac256, kmstypes.KeyUsageTypeGenerateVerifyMac, "")
+	retired := mk(kmstypes.KeySpecSymmetricDefault, kmstypes.KeyUsageTypeEncryptDecrypt, "")
+	if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: &retired, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: &plain}); err != nil {
+		t.Fatal(err)
+	}
+
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	kmscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{})
+
+	if !snap.Complete(snapshot.KMS) {
+		t.Fatalf("collection not complete: %v", snap.Errors)
+	}
+	keys := snap.KMS.Keys
+	if len(keys) != 5 {
+		t.Fatalf("got %d keys, want 5", len(keys))
+	}
+	if k := keys[rotating]; !k.Rotation.Known || !k.Rotation.Value.Enabled || k.Rotation.Value.PeriodDays != 365 {
+		t.Errorf("rotating key: %+v", k.Rotation)
+	}
+	if k := keys[plain]; !k.Rotation.Known || k.Rotation.Value.Enabled || k.Name() != "alias/app" {
+		t.Errorf("plain key: %+v name %s", k.Rotation, k.Name())
+	}
+	for _, id := range []string{signing, hmac} {
+		if k := keys[id]; k.RotationApplies() || k.Rotation.Known {
+			t.Errorf("%s (%s/%s): rotation must not apply", id, k.Spec, k.Usage)
+		}
+	}
+	if k := keys[retired]; !k.PendingDeletion() || k.DeletionDate == nil {
+		t.Errorf("retired key: state %s deletion %v", k.State, k.DeletionDate)
+	}
+	// One ListKeys, one ListAliases (moto lists alias/aws/* aliases whose
+	// keys do not exist: they must be ignored), a DescribeKey per key, and a
+	// rotation read only for the two keys where rotation applies.
+	for op, want := range map[string]int{"ListKeys": 1, "ListAliases": 1, "DescribeKey": 5, "GetKeyRotationStatus": 2} {
+		if got := counter.Count("KMS", op); got != want {
+			t.Errorf("%s called %d times, want %d", op, got, want)
+		}
+	}
+}
+
+// fakeKMS serves n customer managed symmetric keys, paging ListKeys and
+// ListAliases the way AWS does (moto ignores Limit), and denying
+// GetKeyRotationStatus for the keys in denied.
+func fakeKMS(n int, denied map[string]bool, listErr *wirefake.Error) *wirefake.Server {
+	var keys []map[string]any
+	var aliases []map[string]any
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+		keys = append(keys, map[string]any{"KeyId": id, "KeyArn": "arn:aws:kms:eu-west-1:111122223333:key/" + id})
+		aliases = append(aliases, map[string]any{"AliasName": fmt.Sprintf("alias/k%d", i), "TargetKeyId": id})
+	}
+	// Key 0 is AWS managed: known by its alias, so never described.
+	aliases = append(aliases, map[string]any{"AliasName": "alias/aws/ebs", "TargetKeyId": keys[0]["KeyId"]},
+		map[string]any{"AliasName": "alias/aws/rds"}) // an AWS alias whose key was never created
+	return wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
+		switch op {
+		case "ListKeys":
+			if listErr != nil {
+				return nil, listErr
+			}
+			page, next := wirefake.Page(keys, in, "Limit", "Marker", 100)
+			return map[string]any{"Keys": page, "NextMarker": next, "Truncated": next != ""}, nil
+		case "ListAliases":
+			page, next := wirefake.Page(aliases, in, "Limit", "Marker", 50)
+			return map[string]any{"Aliases": page, "NextMarker": next, "Truncated": next != ""}, nil
+		case "DescribeKey":
+			ref := in["KeyId"].(string)
+			id := ref[len(ref)-36:]
+			return map[string]any{"KeyMetadata": map[string]any{
+				"KeyId": id, "Arn": ref, "KeyManager": "CUSTOMER", "KeyState": "Enabled",
+				"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Origin": "AWS_KMS",
+				"CreationDate": 1.7e9,
+			}}, nil
+		case "GetKeyRotationStatus":
+			ref := in["KeyId"].(string)
+			if denied[ref[len(ref)-36:]] {
+				return nil, wirefake.AccessDenied("kms:GetKeyRotationStatus")
+			}
+			return map[string]any{"KeyRotationEnabled": true, "RotationPeriodInDays": 180}, nil
+		}
+		return nil, &wirefake.Error{Code: "UnknownOperationException", Message: op}
+	})
+}
+
+func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestCollectPaginatesAndKeepsDeniedRotationUnknown pages through 2,500 keys
+// (3 ListKeys pages of 1000) and checks an AccessDenied on one key's
+// rotation status leaves it unknown with the reason, not disabled.
+func TestCollectPaginatesAndKeepsDeniedRotationUnknown(t *testing.T) {
+	deniedID := fmt.Sprintf("00000000-0000-0000-0000-%012d", 1234)
+	fake := fakeKMS(2500, map[string]bool{deniedID: true}, nil)
+	defer fake.Close()
+	counter := awsconfig.NewCallCounter()
+	snap := snapshot.New("111122223333", "aws", region)
+	kmscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, collect.Scope{})
+
+	if got := len(snap.KMS.Keys); got != 2500 {
+		t.Fatalf("got %d keys, want 2500", got)
+	}
+	if got := counter.Count("KMS", "ListKeys"); got != 3 {
+		t.Errorf("ListKeys pages: got %d, want 3", got)
+	}
+	if got := counter.Count("KMS", "ListAliases"); got != 26 {
+		t.Errorf("ListAliases pages: got %d, want 26", got)
+	}
+	if got := counter.Count("KMS", "DescribeKey"); got != 2499 {
+		t.Errorf("DescribeKey: got %d, want 2499 (the AWS managed key is known by its alias)", got)
+	}
+	if k := snap.KMS.Keys[fmt.Sprintf("00000000-0000-0000-0000-%012d", 0)]; k.Manager != snapshot.ManagerAWS || k.Described {
+		t.Errorf("AWS managed key: manager %q described %v", k.Manager, k.Described)
+	}
+	denied := snap.KMS.Keys[deniedID]
+	if denied.Rotation.Known {
+		t.Fatalf("denied rotation read as known: %+v", denied.Rotation)
+	}
+	if want := "GetKeyRotationStatus failed: AccessDeniedException: User is not authorized to perform: kms:GetKeyRotationStatus"; denied.Rotation.Reason != want {
+		t.Errorf("reason %q, want %q", denied.Rotation.Reason, want)
+	}
+	if snap.Complete(snapshot.KMS) {
+		t.Error("a denied call must make the KMS scope incomplete")
+	}
+	if errs := snap.Errors[snapshot.KMS]; len(errs) != 1 || errs[0].Operation != "GetKeyRotationStatus" || errs[0].Code != "AccessDeniedException" {
+		t.Errorf("errors: %+v", errs)
+	}
+	other := snap.KMS.Keys[fmt.Sprintf("00000000-0000-0000-0000-%012d", 2499)]
+	if !other.Rotation.Known || other.Rotation.Value.PeriodDays != 180 || other.Name() != "alias/k2499" {
+		t.Errorf("last key: %+v %s", other.Rotation, other.Name())
+	}
+}
+
+// TestCollectListDenied records the failed list and reads no key at all.
+func TestCollectListDenied(t *testing.T) {
+	fake := fakeKMS(3, nil, wirefake.AccessDenied("kms:ListKeys"))
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	kmscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
+	if len(snap.KMS.Keys) != 0 {
+		t.Errorf("got %d keys after a failed ListKeys", len(snap.KMS.Keys))
+	}
+	if errs := snap.Errors[snapshot.KMS]; len(errs) != 1 || errs[0].Operation != "ListKeys" || errs[0].Resource != "" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if !snap.Collected[snapshot.KMS] || snap.Complete(snapshot.KMS) {
+		t.Error("a failed ListKeys must leave KMS collected but incomplete")
+	}
+}
+
+// TestCollectOneKeyScopeAndServerError reads one named key without listing, and records a
+// persistent 5xx on DescribeKey as an unknown key, not a dropped one.
+func TestCollectOneKeyScopeAndServerError(t *testing.T) {
+	fake := wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
+		switch op {
+		case "ListAliases":
+			return map[string]any{"Aliases": []any{}}, nil
+		case "DescribeKey":
+			return nil, &wirefake.Error{Status: 500, Code: "KMSInternalException", Message: "internal"}
+		}
+		return nil, &wirefake.Error{Code: "UnknownOperationException", Message: op}
+	})
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	id := "1234abcd-12ab-34cd-56ef-1234567890ab"
+	kmscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{id}})
+	k := snap.KMS.Keys[id]
+	if k == nil || k.Described || k.DescribeReason == "" {
+		t.Fatalf("key must be kept, undescribed, with a reason: %+v", k)
+	}
+	if fake.Calls("ListKeys") != 0 {
+		t.Error("a one-key scope must not list every key")
+	}
+}

@@ -1,0 +1,73 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/kmscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/trigger"
+)
+
+// Version is the tool version reported in every finding; set at build time
+// with -ldflags "-X .../pkg/runner.Version=...".
+var Version = "0.1.0-dev"
+
+// Collectors returns one collector per service, the set a run draws from.
+func Collectors() []collect.Collector {
+	return []collect.Collector{
+		kmscollect.Collector{},
+	}
+}
+
+// FromEnvironment builds a Runner from the Lambda's environment:
+// AUDIT_REGIONS (comma-separated, default AWS_REGION), HOME_REGION (default
+// AWS_REGION), plus the SDK's own variables (AWS_REGION, credentials,
+// AWS_ENDPOINT_URL).
+func FromEnvironment(ctx context.Context) (*Runner, error) {
+	counter := awsconfig.NewCallCounter()
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Counter: counter})
+	if err != nil {
+		return nil, err
+	}
+	regions := splitList(os.Getenv("AUDIT_REGIONS"))
+	if len(regions) == 0 {
+		regions = []string{cfg.Region}
+	}
+	if _, err := trigger.ValidateRegions(regions); err != nil {
+		return nil, fmt.Errorf("AUDIT_REGIONS: %w", err)
+	}
+	home := os.Getenv("HOME_REGION")
+	if home == "" {
+		home = cfg.Region
+	}
+	if !trigger.ValidRegion(home) {
+		return nil, fmt.Errorf("HOME_REGION: malformed region %q", home)
+	}
+	return &Runner{
+		AWS:         cfg,
+		Counter:     counter,
+		Regions:     regions,
+		HomeRegion:  home,
+		Collectors:  Collectors(),
+		Publisher:   publish.Publisher{},
+		ToolVersion: Version,
+		Getenv:      os.Getenv,
+		Now:         time.Now,
+	}, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

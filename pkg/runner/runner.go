@@ -1,0 +1,247 @@
+// Package runner runs one audit: validate the request, collect each region
+// into a snapshot, evaluate the checks, map results to ASFF, publish, and
+// summarise. It is the only package that knows the whole flow.
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/registry"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+	"github.com/posture-auditor/posture-auditor/pkg/trigger"
+)
+
+// Runner holds what every run shares. Build it once per Lambda container.
+type Runner struct {
+	// AWS is the base config; per-region copies are made from it.
+	AWS     aws.Config
+	Counter *awsconfig.CallCounter
+	// Regions are the configured regions of a full sweep.
+	Regions []string
+	// HomeRegion is where global services (CloudFront) are read and their
+	// findings imported.
+	HomeRegion  string
+	Collectors  []collect.Collector
+	Publisher   publish.Publisher
+	ToolVersion string
+	Getenv      func(string) string
+	Now         func() time.Time
+	// Identity returns the audited account and partition; nil means STS
+	// GetCallerIdentity, which needs no IAM permission.
+	Identity func(context.Context, aws.Config) (account, partition string, err error)
+}
+
+// Handle runs the request in raw. It returns an error only for a request it
+// refuses (nothing is then read or published) or when the account cannot
+// be identified; AWS errors during the run are reported in the summary.
+func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, error) {
+	req, err := trigger.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	checks, err := registry.Select(req.Checks)
+	if err != nil {
+		return nil, err
+	}
+	params, err := check.ResolveParams(registry.Thresholds(), r.Getenv, req.Thresholds)
+	if err != nil {
+		return nil, fmt.Errorf("invalid thresholds: %w", err)
+	}
+	regions := req.Regions
+	if len(regions) == 0 {
+		regions = r.Regions
+	}
+	if len(regions) == 0 {
+		return nil, fmt.Errorf("no regions to audit: configure AUDIT_REGIONS or pass \"regions\"")
+	}
+
+	identity := r.Identity
+	if identity == nil {
+		identity = callerIdentity
+	}
+	account, partition, err := identity(ctx, awsconfig.ForRegion(r.AWS, r.home(regions)))
+	if err != nil {
+		return nil, fmt.Errorf("identify the audited account: %w", err)
+	}
+
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	run := &run{
+		Runner: r, req: req, checks: checks, params: params,
+		account: account, partition: partition, regions: regions, home: r.home(regions), started: now(),
+	}
+	return run.execute(ctx), nil
+}
+
+// home is the configured home region, or the first audited region.
+func (r *Runner) home(regions []string) string {
+	if r.HomeRegion != "" {
+		return r.HomeRegion
+	}
+	return regions[0]
+}
+
+type run struct {
+	*Runner
+	req                trigger.Request
+	checks             []check.Check
+	params             check.Params
+	account, partition string
+	regions            []string
+	home               string
+	started            time.Time
+}
+
+// regionResult is what one region produced.
+type regionResult struct {
+	region   string
+	snap     *snapshot.Snapshot
+	results  []scopedResult
+	scopes   []Scope
+	findings []types.AwsSecurityFinding
+}
+
+type scopedResult struct {
+	check  check.Check
+	result check.Result
+}
+
+func (x *run) execute(ctx context.Context) *Summary {
+	out := make([]*regionResult, len(x.regions))
+	var wg sync.WaitGroup
+	for i, region := range x.regions {
+		wg.Add(1)
+		go func(i int, region string) {
+			defer wg.Done()
+			out[i] = x.auditRegion(ctx, region)
+		}(i, region)
+	}
+	wg.Wait()
+
+	if !x.req.DryRun {
+		var pwg sync.WaitGroup
+		reports := make([]publish.Report, len(out))
+		for i, rr := range out {
+			if len(rr.findings) == 0 {
+				continue
+			}
+			pwg.Add(1)
+			go func(i int, rr *regionResult) {
+				defer pwg.Done()
+				reports[i] = x.Publisher.Publish(ctx, awsconfig.ForRegion(x.AWS, rr.region), rr.findings)
+			}(i, rr)
+		}
+		pwg.Wait()
+		return x.summarise(out, reports)
+	}
+	return x.summarise(out, nil)
+}
+
+// auditRegion collects the services the selected checks need in one region
+// and evaluates them there.
+func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
+	snap := snapshot.New(x.account, x.partition, region)
+	cfg := awsconfig.ForRegion(x.AWS, region)
+	var active []check.Check
+	needed := map[snapshot.Service]bool{}
+	for _, c := range x.checks {
+		if c.Global && region != x.home {
+			continue
+		}
+		active = append(active, c)
+		for _, s := range c.Services {
+			needed[s] = true
+		}
+	}
+	var wg sync.WaitGroup
+	for _, col := range x.Collectors {
+		if !needed[col.Service()] {
+			continue
+		}
+		wg.Add(1)
+		go func(col collect.Collector) {
+			defer wg.Done()
+			// Collectors write disjoint parts of the snapshot; the maps
+			// they share (Collected, Errors) are written under the
+			// recorder, created before the goroutines race.
+			col.Collect(ctx, cfg, snap, collect.Scope{})
+		}(col)
+	}
+	wg.Wait()
+
+	rr := &regionResult{region: region, snap: snap}
+	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: x.started, ToolVersion: x.ToolVersion}
+	for _, c := range active {
+		scope := Scope{Region: region, CheckID: c.ID, Complete: true}
+		for _, s := range c.Services {
+			if !snap.Complete(s) {
+				scope.Complete = false
+				scope.Errors = append(scope.Errors, snap.Errors[s]...)
+				if !snap.Collected[s] {
+					scope.Errors = append(scope.Errors, snapshot.CollectionError{Service: s, Region: region, Code: "NotCollected", Message: "no collector for this service"})
+				}
+			}
+		}
+		rr.scopes = append(rr.scopes, scope)
+		for _, res := range c.Evaluate(snap, x.params) {
+			res.CheckID = c.ID
+			if res.Region == "" {
+				res.Region = region
+			}
+			rr.results = append(rr.results, scopedResult{check: c, result: res})
+			rr.findings = append(rr.findings, asff.Map(c, res, fctx))
+		}
+	}
+	return rr
+}
+
+func callerIdentity(ctx context.Context, cfg aws.Config) (string, string, error) {
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", "", err
+	}
+	partition := "aws"
+	if a, err := arn.Parse(aws.ToString(out.Arn)); err == nil {
+		partition = a.Partition
+	}
+	return aws.ToString(out.Account), partition, nil
+}
+
+// Scope is one (account, region, check) of a run, and whether its collection
+// completed. Only a complete scope may ever archive findings.
+type Scope struct {
+	Region   string                     `json:"region"`
+	CheckID  string                     `json:"checkId"`
+	Complete bool                       `json:"complete"`
+	Errors   []snapshot.CollectionError `json:"errors,omitempty"`
+}
+
+func sortFindings(fs []FindingSummary) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.CheckID != b.CheckID {
+			return a.CheckID < b.CheckID
+		}
+		if a.Region != b.Region {
+			return a.Region < b.Region
+		}
+		return a.ResourceARN < b.ResourceARN
+	})
+}

@@ -1,0 +1,89 @@
+// Package snapshot is the typed model that collectors fill and checks read.
+// It holds no clients and makes no calls: everything a check needs to judge
+// a resource is here, including what could not be read and why.
+package snapshot
+
+import "fmt"
+
+// Service names one collection. It is also the unit of completeness: a
+// service whose collection errored in a region makes every check that reads
+// it incomplete there, so none of its findings are archived.
+type Service string
+
+const (
+	KMS            Service = "kms"
+	RDS            Service = "rds"
+	ECR            Service = "ecr"
+	EBS            Service = "ebs"
+	SecretsManager Service = "secretsmanager"
+	ACM            Service = "acm"
+	CloudFront     Service = "cloudfront"
+	CloudTrail     Service = "cloudtrail"
+)
+
+// Snapshot is what one run saw of one account in one region. Global services
+// (CloudFront) are collected into the home region's snapshot only.
+type Snapshot struct {
+	Account   string
+	Partition string
+	Region    string
+
+	// Collected lists the services whose collection ran in this snapshot,
+	// whether or not it completed.
+	Collected map[Service]bool
+	// Errors are the collection errors, by service. A service with errors is
+	// incomplete: checks still judge what was read, but nothing is archived.
+	Errors map[Service][]CollectionError
+
+	KMS KMSData
+}
+
+// New returns an empty snapshot for one account and region.
+func New(account, partition, region string) *Snapshot {
+	return &Snapshot{
+		Account:   account,
+		Partition: partition,
+		Region:    region,
+		Collected: map[Service]bool{},
+		Errors:    map[Service][]CollectionError{},
+	}
+}
+
+// Complete reports whether svc was collected here without any error.
+func (s *Snapshot) Complete(svc Service) bool {
+	return s.Collected[svc] && len(s.Errors[svc]) == 0
+}
+
+// CollectionError is one failed AWS call during collection.
+type CollectionError struct {
+	Service   Service `json:"service"`
+	Region    string  `json:"region"`
+	Operation string  `json:"operation"`
+	// Resource is empty when a list call failed (the whole scope is unread).
+	Resource string `json:"resource,omitempty"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+}
+
+func (e CollectionError) Error() string {
+	where := e.Region
+	if e.Resource != "" {
+		where += " " + e.Resource
+	}
+	return fmt.Sprintf("%s:%s in %s: %s: %s", e.Service, e.Operation, where, e.Code, e.Message)
+}
+
+// Fact is a value that may not have been readable. Checks must look at Known
+// before Value: an unknown fact yields NOT_AVAILABLE, never a verdict.
+type Fact[T any] struct {
+	Value T
+	Known bool
+	// Reason says why the value is unknown (the AWS error code and message).
+	Reason string
+}
+
+// KnownFact wraps a value that was read.
+func KnownFact[T any](v T) Fact[T] { return Fact[T]{Value: v, Known: true} }
+
+// UnknownFact records why a value could not be read.
+func UnknownFact[T any](reason string) Fact[T] { return Fact[T]{Reason: reason} }

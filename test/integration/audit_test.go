@@ -1,0 +1,199 @@
+// Package integration runs whole audits against moto: the demo account end
+// to end, the least-privilege policy, and bad input.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/seed"
+)
+
+func TestMain(m *testing.M) { motoserver.TestMain(m) }
+
+const region = "us-east-1"
+
+// newRunner builds a runner over moto exactly as FromEnvironment does,
+// with the config pointed at the emulator.
+func newRunner(t *testing.T, srv *motoserver.Server) (*runner.Runner, *awsconfig.CallCounter) {
+	t.Helper()
+	counter := awsconfig.NewCallCounter()
+	cfg, err := srv.Config(context.Background(), region, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &runner.Runner{
+		AWS: cfg, Counter: counter, Regions: []string{region}, HomeRegion: region,
+		Collectors: runner.Collectors(), Publisher: publish.Publisher{}, ToolVersion: "test",
+		Getenv: func(string) string { return "" }, Now: time.Now,
+	}, counter
+}
+
+func seedDemo(t *testing.T) (*motoserver.Server, seed.Demo) {
+	t.Helper()
+	srv := motoserver.Fresh(t)
+	cfg, err := srv.Config(context.Background(), region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.EnableSecurityHub(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	demo, err := seed.Account(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, demo
+}
+
+// TestDemoAccount is what `make demo` shows, asserted.
+func TestDemoAccount(t *testing.T) {
+	srv, demo := seedDemo(t)
+	r, _ := newRunner(t, srv)
+	s, err := r.Handle(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]check.Status{}
+	for _, f := range s.Findings {
+		status[f.CheckID+" "+f.ResourceARN] = f.Status
+	}
+	want := map[string]check.Status{
+		"kms.rotation " + demo.RotatingKeyARN:                check.Passed,
+		"kms.rotation " + demo.NonRotatingKeyARN:             check.Failed,
+		"kms.pending-deletion " + demo.PendingDeletionKeyARN: check.Failed,
+		"kms.pending-deletion " + demo.RotatingKeyARN:        check.Passed,
+	}
+	for k, w := range want {
+		if status[k] != w {
+			t.Errorf("%s: got %q, want %s", k, status[k], w)
+		}
+	}
+	if st, ok := status["kms.rotation "+demo.AsymmetricKeyARN]; ok {
+		t.Errorf("asymmetric key judged by kms.rotation: %s", st)
+	}
+	if len(s.FailedScopes) != 0 {
+		t.Errorf("failed scopes on a clean account: %+v", s.FailedScopes)
+	}
+	if len(s.Published) != 1 || s.Published[0].Imported != len(s.Findings) || len(s.Published[0].Failed) != 0 {
+		t.Errorf("published: %+v (findings %d)", s.Published, len(s.Findings))
+	}
+}
+
+var templateAction = regexp.MustCompile(`(?m)^\s*-\s*([a-z0-9-]+:[A-Za-z0-9]+)\s*$`)
+
+// TestTemplateGrantsExactlyTheCallsMade runs a full scan of the demo account
+// and compares the IAM actions it needed with those template.yaml grants.
+func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
+	srv, _ := seedDemo(t)
+	r, counter := newRunner(t, srv)
+	if _, err := r.Handle(context.Background(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	called := map[string]bool{}
+	for _, c := range counter.Snapshot() {
+		if !c.NeedsNoPermission() {
+			called[c.IAMAction()] = true
+		}
+	}
+	tmpl, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string]bool{}
+	for _, m := range templateAction.FindAllStringSubmatch(string(tmpl), -1) {
+		granted[m[1]] = true
+	}
+	if missing, extra := diff(called, granted), diff(granted, called); len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("template.yaml policy differs from the calls a scan makes:\n  called but not granted: %v\n  granted but not called: %v", missing, extra)
+	}
+	for _, forbidden := range []string{"secretsmanager:GetSecretValue", "kms:Decrypt", "kms:GenerateDataKey"} {
+		if called[forbidden] || granted[forbidden] {
+			t.Errorf("%s must never be called or granted", forbidden)
+		}
+	}
+}
+
+func diff(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestBadInputChangesNothing: a refused request makes no AWS call at all.
+func TestBadInputChangesNothing(t *testing.T) {
+	srv := motoserver.Shared(t)
+	r, counter := newRunner(t, srv)
+	for _, in := range []string{`{"checks":["kms.nope"]}`, `{"regions":["mars-1"]}`, `{"dryrun":true}`, `{"thresholds":{"kmsMaxRotationPeriodDays":5}}`, `{"regions":"us-east-1"}`} {
+		if _, err := r.Handle(context.Background(), []byte(in)); err == nil {
+			t.Errorf("%s accepted", in)
+		}
+	}
+	if n := counter.Total(); n != 0 {
+		t.Errorf("refused requests made %d AWS calls: %+v", n, counter.Snapshot())
+	}
+}
+
+// TestDryRunPublishesNothing and reports the findings it would publish.
+func TestDryRunPublishesNothing(t *testing.T) {
+	srv, _ := seedDemo(t)
+	r, counter := newRunner(t, srv)
+	s, err := r.Handle(context.Background(), []byte(`{"dryRun":true,"checks":["kms.rotation"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Findings) == 0 || len(s.Published) != 0 || counter.Count("SecurityHub", "BatchImportFindings") != 0 {
+		t.Errorf("dry run: %d findings, published %+v", len(s.Findings), s.Published)
+	}
+	for _, f := range s.Findings {
+		if f.CheckID != "kms.rotation" {
+			t.Errorf("check %s ran in a kms.rotation-only run", f.CheckID)
+		}
+	}
+}
+
+// TestBinaryOutsideLambda runs functions/auditor as a shell user would: one
+// event on stdin, the summary on stdout, non-zero exit on a refused event.
+func TestBinaryOutsideLambda(t *testing.T) {
+	srv, _ := seedDemo(t)
+	bin := filepath.Join(t.TempDir(), "auditor")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../functions/auditor").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	run := func(event string) (string, string, error) {
+		cmd := exec.Command(bin)
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+srv.URL, "AWS_REGION="+region, "AUDIT_REGIONS="+region,
+			"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_LAMBDA_RUNTIME_API=")
+		cmd.Stdin = strings.NewReader(event)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	out, _, err := run(`{"checks":["kms.pending-deletion"]}`)
+	if err != nil || !strings.Contains(out, `"checkId": "kms.pending-deletion"`) || !strings.Contains(out, `"status": "FAILED"`) {
+		t.Fatalf("good event: err %v\n%s", err, out)
+	}
+	out, stderr, err := run(`{"checks":["kms.rotate"]}`)
+	if err == nil || out != "" || !strings.Contains(stderr, `unknown check ID "kms.rotate"`) {
+		t.Fatalf("bad event: err %v stdout %q stderr %q", err, out, stderr)
+	}
+}
