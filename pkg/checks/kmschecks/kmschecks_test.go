@@ -52,7 +52,10 @@ func TestRotation(t *testing.T) {
 			k.Rotation = snapshot.UnknownFact[snapshot.KeyRotation]("GetKeyRotationStatus failed: AccessDeniedException: denied")
 		}), &want{check.NotAvailable, "GetKeyRotationStatus failed: AccessDeniedException: denied"}},
 		{"describe denied", &snapshot.KMSKey{ID: "a", ARN: arnPrefix + "a", DescribeReason: "DescribeKey failed: AccessDeniedException: no"}, &want{check.NotAvailable, "DescribeKey failed: AccessDeniedException: no"}},
-		{"asymmetric", customerKey("a", func(k *snapshot.KMSKey) { k.Spec, k.Usage = "RSA_2048", "SIGN_VERIFY"; k.Rotation = snapshot.Fact[snapshot.KeyRotation]{} }), nil},
+		{"asymmetric", customerKey("a", func(k *snapshot.KMSKey) {
+			k.Spec, k.Usage = "RSA_2048", "SIGN_VERIFY"
+			k.Rotation = snapshot.Fact[snapshot.KeyRotation]{}
+		}), nil},
 		{"asymmetric encryption", customerKey("a", func(k *snapshot.KMSKey) { k.Spec = "RSA_4096"; k.Rotation = snapshot.Fact[snapshot.KeyRotation]{} }), nil},
 		{"hmac", customerKey("a", func(k *snapshot.KMSKey) { k.Spec, k.Usage = "HMAC_256", "GENERATE_VERIFY_MAC" }), nil},
 		{"imported material", customerKey("a", func(k *snapshot.KMSKey) { k.Origin = "EXTERNAL" }), nil},
