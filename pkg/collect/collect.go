@@ -33,6 +33,13 @@ type Collector interface {
 	Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope Scope)
 }
 
+// ReferenceDescriber is a collector with a second pass, run after every
+// collector of the region: the KMS collector describes the keys resources
+// point at that its own listing did not cover.
+type ReferenceDescriber interface {
+	DescribeReferenced(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot)
+}
+
 // ErrorCode returns the AWS error code of err ("AccessDeniedException", ...),
 // or a generic code for transport errors and cancellations.
 func ErrorCode(err error) string {

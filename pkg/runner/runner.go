@@ -171,9 +171,13 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 		}
 	}
 	var wg sync.WaitGroup
+	var second []collect.ReferenceDescriber
 	for _, col := range x.Collectors {
 		if !needed[col.Service()] {
 			continue
+		}
+		if rd, ok := col.(collect.ReferenceDescriber); ok {
+			second = append(second, rd)
 		}
 		wg.Add(1)
 		go func(col collect.Collector) {
@@ -185,6 +189,9 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 		}(col)
 	}
 	wg.Wait()
+	for _, rd := range second {
+		rd.DescribeReferenced(ctx, cfg, snap)
+	}
 
 	rr := &regionResult{region: region, snap: snap}
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: x.started, ToolVersion: x.ToolVersion}

@@ -12,8 +12,14 @@ const (
 
 // KMSData is the KMS keys of one region.
 type KMSData struct {
-	// Keys by key ID.
+	// Keys by key ID: the region's own keys, from ListKeys.
 	Keys map[string]*KMSKey
+	// Aliases maps alias name (alias/...) to target key ID.
+	Aliases map[string]string
+	// Referenced holds keys that resources point at but ListKeys did not
+	// return (another account or region, or a single-resource run), by the
+	// reference as written; each was described once.
+	Referenced map[string]*KMSKey
 }
 
 // KMSKey is one KMS key as the collector saw it. Attributes that come from
@@ -30,6 +36,9 @@ type KMSKey struct {
 	// was skipped because the key is AWS managed.
 	Described      bool
 	DescribeReason string
+	// NotFound: DescribeKey answered that the account's own key does not
+	// exist (it was deleted); set only for keys described by reference.
+	NotFound bool
 
 	State            string // Enabled, Disabled, PendingDeletion, ...
 	Spec             string // SYMMETRIC_DEFAULT, RSA_2048, HMAC_256, ...

@@ -3,7 +3,10 @@
 // a resource is here, including what could not be read and why.
 package snapshot
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Service names one collection. It is also the unit of completeness: a
 // service whose collection errored in a region makes every check that reads
@@ -35,7 +38,48 @@ type Snapshot struct {
 	// incomplete: checks still judge what was read, but nothing is archived.
 	Errors map[Service][]CollectionError
 
-	KMS KMSData
+	KMS            KMSData
+	RDS            RDSData
+	ECR            ECRData
+	EBS            EBSData
+	SecretsManager SecretsManagerData
+	ACM            ACMData
+	CloudFront     CloudFrontData
+	CloudTrail     CloudTrailData
+
+	keyUsesMu sync.Mutex
+	// keyUses are the KMS key references of every resource collected: the
+	// key model resolves them once, and kms.key-in-use-unhealthy reads them.
+	keyUses []KeyUse
+}
+
+// KeyUse is one resource protected by (or pointing at) a KMS key.
+type KeyUse struct {
+	Service      Service
+	ResourceARN  string
+	ResourceName string
+	// ResourceType is the ASFF type of the resource (AwsRdsDbInstance, ...).
+	ResourceType string
+	// KeyRef is the key reference as the service reported it: a key ID, key
+	// ARN, alias name or alias ARN; empty means the service's AWS managed
+	// key (DefaultAlias).
+	KeyRef string
+	// DefaultAlias is the service's AWS managed key alias (alias/aws/rds).
+	DefaultAlias string
+}
+
+// AddKeyUse records a resource's key; collectors call it concurrently.
+func (s *Snapshot) AddKeyUse(u KeyUse) {
+	s.keyUsesMu.Lock()
+	s.keyUses = append(s.keyUses, u)
+	s.keyUsesMu.Unlock()
+}
+
+// KeyUses returns every recorded key use.
+func (s *Snapshot) KeyUses() []KeyUse {
+	s.keyUsesMu.Lock()
+	defer s.keyUsesMu.Unlock()
+	return append([]KeyUse(nil), s.keyUses...)
 }
 
 // New returns an empty snapshot for one account and region.

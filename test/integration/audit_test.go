@@ -72,17 +72,17 @@ func TestDemoAccount(t *testing.T) {
 		status[f.CheckID+" "+f.ResourceARN] = f.Status
 	}
 	want := map[string]check.Status{
-		"kms.rotation " + demo.RotatingKeyARN:                check.Passed,
-		"kms.rotation " + demo.NonRotatingKeyARN:             check.Failed,
-		"kms.pending-deletion " + demo.PendingDeletionKeyARN: check.Failed,
-		"kms.pending-deletion " + demo.RotatingKeyARN:        check.Passed,
+		"kms.rotation " + demo["kms/rotating"]:         check.Passed,
+		"kms.rotation " + demo["kms/not-rotating"]:     check.Failed,
+		"kms.pending-deletion " + demo["kms/retired"]:  check.Failed,
+		"kms.pending-deletion " + demo["kms/rotating"]: check.Passed,
 	}
 	for k, w := range want {
 		if status[k] != w {
 			t.Errorf("%s: got %q, want %s", k, status[k], w)
 		}
 	}
-	if st, ok := status["kms.rotation "+demo.AsymmetricKeyARN]; ok {
+	if st, ok := status["kms.rotation "+demo["kms/signing"]]; ok {
 		t.Errorf("asymmetric key judged by kms.rotation: %s", st)
 	}
 	if len(s.FailedScopes) != 0 {

@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/keyref"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 )
 
@@ -49,7 +51,8 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		snap.KMS.Keys = map[string]*snapshot.KMSKey{}
 	}
 
-	aliases, aliasErr := listAliases(ctx, api)
+	aliases, targets, aliasErr := listAliases(ctx, api)
+	snap.KMS.Aliases = targets
 	if aliasErr != nil {
 		// Without aliases AWS managed keys are still told apart by
 		// DescribeKey's KeyManager, so collection goes on.
@@ -137,24 +140,26 @@ func listKeys(ctx context.Context, api API) ([]*snapshot.KMSKey, error) {
 	return keys, nil
 }
 
-// listAliases maps target key ID to its alias names.
-func listAliases(ctx context.Context, api API) (map[string][]string, error) {
-	out := map[string][]string{}
+// listAliases maps target key ID to its alias names, and alias name to
+// target key ID.
+func listAliases(ctx context.Context, api API) (byKey map[string][]string, targets map[string]string, err error) {
+	byKey, targets = map[string][]string{}, map[string]string{}
 	p := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{Limit: aws.Int32(100)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return out, err
+			return byKey, targets, err
 		}
 		for _, a := range page.Aliases {
 			if a.TargetKeyId == nil {
 				continue // an AWS managed alias whose key was never created
 			}
-			id := aws.ToString(a.TargetKeyId)
-			out[id] = append(out[id], aws.ToString(a.AliasName))
+			id, name := aws.ToString(a.TargetKeyId), aws.ToString(a.AliasName)
+			byKey[id] = append(byKey[id], name)
+			targets[name] = id
 		}
 	}
-	return out, nil
+	return byKey, targets, nil
 }
 
 func describeKey(ctx context.Context, api API, rec *collect.Recorder, k *snapshot.KMSKey) {
@@ -164,6 +169,11 @@ func describeKey(ctx context.Context, api API, rec *collect.Recorder, k *snapsho
 		k.DescribeReason = collect.Reason("DescribeKey", err)
 		return
 	}
+	fill(k, out)
+}
+
+// fill copies DescribeKey's answer into k.
+func fill(k *snapshot.KMSKey, out *kms.DescribeKeyOutput) {
 	m := out.KeyMetadata
 	k.Described = true
 	k.ID = aws.ToString(m.KeyId)
@@ -201,4 +211,51 @@ func keyRef(k *snapshot.KMSKey) string {
 		return k.ARN
 	}
 	return k.ID
+}
+
+// DescribeReferenced describes, once each, the keys that collected
+// resources point at and that the snapshot cannot answer for yet (another
+// account or region, or a key the listing did not return). It runs after the
+// service collectors. A denied describe leaves the key unknown, with the
+// error recorded, so the checks on those resources say NOT_AVAILABLE.
+func (c Collector) DescribeReferenced(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot) {
+	rec := collect.NewRecorder(snap, snapshot.KMS)
+	if snap.KMS.Referenced == nil {
+		snap.KMS.Referenced = map[string]*snapshot.KMSKey{}
+	}
+	var refs []keyref.Ref
+	seen := map[string]bool{}
+	for _, u := range snap.KeyUses() {
+		ref := keyref.Parse(snap, u.KeyRef, u.DefaultAlias)
+		if keyref.Known(snap, ref) || seen[ref.Lookup()] {
+			continue
+		}
+		seen[ref.Lookup()] = true
+		refs = append(refs, ref)
+	}
+	results := make([]*snapshot.KMSKey, len(refs))
+	idx := make(map[string]int, len(refs))
+	for i, r := range refs {
+		idx[r.Lookup()] = i
+	}
+	collect.ForEach(ctx, c.workers(), refs, func(ctx context.Context, ref keyref.Ref) {
+		k := &snapshot.KMSKey{ARN: ref.Lookup()}
+		api := c.api(awsconfig.ForRegion(cfg, ref.Region))
+		k.Rotation = snapshot.UnknownFact[snapshot.KeyRotation]("not read for referenced keys")
+		out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref.Lookup())})
+		switch {
+		case err == nil:
+			fill(k, out)
+		case collect.ErrorCode(err) == "NotFoundException" && ref.Account == snap.Account:
+			k.NotFound = true
+			k.DescribeReason = collect.Reason("DescribeKey", err)
+		default:
+			rec.Fail("DescribeKey", ref.Lookup(), err)
+			k.DescribeReason = collect.Reason("DescribeKey", err)
+		}
+		results[idx[ref.Lookup()]] = k
+	})
+	for i, r := range refs {
+		snap.KMS.Referenced[r.Lookup()] = results[i]
+	}
 }

@@ -1,0 +1,4 @@
+package snapshot
+
+// ACMData is what the acm collector read.
+type ACMData struct{}

@@ -1,0 +1,4 @@
+package snapshot
+
+// CloudFrontData is what the cloudfront collector read.
+type CloudFrontData struct{}

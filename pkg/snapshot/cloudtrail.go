@@ -1,0 +1,4 @@
+package snapshot
+
+// CloudTrailData is what the cloudtrail collector read.
+type CloudTrailData struct{}

@@ -1,0 +1,4 @@
+package snapshot
+
+// EBSData is what the ebs collector read.
+type EBSData struct{}

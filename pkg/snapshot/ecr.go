@@ -1,0 +1,4 @@
+package snapshot
+
+// ECRData is what the ecr collector read.
+type ECRData struct{}

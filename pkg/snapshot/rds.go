@@ -1,0 +1,4 @@
+package snapshot
+
+// RDSData is what the rds collector read.
+type RDSData struct{}

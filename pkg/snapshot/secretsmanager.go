@@ -1,0 +1,4 @@
+package snapshot
+
+// SecretsManagerData is what the secretsmanager collector read.
+type SecretsManagerData struct{}
