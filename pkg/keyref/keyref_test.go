@@ -49,9 +49,9 @@ func snapWithKeys() *snapshot.Snapshot {
 	}
 	s.KMS.Aliases = map[string]string{"alias/app": id1, "alias/aws/rds": awsID}
 	s.KMS.Referenced = map[string]*snapshot.KMSKey{
-		"arn:aws:kms:us-east-1:444455556666:key/" + id1: {ARN: "arn:aws:kms:us-east-1:444455556666:key/" + id1, DescribeReason: "DescribeKey failed: AccessDeniedException: no"},
+		"arn:aws:kms:us-east-1:444455556666:key/" + id1:                                    {ARN: "arn:aws:kms:us-east-1:444455556666:key/" + id1, DescribeReason: "DescribeKey failed: AccessDeniedException: no"},
 		"arn:aws:kms:eu-west-1:111122223333:key/" + "deadbeef-0000-0000-0000-000000000000": {NotFound: true},
-		"arn:aws:kms:us-west-2:111122223333:key/" + id2: {ID: id2, ARN: "arn:aws:kms:us-west-2:111122223333:key/" + id2, Manager: snapshot.ManagerCustomer, Described: true, State: "Disabled"},
+		"arn:aws:kms:us-west-2:111122223333:key/" + id2:                                    {ID: id2, ARN: "arn:aws:kms:us-west-2:111122223333:key/" + id2, Manager: snapshot.ManagerCustomer, Described: true, State: "Disabled"},
 	}
 	return s
 }

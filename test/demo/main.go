@@ -21,6 +21,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
 	"github.com/posture-auditor/posture-auditor/test/seed"
 )
@@ -41,21 +42,26 @@ func run() error {
 		return err
 	}
 	defer srv.Stop()
-	fmt.Printf("moto_server listening on %s\n", srv.URL)
+	gaps, err := gapfill.New(srv.URL)
+	if err != nil {
+		return err
+	}
+	defer gaps.Close()
+	fmt.Printf("moto_server listening on %s; gap-filling proxy for what moto lacks on %s\n", srv.URL, gaps.URL)
 
-	cfg, err := srv.Config(ctx, region, nil)
+	cfg, err := srv.ConfigAt(ctx, gaps.URL, region, nil)
 	if err != nil {
 		return err
 	}
 	if err := seed.EnableSecurityHub(ctx, cfg); err != nil {
 		return err
 	}
-	if _, err := seed.Account(ctx, cfg); err != nil {
+	if _, err := seed.Account(ctx, cfg, gaps); err != nil {
 		return err
 	}
 	fmt.Println("seeded the demo account")
 
-	summary, err := runAuditor(srv.URL)
+	summary, err := runAuditor(gaps.URL)
 	if err != nil {
 		return err
 	}

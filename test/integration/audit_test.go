@@ -18,6 +18,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
 	"github.com/posture-auditor/posture-auditor/test/seed"
 )
@@ -26,12 +27,12 @@ func TestMain(m *testing.M) { motoserver.TestMain(m) }
 
 const region = "us-east-1"
 
-// newRunner builds a runner over moto exactly as FromEnvironment does,
-// with the config pointed at the emulator.
-func newRunner(t *testing.T, srv *motoserver.Server) (*runner.Runner, *awsconfig.CallCounter) {
+// newRunner builds a runner exactly as FromEnvironment does, with the
+// config pointed at endpoint (moto, or the gap-filling proxy before it).
+func newRunner(t *testing.T, srv *motoserver.Server, endpoint string) (*runner.Runner, *awsconfig.CallCounter) {
 	t.Helper()
 	counter := awsconfig.NewCallCounter()
-	cfg, err := srv.Config(context.Background(), region, counter)
+	cfg, err := srv.ConfigAt(context.Background(), endpoint, region, counter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,27 +43,40 @@ func newRunner(t *testing.T, srv *motoserver.Server) (*runner.Runner, *awsconfig
 	}, counter
 }
 
-func seedDemo(t *testing.T) (*motoserver.Server, seed.Demo) {
+// demoAccount is a seeded demo account behind the gap-filling proxy.
+type demoAccount struct {
+	srv      *motoserver.Server
+	endpoint string
+	demo     seed.Demo
+}
+
+func seedDemo(t *testing.T) demoAccount {
 	t.Helper()
 	srv := motoserver.Fresh(t)
-	cfg, err := srv.Config(context.Background(), region, nil)
+	gaps, err := gapfill.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gaps.Close)
+	cfg, err := srv.ConfigAt(context.Background(), gaps.URL, region, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := seed.EnableSecurityHub(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
-	demo, err := seed.Account(context.Background(), cfg)
+	demo, err := seed.Account(context.Background(), cfg, gaps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, demo
+	return demoAccount{srv: srv, endpoint: gaps.URL, demo: demo}
 }
 
 // TestDemoAccount is what `make demo` shows, asserted.
 func TestDemoAccount(t *testing.T) {
-	srv, demo := seedDemo(t)
-	r, _ := newRunner(t, srv)
+	acct := seedDemo(t)
+	demo := acct.demo
+	r, _ := newRunner(t, acct.srv, acct.endpoint)
 	s, err := r.Handle(context.Background(), []byte(`{}`))
 	if err != nil {
 		t.Fatal(err)
@@ -98,8 +112,8 @@ var templateAction = regexp.MustCompile(`(?m)^\s*-\s*([a-z0-9-]+:[A-Za-z0-9]+)\s
 // TestTemplateGrantsExactlyTheCallsMade runs a full scan of the demo account
 // and compares the IAM actions it needed with those template.yaml grants.
 func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
-	srv, _ := seedDemo(t)
-	r, counter := newRunner(t, srv)
+	acct := seedDemo(t)
+	r, counter := newRunner(t, acct.srv, acct.endpoint)
 	if _, err := r.Handle(context.Background(), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +155,7 @@ func diff(a, b map[string]bool) []string {
 // TestBadInputChangesNothing: a refused request makes no AWS call at all.
 func TestBadInputChangesNothing(t *testing.T) {
 	srv := motoserver.Shared(t)
-	r, counter := newRunner(t, srv)
+	r, counter := newRunner(t, srv, srv.URL)
 	for _, in := range []string{`{"checks":["kms.nope"]}`, `{"regions":["mars-1"]}`, `{"dryrun":true}`, `{"thresholds":{"kmsMaxRotationPeriodDays":5}}`, `{"regions":"us-east-1"}`} {
 		if _, err := r.Handle(context.Background(), []byte(in)); err == nil {
 			t.Errorf("%s accepted", in)
@@ -154,8 +168,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 
 // TestDryRunPublishesNothing and reports the findings it would publish.
 func TestDryRunPublishesNothing(t *testing.T) {
-	srv, _ := seedDemo(t)
-	r, counter := newRunner(t, srv)
+	acct := seedDemo(t)
+	r, counter := newRunner(t, acct.srv, acct.endpoint)
 	s, err := r.Handle(context.Background(), []byte(`{"dryRun":true,"checks":["kms.rotation"]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -173,14 +187,14 @@ func TestDryRunPublishesNothing(t *testing.T) {
 // TestBinaryOutsideLambda runs functions/auditor as a shell user would: one
 // event on stdin, the summary on stdout, non-zero exit on a refused event.
 func TestBinaryOutsideLambda(t *testing.T) {
-	srv, _ := seedDemo(t)
+	acct := seedDemo(t)
 	bin := filepath.Join(t.TempDir(), "auditor")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../functions/auditor").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	run := func(event string) (string, string, error) {
 		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+srv.URL, "AWS_REGION="+region, "AUDIT_REGIONS="+region,
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+acct.endpoint, "AWS_REGION="+region, "AUDIT_REGIONS="+region,
 			"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_LAMBDA_RUNTIME_API=")
 		cmd.Stdin = strings.NewReader(event)
 		var stdout, stderr bytes.Buffer

@@ -83,9 +83,14 @@ func (s *Server) Reset() error {
 // Config returns an SDK config pointed at the server, through the same
 // builder production uses.
 func (s *Server) Config(ctx context.Context, region string, counter *awsconfig.CallCounter) (aws.Config, error) {
+	return s.ConfigAt(ctx, s.URL, region, counter)
+}
+
+// ConfigAt is Config pointed at endpoint (a proxy in front of the server).
+func (s *Server) ConfigAt(ctx context.Context, endpoint, region string, counter *awsconfig.CallCounter) (aws.Config, error) {
 	return awsconfig.Load(ctx, awsconfig.Options{
 		Region:      region,
-		EndpointURL: s.URL,
+		EndpointURL: endpoint,
 		Counter:     counter,
 		MaxAttempts: 2,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
 )
 
 func init() { register(seedKMS) }
@@ -15,7 +17,7 @@ func init() { register(seedKMS) }
 // seedKMS creates kms/rotating, kms/not-rotating, kms/signing (asymmetric)
 // and kms/retired (pending deletion), plus kms/app: a rotating key other
 // services' demo resources are encrypted with.
-func seedKMS(ctx context.Context, cfg aws.Config, d Demo) error {
+func seedKMS(ctx context.Context, cfg aws.Config, d Demo, _ *gapfill.Proxy) error {
 	c := kms.NewFromConfig(cfg)
 	type spec struct {
 		name   string

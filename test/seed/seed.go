@@ -10,14 +10,18 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
 )
 
 // Demo names the ARNs of what Account created, by a short name such as
 // "kms/rotating", so tests can assert the finding of each resource.
 type Demo map[string]string
 
-// Seeder creates one service's demo resources in cfg's region.
-type Seeder func(ctx context.Context, cfg aws.Config, d Demo) error
+// Seeder creates one service's demo resources in cfg's region. cfg points
+// at the gap-filling proxy; a seeder that needs a field moto lacks stores
+// it in gaps for the service's gapfill hook to serve.
+type Seeder func(ctx context.Context, cfg aws.Config, d Demo, gaps *gapfill.Proxy) error
 
 var seeders []Seeder
 
@@ -34,11 +38,11 @@ func EnableSecurityHub(ctx context.Context, cfg aws.Config) error {
 	return nil
 }
 
-// Account seeds the demo account in cfg's region.
-func Account(ctx context.Context, cfg aws.Config) (Demo, error) {
+// Account seeds the demo account in cfg's region, through gaps.
+func Account(ctx context.Context, cfg aws.Config, gaps *gapfill.Proxy) (Demo, error) {
 	d := Demo{}
 	for _, s := range seeders {
-		if err := s(ctx, cfg, d); err != nil {
+		if err := s(ctx, cfg, d, gaps); err != nil {
 			return d, err
 		}
 	}
