@@ -29,6 +29,7 @@ const (
 	maxID             = 512
 	maxReasonDesc     = 2048
 	maxRequirements   = 32
+	maxResources      = 32
 )
 
 // Context is what the mapping needs beyond the check and its result.
@@ -129,6 +130,14 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 			Severity: &types.FindingProviderSeverity{Label: sev, Original: aws.String(string(sev))},
 			Types:    c.Types,
 		},
+	}
+	for _, rel := range r.Related {
+		if len(f.Resources) == maxResources {
+			break
+		}
+		f.Resources = append(f.Resources, types.Resource{
+			Type: aws.String(rel.Type), Id: aws.String(rel.ARN), Partition: types.Partition(ctx.Partition), Region: aws.String(r.Region),
+		})
 	}
 	if len(c.SecurityHubControls) > 0 {
 		f.ProductFields["posture-auditor/RelatedSecurityHubControls"] = strings.Join(c.SecurityHubControls, ",")

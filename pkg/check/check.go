@@ -96,6 +96,15 @@ type Result struct {
 	Reason string
 	// Details is the ASFF Resource.Details object, built by the check.
 	Details *ResourceDetails
+	// Related are further resources the finding concerns (the resources a
+	// key protects); they follow the main resource in ASFF Resources.
+	Related []RelatedResource
+}
+
+// RelatedResource names a resource by ASFF type and ARN.
+type RelatedResource struct {
+	Type string
+	ARN  string
 }
 
 // Validate reports missing metadata; the registry test runs it on every check.

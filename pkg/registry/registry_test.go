@@ -46,7 +46,7 @@ func TestShippedIDsNeverChange(t *testing.T) {
 	for _, id := range IDs() {
 		have[id] = true
 	}
-	for _, id := range []string{"kms.rotation", "kms.pending-deletion"} {
+	for _, id := range []string{"kms.rotation", "kms.pending-deletion", "kms.key-in-use-unhealthy"} {
 		if !have[id] {
 			t.Errorf("shipped check %s is missing", id)
 		}

@@ -14,7 +14,7 @@ import (
 )
 
 // Checks are this package's checks, in registry order.
-func Checks() []check.Check { return []check.Check{Rotation, PendingDeletion} }
+func Checks() []check.Check { return []check.Check{Rotation, PendingDeletion, KeyInUseUnhealthy} }
 
 // MaxRotationPeriodDays is the threshold name for kms.rotation.
 const MaxRotationPeriodDays = "kmsMaxRotationPeriodDays"

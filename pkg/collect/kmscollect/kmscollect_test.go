@@ -3,6 +3,10 @@ package kmscollect_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,7 +137,7 @@ func fakeKMS(n int, denied map[string]bool, listErr *wirefake.Error) *wirefake.S
 	})
 }
 
-func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
+func fakeConfig(t testing.TB, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
 		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
@@ -230,4 +234,84 @@ func TestCollectOneKeyScopeAndServerError(t *testing.T) {
 	if fake.Calls("ListKeys") != 0 {
 		t.Error("a one-key scope must not list every key")
 	}
+}
+
+// TestDescribeReferenced describes each distinct key that resources point at
+// and the listing did not cover, once, in the key's own region.
+func TestDescribeReferenced(t *testing.T) {
+	const (
+		localID   = "11111111-1111-1111-1111-111111111111"
+		goneID    = "22222222-2222-2222-2222-222222222222"
+		foreignID = "33333333-3333-3333-3333-333333333333"
+		westID    = "44444444-4444-4444-4444-444444444444"
+	)
+	var regions []string
+	fake := wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
+		if op != "DescribeKey" {
+			return nil, &wirefake.Error{Code: "UnknownOperationException", Message: op}
+		}
+		ref := in["KeyId"].(string)
+		switch {
+		case strings.HasSuffix(ref, goneID):
+			return nil, &wirefake.Error{Code: "NotFoundException", Message: "Key '" + ref + "' does not exist"}
+		case strings.HasSuffix(ref, foreignID):
+			return nil, wirefake.AccessDenied("kms:DescribeKey")
+		case strings.HasSuffix(ref, westID):
+			return map[string]any{"KeyMetadata": map[string]any{"KeyId": westID, "Arn": ref, "KeyManager": "CUSTOMER", "KeyState": "Disabled",
+				"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Origin": "AWS_KMS"}}, nil
+		}
+		return nil, &wirefake.Error{Code: "NotFoundException", Message: ref}
+	})
+	defer fake.Close()
+	fake.Config.Handler = regionRecorder(fake.Config.Handler, &regions)
+
+	snap := snapshot.New("111122223333", "aws", region)
+	snap.KMS.Keys = map[string]*snapshot.KMSKey{localID: {ID: localID, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + localID, Manager: snapshot.ManagerCustomer, Described: true, State: "Enabled"}}
+	snap.KMS.Aliases = map[string]string{}
+	use := func(name, key string) {
+		snap.AddKeyUse(snapshot.KeyUse{Service: snapshot.RDS, ResourceARN: "arn:aws:rds:eu-west-1:111122223333:db:" + name, KeyRef: key, DefaultAlias: "alias/aws/rds"})
+	}
+	use("listed", localID)                                         // known from the listing: no call
+	use("default", "")                                             // AWS managed: no call
+	use("gone1", goneID)                                           // own key, deleted
+	use("gone2", "arn:aws:kms:eu-west-1:111122223333:key/"+goneID) // same key, other form: no second call
+	use("foreign", "arn:aws:kms:eu-west-1:444455556666:key/"+foreignID)
+	use("west", "arn:aws:kms:us-west-2:111122223333:key/"+westID)
+
+	counter := awsconfig.NewCallCounter()
+	kmscollect.Collector{}.DescribeReferenced(context.Background(), fakeConfig(t, fake.URL, counter), snap)
+
+	if got := counter.Count("KMS", "DescribeKey"); got != 3 {
+		t.Errorf("DescribeKey calls: %d, want 3 (gone, foreign, west)", got)
+	}
+	if k := snap.KMS.Referenced["arn:aws:kms:eu-west-1:111122223333:key/"+goneID]; k == nil || !k.NotFound {
+		t.Errorf("deleted own key: %+v", k)
+	}
+	if k := snap.KMS.Referenced["arn:aws:kms:eu-west-1:444455556666:key/"+foreignID]; k == nil || k.Described || !strings.Contains(k.DescribeReason, "AccessDeniedException") {
+		t.Errorf("denied foreign key: %+v", k)
+	}
+	if k := snap.KMS.Referenced["arn:aws:kms:us-west-2:111122223333:key/"+westID]; k == nil || k.State != "Disabled" {
+		t.Errorf("other-region key: %+v", k)
+	}
+	if errs := snap.Errors[snapshot.KMS]; len(errs) != 1 || errs[0].Code != "AccessDeniedException" {
+		t.Errorf("only the denied describe is a collection error (NotFound is an answer): %+v", errs)
+	}
+	sort.Strings(regions)
+	if strings.Join(regions, ",") != "eu-west-1,eu-west-1,us-west-2" {
+		t.Errorf("signing regions %v: each key must be described in its own region", regions)
+	}
+}
+
+// regionRecorder notes the SigV4 signing region of every request.
+func regionRecorder(next http.Handler, regions *[]string) http.Handler {
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(r.Header.Get("Authorization"), "/")
+		if len(parts) > 2 {
+			mu.Lock()
+			*regions = append(*regions, parts[2])
+			mu.Unlock()
+		}
+		next.ServeHTTP(w, r)
+	})
 }
