@@ -49,7 +49,7 @@ func TestKeyInUseUnhealthy(t *testing.T) {
 		status check.Status
 		reason string
 	}{
-		{"enabled key", []snapshot.KeyUse{rdsUse("db1", arnPrefix + goodID)}, arnPrefix + goodID, check.Passed, "key is Enabled and protects 1 resource: rds db1"},
+		{"enabled key", []snapshot.KeyUse{rdsUse("db1", arnPrefix+goodID)}, arnPrefix + goodID, check.Passed, "key is Enabled and protects 1 resource: rds db1"},
 		{"disabled key", []snapshot.KeyUse{rdsUse("db1", offID)}, arnPrefix + offID, check.Failed, "key is Disabled and protects 1 resource: rds db1"},
 		{"pending deletion", []snapshot.KeyUse{rdsUse("db1", dyingID), rdsUse("db2", arnPrefix+dyingID)}, arnPrefix + dyingID, check.Failed, "key is PendingDeletion and protects 2 resources: rds db1, rds db2"},
 		{"deleted key", []snapshot.KeyUse{rdsUse("db1", goneID)}, arnPrefix + goneID, check.Failed, "key is Deleted and protects 1 resource: rds db1"},
