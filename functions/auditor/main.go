@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,7 +25,18 @@ func main() {
 		os.Exit(1)
 	}
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		lambda.Start(r.Handle)
+		// A scheduled run's reply goes nowhere: its outcome must be in the logs.
+		log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+		lambda.Start(func(ctx context.Context, event json.RawMessage) (*runner.Summary, error) {
+			s, err := r.Handle(ctx, event)
+			if err != nil {
+				log.Error("run refused", "error", err.Error())
+				return nil, err
+			}
+			log.Info("run finished", "trigger", s.Trigger, "account", s.Account, "regions", s.Regions,
+				"counts", s.Counts, "failedScopes", s.FailedScopes, "published", s.Published)
+			return s, nil
+		})
 		return
 	}
 	event, err := io.ReadAll(os.Stdin)
