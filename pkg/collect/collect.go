@@ -68,16 +68,15 @@ func Reason(operation string, err error) string {
 }
 
 // Recorder appends collection errors to a snapshot; it is safe for
-// concurrent use by the workers of one collector.
+// concurrent use (the snapshot guards its maps).
 type Recorder struct {
-	mu      sync.Mutex
 	snap    *snapshot.Snapshot
 	service snapshot.Service
 }
 
 // NewRecorder marks svc as collected in snap and returns its recorder.
 func NewRecorder(snap *snapshot.Snapshot, svc snapshot.Service) *Recorder {
-	snap.Collected[svc] = true
+	snap.MarkCollected(svc)
 	return &Recorder{snap: snap, service: svc}
 }
 
@@ -91,9 +90,7 @@ func (r *Recorder) Fail(operation, resource string, err error) {
 		Code:      ErrorCode(err),
 		Message:   ErrorMessage(err),
 	}
-	r.mu.Lock()
-	r.snap.Errors[r.service] = append(r.snap.Errors[r.service], e)
-	r.mu.Unlock()
+	r.snap.AddError(e)
 }
 
 // ForEach runs fn over items with at most workers in flight. Per-resource

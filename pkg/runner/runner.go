@@ -135,23 +135,46 @@ func (x *run) execute(ctx context.Context) *Summary {
 	}
 	wg.Wait()
 
-	if !x.req.DryRun {
-		var pwg sync.WaitGroup
-		reports := make([]publish.Report, len(out))
-		for i, rr := range out {
-			if len(rr.findings) == 0 {
-				continue
-			}
-			pwg.Add(1)
-			go func(i int, rr *regionResult) {
-				defer pwg.Done()
-				reports[i] = x.Publisher.Publish(ctx, awsconfig.ForRegion(x.AWS, rr.region), rr.findings)
-			}(i, rr)
+	// Every audited region is published, even with no findings: its stored
+	// findings may need archiving. A dry run reads and plans only.
+	reports := make([]publish.Report, len(out))
+	var pwg sync.WaitGroup
+	for i, rr := range out {
+		if len(rr.scopes) == 0 {
+			continue // no check ran here: nothing to read, nothing to archive
 		}
-		pwg.Wait()
-		return x.summarise(out, reports)
+		pwg.Add(1)
+		go func(i int, rr *regionResult) {
+			defer pwg.Done()
+			reports[i] = x.Publisher.Publish(ctx, awsconfig.ForRegion(x.AWS, rr.region), x.publishRequest(rr))
+		}(i, rr)
 	}
-	return x.summarise(out, nil)
+	pwg.Wait()
+	return x.summarise(out, reports)
+}
+
+// publishRequest tells the publisher which checks ran in the region and
+// which of their scopes may archive: only a scope whose collection
+// completed without error and covered every resource.
+func (x *run) publishRequest(rr *regionResult) publish.Request {
+	req := publish.Request{
+		Account: x.account, Partition: x.partition, Findings: rr.findings,
+		Archivable: map[string]bool{}, Now: x.now(), DryRun: x.req.DryRun,
+	}
+	for _, sc := range rr.scopes {
+		req.Checks = append(req.Checks, sc.CheckID)
+		if sc.Complete && !sc.Restricted {
+			req.Archivable[sc.CheckID] = true
+		}
+	}
+	return req
+}
+
+func (x *run) now() time.Time {
+	if x.Now != nil {
+		return x.Now()
+	}
+	return time.Now()
 }
 
 // auditRegion collects the services the selected checks need in one region
@@ -170,6 +193,9 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 			needed[s] = true
 		}
 	}
+	// Every resource is read; a run restricted to some resources would set
+	// ResourceIDs here, and its scopes would then archive nothing.
+	collectScope := collect.Scope{}
 	var wg sync.WaitGroup
 	var second []collect.ReferenceDescriber
 	for _, col := range x.Collectors {
@@ -182,10 +208,9 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 		wg.Add(1)
 		go func(col collect.Collector) {
 			defer wg.Done()
-			// Collectors write disjoint parts of the snapshot; the maps
-			// they share (Collected, Errors) are written under the
-			// recorder, created before the goroutines race.
-			col.Collect(ctx, cfg, snap, collect.Scope{})
+			// Collectors write disjoint parts of the snapshot; what they
+			// share (Collected, Errors, key uses) the snapshot guards.
+			col.Collect(ctx, cfg, snap, collectScope)
 		}(col)
 	}
 	wg.Wait()
@@ -196,7 +221,7 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 	rr := &regionResult{region: region, snap: snap}
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: x.started, ToolVersion: x.ToolVersion}
 	for _, c := range active {
-		scope := Scope{Region: region, CheckID: c.ID, Complete: true}
+		scope := Scope{Region: region, CheckID: c.ID, Complete: true, Restricted: !collectScope.All()}
 		for _, s := range c.Services {
 			if !snap.Complete(s) {
 				scope.Complete = false
@@ -232,12 +257,15 @@ func callerIdentity(ctx context.Context, cfg aws.Config) (string, string, error)
 }
 
 // Scope is one (account, region, check) of a run, and whether its collection
-// completed. Only a complete scope may ever archive findings.
+// completed. Only a complete scope that covered every resource may ever
+// archive findings.
 type Scope struct {
-	Region   string                     `json:"region"`
-	CheckID  string                     `json:"checkId"`
-	Complete bool                       `json:"complete"`
-	Errors   []snapshot.CollectionError `json:"errors,omitempty"`
+	Region   string `json:"region"`
+	CheckID  string `json:"checkId"`
+	Complete bool   `json:"complete"`
+	// Restricted is set when the run read only some resources.
+	Restricted bool                       `json:"restricted,omitempty"`
+	Errors     []snapshot.CollectionError `json:"errors,omitempty"`
 }
 
 func sortFindings(fs []FindingSummary) {

@@ -47,7 +47,9 @@ type Snapshot struct {
 	CloudFront     CloudFrontData
 	CloudTrail     CloudTrailData
 
-	keyUsesMu sync.Mutex
+	// mu guards Collected, Errors and keyUses, which collectors running in
+	// parallel all write.
+	mu sync.Mutex
 	// keyUses are the KMS key references of every resource collected: the
 	// key model resolves them once, and kms.key-in-use-unhealthy reads them.
 	keyUses []KeyUse
@@ -70,16 +72,30 @@ type KeyUse struct {
 
 // AddKeyUse records a resource's key; collectors call it concurrently.
 func (s *Snapshot) AddKeyUse(u KeyUse) {
-	s.keyUsesMu.Lock()
+	s.mu.Lock()
 	s.keyUses = append(s.keyUses, u)
-	s.keyUsesMu.Unlock()
+	s.mu.Unlock()
 }
 
 // KeyUses returns every recorded key use.
 func (s *Snapshot) KeyUses() []KeyUse {
-	s.keyUsesMu.Lock()
-	defer s.keyUsesMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return append([]KeyUse(nil), s.keyUses...)
+}
+
+// MarkCollected records that svc's collection ran here.
+func (s *Snapshot) MarkCollected(svc Service) {
+	s.mu.Lock()
+	s.Collected[svc] = true
+	s.mu.Unlock()
+}
+
+// AddError records a failed call of a collector.
+func (s *Snapshot) AddError(e CollectionError) {
+	s.mu.Lock()
+	s.Errors[e.Service] = append(s.Errors[e.Service], e)
+	s.mu.Unlock()
 }
 
 // New returns an empty snapshot for one account and region.
