@@ -129,5 +129,10 @@ func (c Check) Validate() error {
 	case c.Evaluate == nil:
 		return fmt.Errorf("%s: evaluate function is required", c.ID)
 	}
+	for _, t := range c.Thresholds {
+		if len(t.Choices) > 0 && (t.Min < 0 || t.Max >= len(t.Choices) || t.Min > t.Max) {
+			return fmt.Errorf("%s: threshold %s: Min and Max must index Choices", c.ID, t.Name)
+		}
+	}
 	return nil
 }

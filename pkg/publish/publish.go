@@ -1,82 +1,437 @@
-// Package publish imports findings into Security Hub with BatchImportFindings,
-// in batches within its limits, and reports every finding it could not
+// Package publish keeps this tool's findings in Security Hub right: it reads
+// back what Security Hub holds (GetFindings), merges it with a run's
+// observations (first-seen times kept, updates strictly later, fixed
+// resources PASSED, gone resources ARCHIVED only where the run's scope was
+// complete), and imports the result with BatchImportFindings within its
+// quotas, retrying failed findings and reporting every one it could not
 // import: nothing is dropped silently.
+//
+// The decisions are pure (MakePlan, in lifecycle.go); Publish does the I/O.
 package publish
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
 )
 
-// Limits of BatchImportFindings.
+// Limits of BatchImportFindings and GetFindings.
 const (
 	MaxBatchFindings = 100
 	MaxBatchBytes    = 6 * 1024 * 1024
+	// MaxFindingBytes is Security Hub's 240 KB a finding, counted in
+	// decimal kilobytes to keep a margin over our size estimate.
+	MaxFindingBytes = 240 * 1000
+	// maxFilterValues is how many values one GetFindings filter field takes.
+	maxFilterValues = 20
+	readPageSize    = 100
+)
+
+// Retry defaults for findings BatchImportFindings reports as failed.
+const (
+	DefaultMaxRetries   = 3
+	DefaultRetryBackoff = time.Second
 )
 
 // API is the part of the Security Hub client the publisher uses.
 type API interface {
 	BatchImportFindings(context.Context, *securityhub.BatchImportFindingsInput, ...func(*securityhub.Options)) (*securityhub.BatchImportFindingsOutput, error)
+	GetFindings(context.Context, *securityhub.GetFindingsInput, ...func(*securityhub.Options)) (*securityhub.GetFindingsOutput, error)
 }
 
-// Publisher imports findings into one region's Security Hub.
+// Publisher publishes one region's findings. The zero value is ready to use.
 type Publisher struct {
 	// NewAPI builds the client; nil means securityhub.NewFromConfig.
 	NewAPI func(aws.Config) API
+	// Limiters pace the calls per (account, region); nil means
+	// DefaultLimiters, shared by the whole process as the quotas are.
+	Limiters *Limiters
+	// MaxRetries bounds how often a finding Security Hub reported as failed
+	// is sent again (0 means DefaultMaxRetries; negative means never).
+	MaxRetries int
+	// RetryBackoff is the wait before the first retry; it doubles after
+	// each (0 means DefaultRetryBackoff).
+	RetryBackoff time.Duration
+	// Metrics receives one CloudWatch Embedded Metric Format line per region
+	// published. nil means stderr in Lambda (CloudWatch Logs reads it) and
+	// nowhere outside Lambda, where no one turns the lines into metrics.
+	Metrics io.Writer
+}
+
+// Request is what one region's publish needs from the run.
+type Request struct {
+	Account   string
+	Partition string
+	// Findings are this run's observations in the region, as mapped by asff.
+	Findings []types.AwsSecurityFinding
+	// Checks are the check IDs evaluated in the region: only their stored
+	// findings are read back, updated or archived.
+	Checks []string
+	// Archivable holds the check IDs whose scope (account, region, check)
+	// completed without error and was scanned whole in this run. Stored
+	// findings of any other check that the run did not observe are kept.
+	Archivable map[string]bool
+	Now        time.Time
+	// DryRun reads and plans, but imports and archives nothing.
+	DryRun bool
 }
 
 // FailedFinding is a finding Security Hub did not import.
 type FailedFinding struct {
 	ID           string `json:"id"`
+	Action       Action `json:"action,omitempty"`
 	ErrorCode    string `json:"errorCode"`
 	ErrorMessage string `json:"errorMessage"`
 }
 
-// Report is what one region's publish did.
-type Report struct {
-	Region   string          `json:"region"`
-	Sent     int             `json:"sent"`
-	Imported int             `json:"imported"`
-	Calls    int             `json:"calls"`
-	Failed   []FailedFinding `json:"failed,omitempty"`
-	// Error is set when a call failed as a whole (e.g. Security Hub is not
-	// enabled in the region); every finding of that call is in Failed.
-	Error string `json:"error,omitempty"`
+// FindingRef names a finding the summary reports (archived ones are not
+// among the run's observations).
+type FindingRef struct {
+	ID          string `json:"id"`
+	CheckID     string `json:"checkId"`
+	ResourceARN string `json:"resourceArn"`
 }
 
-// Publish imports findings into the Security Hub of cfg.Region.
-func (p Publisher) Publish(ctx context.Context, cfg aws.Config, findings []types.AwsSecurityFinding) Report {
+// Report is what one region's publish did, or in a dry run would do.
+type Report struct {
+	Region string `json:"region"`
+	DryRun bool   `json:"dryRun,omitempty"`
+	// SecurityHubNotEnabled is set when the region answered
+	// InvalidAccessException: nothing was read or imported there.
+	SecurityHubNotEnabled bool `json:"securityHubNotEnabled,omitempty"`
+	// Stored is how many of this tool's findings (of the checks run) the
+	// region held before the run.
+	Stored int `json:"stored"`
+	// What the plan holds, by action. In a dry run, what would be done.
+	New         int `json:"new"`
+	Updated     int `json:"updated"`
+	Resolved    int `json:"resolved"`
+	Reactivated int `json:"reactivated"`
+	Archived    int `json:"archived"`
+	// Kept are stored active findings not observed in a scope that may not
+	// archive (its collection errored, or the run did not scan it whole).
+	Kept int `json:"kept"`
+	// Sent is how many distinct findings the publish tried to import;
+	// Imported how many Security Hub took; Retried how many re-sends failed
+	// findings needed.
+	Sent      int `json:"sent"`
+	Imported  int `json:"imported"`
+	Retried   int `json:"retried,omitempty"`
+	Calls     int `json:"calls"`
+	ReadCalls int `json:"readCalls"`
+	// Unpublished counts the findings not sent because the region refused
+	// as a whole (Error says why): Security Hub not enabled, or the stored
+	// findings could not be read.
+	Unpublished int `json:"unpublished,omitempty"`
+	// Failed lists every finding sent but not imported, with Security
+	// Hub's error, after retries.
+	Failed           []FailedFinding `json:"failed,omitempty"`
+	ArchivedFindings []FindingRef    `json:"archivedFindings,omitempty"`
+	Duplicates       []string        `json:"duplicateIds,omitempty"`
+	// Error explains a failure of the region as a whole.
+	Error string `json:"error,omitempty"`
+	// Actions maps each observed finding's Id to its action, for the
+	// summary's per-finding rows.
+	Actions map[string]Action `json:"-"`
+}
+
+// Publish reads back, plans and imports one region's findings (cfg.Region).
+func (p Publisher) Publish(ctx context.Context, cfg aws.Config, req Request) Report {
+	if req.Now.IsZero() {
+		req.Now = time.Now()
+	}
+	rep := p.publish(ctx, cfg, req)
+	if !req.DryRun {
+		_ = WriteMetrics(p.metrics(), rep, req.Now)
+	}
+	return rep
+}
+
+func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Report {
+	region := cfg.Region
 	api := p.api(cfg)
-	rep := Report{Region: cfg.Region, Sent: len(findings)}
-	for _, batch := range Batches(findings) {
-		rep.Calls++
-		out, err := api.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: batch})
-		if err != nil {
-			rep.Error = collect.Reason("BatchImportFindings", err)
-			for _, f := range batch {
-				rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.Id), ErrorCode: collect.ErrorCode(err), ErrorMessage: collect.ErrorMessage(err)})
+	limits := p.limiters()
+	now := req.Now
+	rep := Report{Region: region, DryRun: req.DryRun}
+	owner := Owner{ProductARN: asff.ProductARN(req.Partition, region, req.Account), Account: req.Account, Checks: req.Checks}
+
+	stored, err := readStored(ctx, api, limits, req.Account, region, owner, &rep)
+	if err != nil {
+		code := collect.ErrorCode(err)
+		if notEnabled(code) {
+			rep.SecurityHubNotEnabled = true
+			rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s): none of its %d findings were published or archived", region, collect.Reason("GetFindings", err), len(req.Findings))
+		} else {
+			// Importing without what is stored would reset first-seen times
+			// and could not archive safely: publish nothing here.
+			rep.Error = fmt.Sprintf("%s: none of the %d findings of %s were published or archived, so that stored first-seen times are not reset", collect.Reason("GetFindings", err), len(req.Findings), region)
+		}
+		if !req.DryRun {
+			rep.Unpublished = len(req.Findings)
+		}
+		return rep
+	}
+	rep.Stored = len(stored)
+
+	plan := MakePlan(stored, req.Findings, func(checkID string) bool { return req.Archivable[checkID] }, now)
+	rep.Duplicates = plan.Duplicates
+	rep.Kept = len(plan.Kept)
+	rep.Actions = make(map[string]Action, len(plan.Changes))
+	for _, c := range plan.Changes {
+		id := aws.ToString(c.Finding.Id)
+		rep.Actions[id] = c.Action
+		switch c.Action {
+		case ActionNew:
+			rep.New++
+		case ActionUpdated:
+			rep.Updated++
+		case ActionResolved:
+			rep.Resolved++
+		case ActionReactivated:
+			rep.Reactivated++
+		case ActionArchived:
+			rep.Archived++
+			rep.ArchivedFindings = append(rep.ArchivedFindings, ref(c.Finding))
+		}
+	}
+	if req.DryRun || len(plan.Changes) == 0 {
+		return rep
+	}
+	p.importAll(ctx, api, limits.Import(req.Account, region), plan.Changes, &rep)
+	return rep
+}
+
+// readStored pages through GetFindings for the findings owner may touch,
+// within the GetFindings quota. The filters go to Security Hub; Owns checks
+// every finding again because an endpoint may ignore them.
+func readStored(ctx context.Context, api API, limits *Limiters, account, region string, owner Owner, rep *Report) ([]types.AwsSecurityFinding, error) {
+	lim := limits.Read(account, region)
+	var out []types.AwsSecurityFinding
+	seen := map[string]bool{}
+	for start := 0; start < len(owner.Checks); start += maxFilterValues {
+		chunk := owner
+		chunk.Checks = owner.Checks[start:min(start+maxFilterValues, len(owner.Checks))]
+		pager := securityhub.NewGetFindingsPaginator(api, &securityhub.GetFindingsInput{
+			Filters:    chunk.Filters(),
+			MaxResults: aws.Int32(readPageSize),
+		})
+		for pager.HasMorePages() {
+			if err := lim.Wait(ctx); err != nil {
+				return nil, err
 			}
+			rep.ReadCalls++
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range page.Findings {
+				if id := aws.ToString(f.Id); chunk.Owns(f) && !seen[id] {
+					seen[id] = true
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Filters are the GetFindings filters selecting o's findings: at most 20
+// values a field, so callers chunk Checks.
+func (o Owner) Filters() *types.AwsSecurityFindingFilters {
+	eq := func(v string) types.StringFilter {
+		return types.StringFilter{Comparison: types.StringFilterComparisonEquals, Value: aws.String(v)}
+	}
+	f := &types.AwsSecurityFindingFilters{
+		ProductArn:   []types.StringFilter{eq(o.ProductARN)},
+		AwsAccountId: []types.StringFilter{eq(o.Account)},
+		Id:           []types.StringFilter{{Comparison: types.StringFilterComparisonPrefix, Value: aws.String(asff.IDPrefix)}},
+	}
+	for _, c := range o.Checks {
+		f.GeneratorId = append(f.GeneratorId, eq(c))
+	}
+	return f
+}
+
+// failure is one finding a call did not import.
+type failure struct {
+	change  Change
+	code    string
+	message string
+}
+
+// importAll imports the changes in batches, then re-sends the findings
+// Security Hub reported as failed, with backoff, a bounded number of times.
+func (p Publisher) importAll(ctx context.Context, api API, lim rateWaiter, changes []Change, rep *Report) {
+	var pending []Change
+	for _, c := range changes {
+		f, ok := Fit(c.Finding)
+		if !ok {
+			rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.Id), Action: c.Action, ErrorCode: "FindingSizeExceeded",
+				ErrorMessage: fmt.Sprintf("finding is %d bytes, over Security Hub's 240 KB, even without resource details", EncodedSize(f))})
+			continue
+		}
+		c.Finding = f
+		pending = append(pending, c)
+	}
+	rep.Sent = len(pending)
+	backoff := p.RetryBackoff
+	if backoff <= 0 {
+		backoff = DefaultRetryBackoff
+	}
+	maxRetries := p.MaxRetries
+	if maxRetries == 0 {
+		maxRetries = DefaultMaxRetries
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		failed, stop := importOnce(ctx, api, lim, pending, rep)
+		pending = nil
+		var final []failure
+		for _, f := range failed {
+			if stop || attempt >= maxRetries || !retriable(f.code) || ctx.Err() != nil {
+				final = append(final, f)
+			} else {
+				pending = append(pending, f.change)
+			}
+		}
+		for _, f := range final {
+			rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.change.Finding.Id), Action: f.change.Action, ErrorCode: f.code, ErrorMessage: f.message})
+		}
+		if len(pending) == 0 {
+			return
+		}
+		rep.Retried += len(pending)
+		if err := sleep(ctx, backoff); err != nil {
+			for _, c := range pending {
+				rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(c.Finding.Id), Action: c.Action, ErrorCode: "Timeout", ErrorMessage: "run ended before the retry: " + err.Error()})
+			}
+			return
+		}
+		backoff *= 2
+	}
+}
+
+type rateWaiter interface{ Wait(context.Context) error }
+
+// importOnce sends changes in batches and returns what failed. stop is set
+// when the region refuses every call (Security Hub not enabled, access
+// denied): the remaining batches are not sent and not retried.
+func importOnce(ctx context.Context, api API, lim rateWaiter, changes []Change, rep *Report) (failed []failure, stop bool) {
+	batches := Batches(changes)
+	for i, batch := range batches {
+		if err := lim.Wait(ctx); err != nil {
+			return append(failed, failAll(batches[i:], collect.ErrorCode(err), err.Error())...), true
+		}
+		findings := make([]types.AwsSecurityFinding, len(batch))
+		for j, c := range batch {
+			findings[j] = c.Finding
+		}
+		rep.Calls++
+		out, err := api.BatchImportFindings(ctx, &securityhub.BatchImportFindingsInput{Findings: findings})
+		if err != nil {
+			code, msg := collect.ErrorCode(err), collect.ErrorMessage(err)
+			if notEnabled(code) || code == "AccessDeniedException" {
+				markNotEnabled(rep, code, collect.Reason("BatchImportFindings", err))
+				return append(failed, failAll(batches[i:], code, msg)...), true
+			}
+			failed = append(failed, failAll(batches[i:i+1], code, msg)...)
 			continue
 		}
 		// FailedCount is checked even though the call succeeded: a partial
 		// import returns no error.
-		failed := map[string]bool{}
+		byID := make(map[string]Change, len(batch))
+		for _, c := range batch {
+			byID[aws.ToString(c.Finding.Id)] = c
+		}
+		accessRefused := len(out.FailedFindings) > 0
+		listed := map[string]bool{}
 		for _, ff := range out.FailedFindings {
-			failed[aws.ToString(ff.Id)] = true
-			rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(ff.Id), ErrorCode: aws.ToString(ff.ErrorCode), ErrorMessage: aws.ToString(ff.ErrorMessage)})
+			id := aws.ToString(ff.Id)
+			c, ok := byID[id]
+			if !ok || listed[id] {
+				continue
+			}
+			listed[id] = true
+			code := aws.ToString(ff.ErrorCode)
+			accessRefused = accessRefused && notEnabled(code)
+			failed = append(failed, failure{change: c, code: code, message: aws.ToString(ff.ErrorMessage)})
 		}
-		if n := int(aws.ToInt32(out.FailedCount)); n > len(out.FailedFindings) {
-			rep.Failed = append(rep.Failed, FailedFinding{ErrorCode: "UnreportedFailures", ErrorMessage: "FailedCount exceeds the FailedFindings listed"})
+		notImported := len(listed)
+		if n := int(aws.ToInt32(out.FailedCount)); n > len(listed) {
+			// Some findings failed without being named: they cannot be
+			// retried, but they are not counted as imported either.
+			notImported = min(n, len(batch))
+			rep.Failed = append(rep.Failed, FailedFinding{ErrorCode: "UnreportedFailures",
+				ErrorMessage: fmt.Sprintf("FailedCount is %d but only %d failed findings were listed", n, len(listed))})
 		}
-		rep.Imported += len(batch) - len(failed)
+		rep.Imported += len(batch) - notImported
+		if accessRefused && len(listed) == len(batch) {
+			markNotEnabled(rep, "InvalidAccess", "BatchImportFindings failed every finding with InvalidAccess")
+			return append(failed, failAll(batches[i+1:], "InvalidAccess", "not sent: Security Hub refused the region")...), true
+		}
 	}
-	return rep
+	return failed, false
+}
+
+func failAll(batches [][]Change, code, msg string) []failure {
+	var out []failure
+	for _, b := range batches {
+		for _, c := range b {
+			out = append(out, failure{change: c, code: code, message: msg})
+		}
+	}
+	return out
+}
+
+func markNotEnabled(rep *Report, code, reason string) {
+	if notEnabled(code) {
+		rep.SecurityHubNotEnabled = true
+		rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s)", rep.Region, reason)
+		return
+	}
+	rep.Error = reason
+}
+
+// notEnabled reports whether code is Security Hub's answer for a region
+// where it is not enabled (the whole call's InvalidAccessException, or
+// InvalidAccess on each finding).
+func notEnabled(code string) bool {
+	return code == "InvalidAccessException" || code == "InvalidAccess"
+}
+
+// retriable reports whether a failed finding may succeed if sent again.
+// Everything except a refused region and an oversize finding is retried:
+// Security Hub documents no list of codes, and retries are bounded.
+func retriable(code string) bool {
+	return !notEnabled(code) && code != "AccessDeniedException" && code != "FindingSizeExceeded"
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func ref(f types.AwsSecurityFinding) FindingRef {
+	r := FindingRef{ID: aws.ToString(f.Id), CheckID: aws.ToString(f.GeneratorId)}
+	if len(f.Resources) > 0 {
+		r.ResourceARN = aws.ToString(f.Resources[0].Id)
+	}
+	return r
 }
 
 func (p Publisher) api(cfg aws.Config) API {
@@ -86,19 +441,37 @@ func (p Publisher) api(cfg aws.Config) API {
 	return securityhub.NewFromConfig(cfg)
 }
 
-// Batches splits findings into calls of at most MaxBatchFindings findings
+func (p Publisher) limiters() *Limiters {
+	if p.Limiters != nil {
+		return p.Limiters
+	}
+	return DefaultLimiters
+}
+
+func (p Publisher) metrics() io.Writer {
+	switch {
+	case p.Metrics != nil:
+		return p.Metrics
+	case os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "":
+		return os.Stderr
+	default:
+		return io.Discard
+	}
+}
+
+// Batches splits changes into calls of at most MaxBatchFindings findings
 // and MaxBatchBytes of JSON.
-func Batches(findings []types.AwsSecurityFinding) [][]types.AwsSecurityFinding {
-	var out [][]types.AwsSecurityFinding
-	var cur []types.AwsSecurityFinding
+func Batches(changes []Change) [][]Change {
+	var out [][]Change
+	var cur []Change
 	size := 0
-	for _, f := range findings {
-		n := EncodedSize(f)
+	for _, c := range changes {
+		n := EncodedSize(c.Finding)
 		if len(cur) > 0 && (len(cur) == MaxBatchFindings || size+n > MaxBatchBytes) {
 			out = append(out, cur)
 			cur, size = nil, 0
 		}
-		cur = append(cur, f)
+		cur = append(cur, c)
 		size += n
 	}
 	if len(cur) > 0 {
@@ -114,4 +487,41 @@ func EncodedSize(f types.AwsSecurityFinding) int {
 		return 0
 	}
 	return len(b)
+}
+
+// Fit returns f within MaxFindingBytes: first without its related
+// resources, then without the resource details. ok is false when even that
+// is too large (the finding is then reported, never sent).
+func Fit(f types.AwsSecurityFinding) (types.AwsSecurityFinding, bool) {
+	if EncodedSize(f) <= MaxFindingBytes {
+		return f, true
+	}
+	note := func(what string) {
+		pf := make(map[string]string, len(f.ProductFields)+1)
+		for k, v := range f.ProductFields {
+			pf[k] = v
+		}
+		if prev := pf["posture-auditor/Truncated"]; prev != "" {
+			what = prev + "; " + what
+		}
+		pf["posture-auditor/Truncated"] = what
+		f.ProductFields = pf
+	}
+	if len(f.Resources) > 1 {
+		f.Resources = f.Resources[:1:1]
+		note("related resources dropped to fit 240 KB")
+		if EncodedSize(f) <= MaxFindingBytes {
+			return f, true
+		}
+	}
+	if len(f.Resources) == 1 && f.Resources[0].Details != nil {
+		r := f.Resources[0]
+		r.Details = nil
+		f.Resources = []types.Resource{r}
+		note("resource details dropped to fit 240 KB")
+		if EncodedSize(f) <= MaxFindingBytes {
+			return f, true
+		}
+	}
+	return f, false
 }

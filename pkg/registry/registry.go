@@ -8,13 +8,27 @@ import (
 	"strings"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/acmchecks"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/cloudfrontchecks"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/cloudtrailchecks"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/ebschecks"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/ecrchecks"
 	"github.com/posture-auditor/posture-auditor/pkg/checks/kmschecks"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/rdschecks"
+	"github.com/posture-auditor/posture-auditor/pkg/checks/secretschecks"
 )
 
 // All returns every check, in a stable order.
 func All() []check.Check {
 	var all []check.Check
 	all = append(all, kmschecks.Checks()...)
+	all = append(all, acmchecks.Checks()...)
+	all = append(all, rdschecks.Checks()...)
+	all = append(all, secretschecks.Checks()...)
+	all = append(all, ecrchecks.Checks()...)
+	all = append(all, ebschecks.Checks()...)
+	all = append(all, cloudfrontchecks.Checks()...)
+	all = append(all, cloudtrailchecks.Checks()...)
 	return all
 }
 

@@ -46,7 +46,8 @@ func TestShippedIDsNeverChange(t *testing.T) {
 	for _, id := range IDs() {
 		have[id] = true
 	}
-	for _, id := range []string{"kms.rotation", "kms.pending-deletion", "kms.key-in-use-unhealthy"} {
+	for _, id := range []string{"cloudfront.viewer-tls", "cloudfront.viewer-https", "cloudfront.origin-https", "cloudfront.origin-tls", "cloudfront.hsts", "cloudtrail.encryption", "cloudtrail.multi-region-logging", "cloudtrail.log-validation", "acm.expiry", "acm.renewal", "acm.key-strength", "kms.rotation", "kms.pending-deletion", "kms.key-in-use-unhealthy", "ecr.repository-cmk", "ebs.volume-cmk", "ebs.default-encryption", "rds.instance-cmk", "rds.cluster-cmk", "rds.snapshot-cmk",
+		"secretsmanager.rotation-enabled", "secretsmanager.rotation-succeeding", "secretsmanager.rotated-recently", "secretsmanager.unused", "secretsmanager.cmk"} {
 		if !have[id] {
 			t.Errorf("shipped check %s is missing", id)
 		}

@@ -9,7 +9,14 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/acmcollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/cloudfrontcollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/cloudtrailcollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/ebscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/ecrcollect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/kmscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/rdscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/secretscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -22,6 +29,13 @@ var Version = "0.1.0-dev"
 func Collectors() []collect.Collector {
 	return []collect.Collector{
 		kmscollect.Collector{},
+		acmcollect.Collector{},
+		rdscollect.Collector{},
+		secretscollect.Collector{},
+		ecrcollect.Collector{},
+		ebscollect.Collector{},
+		cloudfrontcollect.Collector{},
+		cloudtrailcollect.Collector{}, cloudtrailcollect.AccountCollector{},
 	}
 }
 

@@ -1,6 +1,10 @@
 package runner
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
@@ -19,9 +23,36 @@ type Summary struct {
 	Findings []FindingSummary                `json:"findings"`
 	// FailedScopes are the (region, check) scopes whose collection did not
 	// complete, with the errors that stopped it.
-	FailedScopes []Scope               `json:"failedScopes"`
+	FailedScopes []Scope `json:"failedScopes"`
+	// Lifecycle totals what was done in Security Hub (in a dry run, what
+	// would have been done), over every region.
+	Lifecycle Lifecycle `json:"lifecycle"`
+	// SecurityHubNotEnabled names each region that answered
+	// InvalidAccessException; the other regions still published.
+	SecurityHubNotEnabled []string `json:"securityHubNotEnabled,omitempty"`
+	// Notices are one-line explanations of everything that did not go
+	// as planned: regions refused, findings not imported, scopes kept.
+	Notices []string `json:"notices,omitempty"`
+	// Published is each region's publish; WouldPublish is the same plan
+	// in a dry run, where nothing is imported or archived.
 	Published    []publish.Report      `json:"published,omitempty"`
+	WouldPublish []publish.Report      `json:"wouldPublish,omitempty"`
 	Calls        []awsconfig.CallCount `json:"calls"`
+}
+
+// Lifecycle counts findings by what the publisher did with them.
+type Lifecycle struct {
+	New         int `json:"new"`
+	Updated     int `json:"updated"`
+	Resolved    int `json:"resolved"`
+	Reactivated int `json:"reactivated"`
+	Archived    int `json:"archived"`
+	// Kept are stored findings not observed whose scope could not archive.
+	Kept     int `json:"kept"`
+	Imported int `json:"imported"`
+	// Failed counts findings not imported (after retries), including those
+	// of regions that refused as a whole.
+	Failed int `json:"failed"`
 }
 
 // FindingSummary is one finding as the invoker sees it.
@@ -34,6 +65,9 @@ type FindingSummary struct {
 	Status       check.Status `json:"status"`
 	Severity     string       `json:"severity"`
 	Reason       string       `json:"reason"`
+	// Action is what the publisher did with the finding (new, updated,
+	// resolved, reactivated); empty when its region was not published.
+	Action publish.Action `json:"action,omitempty"`
 }
 
 func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summary {
@@ -51,6 +85,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 		s.Counts[c.ID] = map[check.Status]int{}
 	}
 	for i, rr := range regions {
+		rep := reports[i]
 		for j, sr := range rr.results {
 			f := rr.findings[j]
 			s.Counts[sr.check.ID][sr.result.Status]++
@@ -63,6 +98,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 				Status:       sr.result.Status,
 				Severity:     string(f.Severity.Label),
 				Reason:       sr.result.Reason,
+				Action:       rep.Actions[*f.Id],
 			})
 		}
 		for _, sc := range rr.scopes {
@@ -70,8 +106,12 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 				s.FailedScopes = append(s.FailedScopes, sc)
 			}
 		}
-		if reports != nil && reports[i].Region != "" {
-			s.Published = append(s.Published, reports[i])
+		if rep.Region == "" {
+			continue // no check ran in the region
+		}
+		s.addReport(rep)
+		if rep.Kept > 0 {
+			s.Notices = append(s.Notices, fmt.Sprintf("%s: %d stored findings not observed were kept active, not archived, because their scope did not complete or was not scanned whole (see failedScopes)", rep.Region, rep.Kept))
 		}
 	}
 	sortFindings(s.Findings)
@@ -79,4 +119,47 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 		s.Calls = x.Counter.Snapshot()
 	}
 	return s
+}
+
+// addReport files one region's publish report and adds it to the totals.
+func (s *Summary) addReport(rep publish.Report) {
+	if rep.DryRun {
+		s.WouldPublish = append(s.WouldPublish, rep)
+	} else {
+		s.Published = append(s.Published, rep)
+	}
+	l := &s.Lifecycle
+	l.New += rep.New
+	l.Updated += rep.Updated
+	l.Resolved += rep.Resolved
+	l.Reactivated += rep.Reactivated
+	l.Archived += rep.Archived
+	l.Kept += rep.Kept
+	l.Imported += rep.Imported
+	l.Failed += len(rep.Failed) + rep.Unpublished
+	if rep.SecurityHubNotEnabled {
+		s.SecurityHubNotEnabled = append(s.SecurityHubNotEnabled, rep.Region)
+	}
+	if rep.Error != "" {
+		s.Notices = append(s.Notices, rep.Region+": "+rep.Error)
+	}
+	if len(rep.Failed) > 0 {
+		codes := map[string]int{}
+		for _, f := range rep.Failed {
+			codes[f.ErrorCode]++
+		}
+		keys := make([]string, 0, len(codes))
+		for c := range codes {
+			keys = append(keys, c)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, c := range keys {
+			parts[i] = fmt.Sprintf("%s x%d", c, codes[c])
+		}
+		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d findings were not imported after retries (%s); they are listed in published[].failed", rep.Region, len(rep.Failed), strings.Join(parts, ", ")))
+	}
+	if len(rep.Duplicates) > 0 {
+		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d finding Ids were produced more than once by the checks; the last result of each was published", rep.Region, len(rep.Duplicates)))
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
 )
 
@@ -24,20 +25,20 @@ const (
 // Request is a validated run request. Empty Regions means the configured
 // regions; empty Checks means all checks.
 type Request struct {
-	Kind       Kind           `json:"kind"`
-	Regions    []string       `json:"regions,omitempty"`
-	Checks     []string       `json:"checks,omitempty"`
-	DryRun     bool           `json:"dryRun"`
-	Thresholds map[string]int `json:"thresholds,omitempty"`
+	Kind       Kind                   `json:"kind"`
+	Regions    []string               `json:"regions,omitempty"`
+	Checks     []string               `json:"checks,omitempty"`
+	DryRun     bool                   `json:"dryRun"`
+	Thresholds map[string]check.Value `json:"thresholds,omitempty"`
 }
 
 // onDemandPayload is the body `aws lambda invoke` sends. Every field is
 // optional; unknown fields are rejected.
 type onDemandPayload struct {
-	Regions    []string       `json:"regions"`
-	Checks     []string       `json:"checks"`
-	DryRun     *bool          `json:"dryRun"`
-	Thresholds map[string]int `json:"thresholds"`
+	Regions    []string               `json:"regions"`
+	Checks     []string               `json:"checks"`
+	DryRun     *bool                  `json:"dryRun"`
+	Thresholds map[string]check.Value `json:"thresholds"`
 }
 
 // scheduledEvent is the envelope of an EventBridge scheduled rule event, and
@@ -155,7 +156,7 @@ func expectedType(field string) string {
 	case field == "dryRun":
 		return "a boolean"
 	case strings.HasPrefix(field, "thresholds"):
-		return "an object of whole numbers"
+		return "an object of whole numbers or choice names"
 	}
 	return "of another type"
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/posture-auditor/posture-auditor/pkg/check"
 )
 
 func TestParseAccepts(t *testing.T) {
@@ -22,7 +24,7 @@ func TestParseAccepts(t *testing.T) {
 		{"scheduler input", `{"detail-type":"Scheduled Event","source":"aws.scheduler"}`, Request{Kind: Schedule}},
 		{"sample payload", string(ondemand), Request{Kind: OnDemand, Regions: []string{"us-east-1"}}},
 		{"full payload", `{"regions":["us-east-1","eu-west-1","us-east-1"],"checks":["kms.rotation"],"dryRun":true,"thresholds":{"kmsMaxRotationPeriodDays":180}}`,
-			Request{Kind: OnDemand, Regions: []string{"us-east-1", "eu-west-1"}, Checks: []string{"kms.rotation"}, DryRun: true, Thresholds: map[string]int{"kmsMaxRotationPeriodDays": 180}}},
+			Request{Kind: OnDemand, Regions: []string{"us-east-1", "eu-west-1"}, Checks: []string{"kms.rotation"}, DryRun: true, Thresholds: map[string]check.Value{"kmsMaxRotationPeriodDays": check.Number(180)}}},
 		{"gov and china regions are well formed", `{"regions":["us-gov-west-1","cn-north-1","ap-southeast-5"]}`, Request{Kind: OnDemand, Regions: []string{"us-gov-west-1", "cn-north-1", "ap-southeast-5"}}},
 	}
 	for _, tt := range tests {
@@ -50,8 +52,8 @@ func TestParseRejects(t *testing.T) {
 		{"regions wrong type", `{"regions":"us-east-1"}`, `field "regions" must be a list of strings, not a JSON string`},
 		{"check wrong type", `{"checks":[1]}`, `must be a list of strings, not a JSON number`},
 		{"dryRun wrong type", `{"dryRun":"yes"}`, `field "dryRun" must be a boolean, not a JSON string`},
-		{"threshold wrong type", `{"thresholds":{"kmsMaxRotationPeriodDays":"90"}}`, `must be an object of whole numbers`},
-		{"threshold fraction", `{"thresholds":{"kmsMaxRotationPeriodDays":90.5}}`, `must be an object of whole numbers`},
+		{"threshold wrong type", `{"thresholds":{"kmsMaxRotationPeriodDays":true}}`, `field "thresholds" must be an object of whole numbers or choice names, not a JSON bool`},
+		{"threshold fraction", `{"thresholds":{"kmsMaxRotationPeriodDays":90.5}}`, `must be an object of whole numbers or choice names, not a JSON number 90.5`},
 		{"empty regions", `{"regions":[]}`, `"regions" is empty`},
 		{"empty checks", `{"checks":[]}`, `"checks" is empty`},
 		{"trailing data", `{} {}`, "event is not a JSON object: invalid character '{' after top-level value"},

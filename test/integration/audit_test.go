@@ -48,6 +48,7 @@ type demoAccount struct {
 	srv      *motoserver.Server
 	endpoint string
 	demo     seed.Demo
+	gaps     *gapfill.Proxy
 }
 
 func seedDemo(t *testing.T) demoAccount {
@@ -69,7 +70,7 @@ func seedDemo(t *testing.T) demoAccount {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return demoAccount{srv: srv, endpoint: gaps.URL, demo: demo}
+	return demoAccount{srv: srv, endpoint: gaps.URL, demo: demo, gaps: gaps}
 }
 
 // TestDemoAccount is what `make demo` shows, asserted.

@@ -12,7 +12,10 @@ import (
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 )
 
-func init() { register(seedKMS) }
+// KMS seeds first, whatever the file order: other services' demo resources
+// (ebs.go, ecr.go, cloudtrail.go sort before kms.go) are encrypted with
+// kms/app.
+func init() { seeders = append([]Seeder{seedKMS}, seeders...) }
 
 // seedKMS creates kms/rotating, kms/not-rotating, kms/signing (asymmetric)
 // and kms/retired (pending deletion), plus kms/app: a rotating key other

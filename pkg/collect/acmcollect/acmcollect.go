@@ -1,0 +1,256 @@
+// Package acmcollect reads the ACM certificates of one region: one
+// ListCertificates pass naming every key type, then DescribeCertificate only
+// for issued AMAZON_ISSUED certificates, whose managed renewal status the
+// list summary lacks.
+package acmcollect
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
+	"golang.org/x/time/rate"
+
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+)
+
+// API is the part of the ACM client the collector uses; each method is one
+// IAM action in template.yaml.
+type API interface {
+	ListCertificates(context.Context, *acm.ListCertificatesInput, ...func(*acm.Options)) (*acm.ListCertificatesOutput, error)
+	DescribeCertificate(context.Context, *acm.DescribeCertificateInput, ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error)
+}
+
+// Collector is the ACM collector.
+type Collector struct {
+	// Workers bounds concurrent DescribeCertificate calls (default 4).
+	Workers int
+	// NewAPI builds the client; nil means acm.NewFromConfig.
+	NewAPI func(aws.Config) API
+	// Now stamps ACMData.CollectedAt; nil means time.Now.
+	Now func() time.Time
+}
+
+// Request quotas per account and region (ACM quotas page): ListCertificates
+// 8/s (1/s in older documentation), DescribeCertificate 10/s. Calls are
+// paced below them instead of leaning on throttling retries.
+const (
+	listInterval     = time.Second / 8
+	describeInterval = time.Second / 10
+	// pageSize is ListCertificates' largest MaxItems: fewest list calls.
+	pageSize = 1000
+)
+
+// Service implements collect.Collector.
+func (Collector) Service() snapshot.Service { return snapshot.ACM }
+
+// Collect implements collect.Collector.
+func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
+	api := c.api(cfg)
+	rec := collect.NewRecorder(snap, snapshot.ACM)
+	if snap.ACM.Certificates == nil {
+		snap.ACM.Certificates = map[string]*snapshot.ACMCertificate{}
+	}
+	snap.ACM.CollectedAt = c.now()
+	describePace := pacer(describeInterval)
+
+	if !scope.All() {
+		// A one-certificate run: DescribeCertificate answers everything the
+		// summary would, and listing the whole region would cost more.
+		certs := make([]*snapshot.ACMCertificate, len(scope.ResourceIDs))
+		for i, arn := range scope.ResourceIDs {
+			certs[i] = &snapshot.ACMCertificate{ARN: arn}
+		}
+		collect.ForEach(ctx, c.workers(), certs, func(ctx context.Context, cert *snapshot.ACMCertificate) {
+			if err := describePace.Wait(ctx); err != nil {
+				recordDescribeFailure(rec, cert, err)
+				cert.ReadError = cert.Renewal.Reason
+				return
+			}
+			if !describe(ctx, api, rec, cert) {
+				cert.ReadError = cert.Renewal.Reason
+			}
+		})
+		for _, cert := range certs {
+			snap.ACM.Certificates[cert.ARN] = cert
+		}
+		return
+	}
+
+	certs, err := listCertificates(ctx, api)
+	if err != nil {
+		rec.Fail("ListCertificates", "", err)
+		return
+	}
+	var toDescribe []*snapshot.ACMCertificate
+	for _, cert := range certs {
+		if reason := renewalNotRead(cert); reason != "" {
+			cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal](reason)
+			continue
+		}
+		toDescribe = append(toDescribe, cert)
+	}
+	collect.ForEach(ctx, c.workers(), toDescribe, func(ctx context.Context, cert *snapshot.ACMCertificate) {
+		if err := describePace.Wait(ctx); err != nil {
+			recordDescribeFailure(rec, cert, err)
+			return
+		}
+		describe(ctx, api, rec, cert)
+	})
+	for _, cert := range certs {
+		snap.ACM.Certificates[cert.ARN] = cert
+	}
+}
+
+func (c Collector) api(cfg aws.Config) API {
+	if c.NewAPI != nil {
+		return c.NewAPI(cfg)
+	}
+	return acm.NewFromConfig(cfg)
+}
+
+func (c Collector) workers() int {
+	if c.Workers > 0 {
+		return c.Workers
+	}
+	return 4
+}
+
+func (c Collector) now() time.Time {
+	if c.Now != nil {
+		return c.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// AllKeyTypes is every key algorithm the SDK knows. ListCertificates
+// returns only RSA_1024 and RSA_2048 certificates unless Includes.KeyTypes
+// names the others, so ECDSA and larger RSA certificates would silently be
+// missed.
+func AllKeyTypes() []acmtypes.KeyAlgorithm {
+	return acmtypes.KeyAlgorithm("").Values()
+}
+
+// listCertificates pages through every certificate of every key type and
+// status.
+func listCertificates(ctx context.Context, api API) ([]*snapshot.ACMCertificate, error) {
+	pace := pacer(listInterval)
+	var certs []*snapshot.ACMCertificate
+	p := acm.NewListCertificatesPaginator(api, &acm.ListCertificatesInput{
+		Includes: &acmtypes.Filters{KeyTypes: AllKeyTypes()},
+		MaxItems: aws.Int32(pageSize),
+	})
+	for p.HasMorePages() {
+		if err := pace.Wait(ctx); err != nil {
+			return nil, err
+		}
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range page.CertificateSummaryList {
+			certs = append(certs, fromSummary(s))
+		}
+	}
+	return certs, nil
+}
+
+// fromSummary reads a list summary.
+func fromSummary(s acmtypes.CertificateSummary) *snapshot.ACMCertificate {
+	cert := &snapshot.ACMCertificate{
+		ARN:                     aws.ToString(s.CertificateArn),
+		DomainName:              aws.ToString(s.DomainName),
+		SubjectAlternativeNames: s.SubjectAlternativeNameSummaries,
+		Type:                    string(s.Type),
+		Status:                  string(s.Status),
+		KeyAlgorithm:            snapshot.NormalizeKeyAlgorithm(string(s.KeyAlgorithm)),
+		RenewalEligibility:      string(s.RenewalEligibility),
+		ManagedBy:               string(s.ManagedBy),
+		NotBefore:               s.NotBefore,
+		NotAfter:                s.NotAfter,
+		CreatedAt:               s.CreatedAt,
+		IssuedAt:                s.IssuedAt,
+		ImportedAt:              s.ImportedAt,
+		InUse:                   snapshot.UnknownFact[bool]("ListCertificates did not report InUse"),
+	}
+	if s.InUse != nil {
+		cert.InUse = snapshot.KnownFact(*s.InUse)
+	}
+	return cert
+}
+
+// renewalNotRead says why a listed certificate's renewal status is not
+// worth a DescribeCertificate call, or "" when it is.
+func renewalNotRead(cert *snapshot.ACMCertificate) string {
+	switch {
+	case cert.Type != snapshot.CertAmazonIssued:
+		return "ACM manages the renewal of issued AMAZON_ISSUED certificates only; this one is " + cert.Type
+	case cert.Status != snapshot.CertIssued:
+		return "certificate is " + cert.Status + ": managed renewal applies to issued certificates only"
+	}
+	return ""
+}
+
+// describe fills cert from DescribeCertificate and reports whether it
+// answered. On error the certificate's renewal becomes unknown, with the
+// error recorded.
+func describe(ctx context.Context, api API, rec *collect.Recorder, cert *snapshot.ACMCertificate) bool {
+	out, err := api.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(cert.ARN)})
+	if err != nil {
+		recordDescribeFailure(rec, cert, err)
+		return false
+	}
+	if out.Certificate == nil {
+		cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal]("DescribeCertificate returned no certificate")
+		return false
+	}
+	fromDetail(cert, out.Certificate)
+	return true
+}
+
+func recordDescribeFailure(rec *collect.Recorder, cert *snapshot.ACMCertificate, err error) {
+	rec.Fail("DescribeCertificate", cert.ARN, err)
+	cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal](collect.Reason("DescribeCertificate", err))
+}
+
+// fromDetail overlays DescribeCertificate's answer, which is at least as
+// fresh as the summary and adds InUseBy and the renewal summary.
+func fromDetail(cert *snapshot.ACMCertificate, d *acmtypes.CertificateDetail) {
+	cert.Described = true
+	if arn := aws.ToString(d.CertificateArn); arn != "" {
+		cert.ARN = arn
+	}
+	cert.DomainName = aws.ToString(d.DomainName)
+	cert.SubjectAlternativeNames = d.SubjectAlternativeNames
+	cert.Type = string(d.Type)
+	cert.Status = string(d.Status)
+	cert.KeyAlgorithm = snapshot.NormalizeKeyAlgorithm(string(d.KeyAlgorithm))
+	cert.RenewalEligibility = string(d.RenewalEligibility)
+	cert.ManagedBy = string(d.ManagedBy)
+	cert.NotBefore, cert.NotAfter = d.NotBefore, d.NotAfter
+	cert.CreatedAt, cert.IssuedAt, cert.ImportedAt = d.CreatedAt, d.IssuedAt, d.ImportedAt
+	cert.InUseBy = append([]string(nil), d.InUseBy...)
+	sort.Strings(cert.InUseBy)
+	cert.InUse = snapshot.KnownFact(len(d.InUseBy) > 0)
+
+	switch {
+	case cert.Type != snapshot.CertAmazonIssued:
+		cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal](renewalNotRead(cert))
+	case d.RenewalSummary == nil:
+		cert.Renewal = snapshot.KnownFact(snapshot.CertRenewal{}) // no renewal under way
+	default:
+		cert.Renewal = snapshot.KnownFact(snapshot.CertRenewal{
+			Status:    string(d.RenewalSummary.RenewalStatus),
+			Reason:    string(d.RenewalSummary.RenewalStatusReason),
+			UpdatedAt: d.RenewalSummary.UpdatedAt,
+		})
+	}
+}
+
+// pacer spaces calls of one operation in one region (one Collect) at least
+// interval apart, across the collector's workers.
+func pacer(interval time.Duration) *rate.Limiter { return rate.NewLimiter(rate.Every(interval), 1) }

@@ -1,0 +1,349 @@
+package cloudfrontcollect_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/cloudfrontcollect"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
+	"github.com/posture-auditor/posture-auditor/test/motoserver"
+)
+
+func TestMain(m *testing.M) { motoserver.TestMain(m) }
+
+// region is deliberately not us-east-1: the CloudFront client must sign for
+// us-east-1 whatever region the snapshot is for.
+const region = "eu-west-1"
+
+const securityHeadersPolicy = "67f7725c-6f97-4210-82d7-5512b31e9d03" // AWS managed, includes HSTS
+
+// TestCollectAgainstMoto reads distributions through the real client from
+// moto behind the gap-filling proxy (moto's summaries lack the
+// configuration AWS returns in them), with one ListDistributions and one
+// GetResponseHeadersPolicy per distinct policy.
+func TestCollectAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	gaps, err := gapfill.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gaps.Close()
+	ctx := context.Background()
+	seedCfg, err := moto.ConfigAt(ctx, gaps.URL, "us-east-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaps.PutResponseHeadersPolicy("custom-no-hsts", gapfill.ResponseHeadersPolicy{Name: "cors-only"})
+	cf := cloudfront.NewFromConfig(seedCfg)
+	create := func(ref string, cert *cftypes.ViewerCertificate, behaviors []cftypes.CacheBehavior, policy string) string {
+		cfg := &cftypes.DistributionConfig{
+			CallerReference: aws.String(ref), Comment: aws.String(ref), Enabled: aws.Bool(true),
+			Aliases: &cftypes.Aliases{Quantity: aws.Int32(1), Items: []string{ref + ".example.com"}},
+			Origins: &cftypes.Origins{Quantity: aws.Int32(2), Items: []cftypes.Origin{
+				{Id: aws.String("web"), DomainName: aws.String("origin.example.com"), CustomOriginConfig: &cftypes.CustomOriginConfig{
+					HTTPPort: aws.Int32(80), HTTPSPort: aws.Int32(443), OriginProtocolPolicy: cftypes.OriginProtocolPolicyHttpsOnly,
+					OriginSslProtocols: &cftypes.OriginSslProtocols{Quantity: aws.Int32(2), Items: []cftypes.SslProtocol{"TLSv1.1", "TLSv1.2"}},
+				}},
+				{Id: aws.String("bucket"), DomainName: aws.String("assets.s3.us-east-1.amazonaws.com"), S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")}},
+			}},
+			DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{
+				TargetOriginId: aws.String("web"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyRedirectToHttps,
+				CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6"), ResponseHeadersPolicyId: aws.String(policy),
+			},
+			ViewerCertificate: cert,
+		}
+		if len(behaviors) > 0 {
+			cfg.CacheBehaviors = &cftypes.CacheBehaviors{Quantity: aws.Int32(int32(len(behaviors))), Items: behaviors}
+		}
+		out, err := cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Distribution.Id)
+	}
+	strict := create("strict", &cftypes.ViewerCertificate{
+		ACMCertificateArn: aws.String("arn:aws:acm:us-east-1:123456789012:certificate/1"), SSLSupportMethod: cftypes.SSLSupportMethodSniOnly,
+		MinimumProtocolVersion: cftypes.MinimumProtocolVersionTLSv122021, CloudFrontDefaultCertificate: aws.Bool(false),
+	}, []cftypes.CacheBehavior{{
+		PathPattern: aws.String("/img/*"), TargetOriginId: aws.String("bucket"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyAllowAll,
+		CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6"), ResponseHeadersPolicyId: aws.String("custom-no-hsts"),
+	}}, securityHeadersPolicy)
+	defaultCert := create("default-cert", &cftypes.ViewerCertificate{CloudFrontDefaultCertificate: aws.Bool(true)}, nil, securityHeadersPolicy)
+
+	counter := awsconfig.NewCallCounter()
+	cfg, err := moto.ConfigAt(ctx, gaps.URL, region, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	cloudfrontcollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{})
+
+	if !snap.Complete(snapshot.CloudFront) {
+		t.Fatalf("collection not complete: %v", snap.Errors)
+	}
+	byID := map[string]*snapshot.CloudFrontDistribution{}
+	for _, d := range snap.CloudFront.Distributions {
+		byID[d.ID] = d
+	}
+	if len(byID) != 2 {
+		t.Fatalf("got %d distributions, want 2", len(byID))
+	}
+	s := byID[strict]
+	if want := "arn:aws:cloudfront::123456789012:distribution/" + strict; s.ARN != want {
+		t.Errorf("ARN %q, want %q", s.ARN, want)
+	}
+	if s.Name() != "strict.example.com" || !s.Enabled {
+		t.Errorf("name %q enabled %v", s.Name(), s.Enabled)
+	}
+	if vc := s.ViewerCertificate; vc == nil || vc.CloudFrontDefault || vc.MinimumProtocolVersion != "TLSv1.2_2021" {
+		t.Errorf("viewer certificate: %+v", vc)
+	}
+	if len(s.Origins) != 2 || s.Origins[0].Custom == nil || s.Origins[0].Custom.ProtocolPolicy != "https-only" ||
+		strings.Join(s.Origins[0].Custom.SSLProtocols, ",") != "TLSv1.1,TLSv1.2" || s.Origins[1].Custom != nil {
+		t.Errorf("origins: %+v", s.Origins)
+	}
+	if s.DefaultBehavior == nil || s.DefaultBehavior.ViewerProtocolPolicy != "redirect-to-https" || s.DefaultBehavior.ResponseHeadersPolicyID != securityHeadersPolicy {
+		t.Errorf("default behaviour: %+v", s.DefaultBehavior)
+	}
+	if len(s.Behaviors) != 1 || s.Behaviors[0].PathPattern != "/img/*" || s.Behaviors[0].ViewerProtocolPolicy != "allow-all" {
+		t.Errorf("behaviours: %+v", s.Behaviors)
+	}
+	if vc := byID[defaultCert].ViewerCertificate; vc == nil || !vc.CloudFrontDefault {
+		t.Errorf("default certificate: %+v", vc)
+	}
+	managed := snap.CloudFront.ResponseHeadersPolicies[securityHeadersPolicy]
+	if !managed.Known || managed.Value.HSTS == nil || managed.Value.HSTS.MaxAgeSeconds != 31536000 {
+		t.Errorf("managed policy: %+v", managed)
+	}
+	if custom := snap.CloudFront.ResponseHeadersPolicies["custom-no-hsts"]; !custom.Known || custom.Value.HSTS != nil || custom.Value.Name != "cors-only" {
+		t.Errorf("custom policy: %+v", custom)
+	}
+	// Two distributions share the managed policy: it is read once.
+	for op, want := range map[string]int{"ListDistributions": 1, "GetResponseHeadersPolicy": 2} {
+		if got := counter.Count("CloudFront", op); got != want {
+			t.Errorf("%s called %d times, want %d", op, got, want)
+		}
+	}
+	if total := counter.Total(); total != 3 {
+		t.Errorf("%d calls in all, want 3: %+v", total, counter.Snapshot())
+	}
+
+	// One distribution by ID: still one list call, no other distribution kept.
+	one := snapshot.New(motoserver.Account, "aws", region)
+	cloudfrontcollect.Collector{}.Collect(ctx, cfg, one, collect.Scope{ResourceIDs: []string{defaultCert}})
+	if len(one.CloudFront.Distributions) != 1 || one.CloudFront.Distributions[0].ID != defaultCert {
+		t.Errorf("scoped collection: %+v", one.CloudFront.Distributions)
+	}
+}
+
+// fakeCloudFront speaks CloudFront's REST-XML API for ListDistributions
+// (paged by MaxItems/Marker, which moto ignores) and
+// GetResponseHeadersPolicy. It records the signing region of every call.
+type fakeCloudFront struct {
+	*httptest.Server
+	n            int
+	denyList     bool
+	deniedPolicy string
+
+	mu      sync.Mutex
+	calls   map[string]int
+	regions map[string]bool
+}
+
+var credentialScope = regexp.MustCompile(`Credential=[^/]+/[^/]+/([^/]+)/cloudfront/aws4_request`)
+
+func newFakeCloudFront(n int) *fakeCloudFront {
+	f := &fakeCloudFront{n: n, calls: map[string]int{}, regions: map[string]bool{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	return f
+}
+
+func (f *fakeCloudFront) count(op string, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls[op]++
+	if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		f.regions[m[1]] = true
+	}
+}
+
+func (f *fakeCloudFront) Calls(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+func accessDenied(w http.ResponseWriter, action string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(http.StatusForbidden)
+	fmt.Fprintf(w, `<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: %s</Message></Error><RequestId>fake</RequestId></ErrorResponse>`, action)
+}
+
+// policyOf gives every tenth distribution its own custom policy and the
+// rest the managed SecurityHeadersPolicy, so policies are shared.
+func policyOf(i int) string {
+	if i%10 == 0 {
+		return fmt.Sprintf("custom-%d", i/10)
+	}
+	return securityHeadersPolicy
+}
+
+func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/2020-05-31/distribution":
+		f.count("ListDistributions", r)
+		if f.denyList {
+			accessDenied(w, "cloudfront:ListDistributions")
+			return
+		}
+		limit, _ := strconv.Atoi(r.URL.Query().Get("MaxItems"))
+		if limit <= 0 || limit > 100 {
+			limit = 100
+		}
+		start, _ := strconv.Atoi(r.URL.Query().Get("Marker"))
+		end := min(start+limit, f.n)
+		var items strings.Builder
+		for i := start; i < end; i++ {
+			fmt.Fprintf(&items, `<DistributionSummary><Id>E%06d</Id><ARN>arn:aws:cloudfront::111122223333:distribution/E%06d</ARN><Status>Deployed</Status>`+
+				`<LastModifiedTime>2025-01-01T00:00:00Z</LastModifiedTime><DomainName>d%d.cloudfront.net</DomainName><Aliases><Quantity>0</Quantity></Aliases>`+
+				`<Origins><Quantity>1</Quantity><Items><Origin><Id>o</Id><DomainName>o.example.com</DomainName><CustomOriginConfig><HTTPPort>80</HTTPPort><HTTPSPort>443</HTTPSPort>`+
+				`<OriginProtocolPolicy>https-only</OriginProtocolPolicy><OriginSslProtocols><Quantity>1</Quantity><Items><SslProtocol>TLSv1.2</SslProtocol></Items></OriginSslProtocols></CustomOriginConfig></Origin></Items></Origins>`+
+				`<OriginGroups><Quantity>0</Quantity></OriginGroups>`+
+				`<DefaultCacheBehavior><TargetOriginId>o</TargetOriginId><ViewerProtocolPolicy>https-only</ViewerProtocolPolicy><ResponseHeadersPolicyId>%s</ResponseHeadersPolicyId></DefaultCacheBehavior>`+
+				`<CacheBehaviors><Quantity>0</Quantity></CacheBehaviors><Comment></Comment><PriceClass>PriceClass_All</PriceClass><Enabled>true</Enabled>`+
+				`<ViewerCertificate><CloudFrontDefaultCertificate>false</CloudFrontDefaultCertificate><ACMCertificateArn>arn:aws:acm:us-east-1:111122223333:certificate/c</ACMCertificateArn>`+
+				`<SSLSupportMethod>sni-only</SSLSupportMethod><MinimumProtocolVersion>TLSv1.2_2021</MinimumProtocolVersion></ViewerCertificate>`+
+				`<Restrictions><GeoRestriction><RestrictionType>none</RestrictionType><Quantity>0</Quantity></GeoRestriction></Restrictions>`+
+				`<WebACLId></WebACLId><HttpVersion>http2</HttpVersion><IsIPV6Enabled>true</IsIPV6Enabled><Staging>false</Staging></DistributionSummary>`,
+				i, i, i, policyOf(i))
+		}
+		next := ""
+		if end < f.n {
+			next = "<NextMarker>" + strconv.Itoa(end) + "</NextMarker>"
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<?xml version="1.0"?><DistributionList xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Marker>%s</Marker>%s<MaxItems>%d</MaxItems><IsTruncated>%t</IsTruncated><Quantity>%d</Quantity><Items>%s</Items></DistributionList>`,
+			r.URL.Query().Get("Marker"), next, limit, end < f.n, end-start, items.String())
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/2020-05-31/response-headers-policy/"):
+		f.count("GetResponseHeadersPolicy", r)
+		id := strings.TrimPrefix(r.URL.Path, "/2020-05-31/response-headers-policy/")
+		if id == f.deniedPolicy {
+			accessDenied(w, "cloudfront:GetResponseHeadersPolicy")
+			return
+		}
+		hsts := ""
+		if id == securityHeadersPolicy {
+			hsts = `<SecurityHeadersConfig><StrictTransportSecurity><Override>false</Override><IncludeSubdomains>false</IncludeSubdomains><Preload>false</Preload><AccessControlMaxAgeSec>31536000</AccessControlMaxAgeSec></StrictTransportSecurity></SecurityHeadersConfig>`
+		}
+		custom := ""
+		if id == "custom-1" { // HSTS as a custom header
+			custom = `<CustomHeadersConfig><Quantity>1</Quantity><Items><ResponseHeadersPolicyCustomHeader><Header>strict-transport-security</Header><Value>max-age=63072000; includeSubDomains; preload</Value><Override>true</Override></ResponseHeadersPolicyCustomHeader></Items></CustomHeadersConfig>`
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		w.Header().Set("ETag", "E1")
+		fmt.Fprintf(w, `<?xml version="1.0"?><ResponseHeadersPolicy xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>%s</Id><LastModifiedTime>2025-01-01T00:00:00Z</LastModifiedTime><ResponseHeadersPolicyConfig><Name>%s</Name>%s%s</ResponseHeadersPolicyConfig></ResponseHeadersPolicy>`,
+			id, id, hsts, custom)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestCollectPaginatesAndKeepsDeniedPolicyUnknown pages through 250
+// distributions (3 pages of 100), reads each distinct policy once, and
+// keeps a policy whose read was denied unknown with the reason.
+func TestCollectPaginatesAndKeepsDeniedPolicyUnknown(t *testing.T) {
+	fake := newFakeCloudFront(250)
+	fake.deniedPolicy = "custom-2"
+	defer fake.Close()
+	counter := awsconfig.NewCallCounter()
+	snap := snapshot.New("111122223333", "aws", region)
+	cloudfrontcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, collect.Scope{})
+
+	if got := len(snap.CloudFront.Distributions); got != 250 {
+		t.Fatalf("got %d distributions, want 250", got)
+	}
+	if got := fake.Calls("ListDistributions"); got != 3 {
+		t.Errorf("ListDistributions pages: %d, want 3", got)
+	}
+	// 25 custom policies (every tenth distribution) + the managed one.
+	if got := counter.Count("CloudFront", "GetResponseHeadersPolicy"); got != 26 {
+		t.Errorf("GetResponseHeadersPolicy: %d, want 26 (once per distinct policy)", got)
+	}
+	if len(fake.regions) != 1 || !fake.regions["us-east-1"] {
+		t.Errorf("CloudFront calls signed for %v, want us-east-1 only", fake.regions)
+	}
+	last := snap.CloudFront.Distributions[249]
+	if last.ID != "E000249" || last.ViewerCertificate == nil || last.ViewerCertificate.MinimumProtocolVersion != "TLSv1.2_2021" || last.DomainName != "d249.cloudfront.net" {
+		t.Errorf("last distribution: %+v", last)
+	}
+	denied := snap.CloudFront.ResponseHeadersPolicies["custom-2"]
+	if denied.Known {
+		t.Fatalf("denied policy read as known: %+v", denied)
+	}
+	if want := "GetResponseHeadersPolicy failed: AccessDenied: User is not authorized to perform: cloudfront:GetResponseHeadersPolicy"; denied.Reason != want {
+		t.Errorf("reason %q, want %q", denied.Reason, want)
+	}
+	if h := snap.CloudFront.ResponseHeadersPolicies["custom-1"].Value.HSTS; h == nil || !h.FromCustomHeader || h.MaxAgeSeconds != 63072000 || !h.IncludeSubdomains || !h.Preload || !h.Override {
+		t.Errorf("HSTS from a custom header: %+v", h)
+	}
+	if errs := snap.Errors[snapshot.CloudFront]; len(errs) != 1 || errs[0].Operation != "GetResponseHeadersPolicy" || errs[0].Resource != "custom-2" || errs[0].Code != "AccessDenied" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if snap.Complete(snapshot.CloudFront) {
+		t.Error("a denied policy read must make the scope incomplete")
+	}
+}
+
+// TestCollectListDenied records the failed list and keeps no distribution.
+func TestCollectListDenied(t *testing.T) {
+	fake := newFakeCloudFront(3)
+	fake.denyList = true
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	cloudfrontcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
+	if len(snap.CloudFront.Distributions) != 0 {
+		t.Errorf("got %d distributions after a denied list", len(snap.CloudFront.Distributions))
+	}
+	if errs := snap.Errors[snapshot.CloudFront]; len(errs) != 1 || errs[0].Operation != "ListDistributions" || errs[0].Resource != "" || errs[0].Code != "AccessDenied" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if fake.Calls("GetResponseHeadersPolicy") != 0 {
+		t.Error("no policy may be read when the list failed")
+	}
+	if !snap.Collected[snapshot.CloudFront] || snap.Complete(snapshot.CloudFront) {
+		t.Error("a failed list must leave CloudFront collected but incomplete")
+	}
+}
+
+func TestControlRegion(t *testing.T) {
+	if cloudfrontcollect.ControlRegion("aws") != "us-east-1" || cloudfrontcollect.ControlRegion("aws-cn") != "cn-northwest-1" {
+		t.Error("control regions")
+	}
+}

@@ -1,0 +1,232 @@
+// Package cloudtrailcollect reads CloudTrail trails. It has two collectors,
+// one per snapshot service, so each is run only where its checks are:
+//
+//   - Collector (snapshot.CloudTrail, every audited region): the trails
+//     whose home region is the region, from one DescribeTrails with
+//     includeShadowTrails=false, so each trail is judged once, in its home
+//     region. It needs no other call: encryption and log file validation
+//     are in the listing.
+//   - AccountCollector (snapshot.CloudTrailAccount, read by the global
+//     cloudtrail.multi-region-logging, so collected in the home region
+//     only): every multi-region trail that logs the account, wherever its
+//     home region (DescribeTrails with includeShadowTrails=true, which also
+//     shows an organization's trail to member accounts), with
+//     GetTrailStatus and GetEventSelectors for each, called in the trail's
+//     home region. Single-region trails cannot satisfy that check, so their
+//     status is never read.
+package cloudtrailcollect
+
+import (
+	"context"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+)
+
+// API is the part of the CloudTrail client the collectors use; each method
+// is one IAM action in template.yaml.
+type API interface {
+	DescribeTrails(context.Context, *cloudtrail.DescribeTrailsInput, ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error)
+	GetTrailStatus(context.Context, *cloudtrail.GetTrailStatusInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
+	GetEventSelectors(context.Context, *cloudtrail.GetEventSelectorsInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetEventSelectorsOutput, error)
+}
+
+func newAPI(f func(aws.Config) API, cfg aws.Config) API {
+	if f != nil {
+		return f(cfg)
+	}
+	return cloudtrail.NewFromConfig(cfg)
+}
+
+// Collector reads the trails homed in the region.
+type Collector struct {
+	// NewAPI builds the client; nil means cloudtrail.NewFromConfig.
+	NewAPI func(aws.Config) API
+}
+
+// Service implements collect.Collector.
+func (Collector) Service() snapshot.Service { return snapshot.CloudTrail }
+
+// notRead is the reason of the status and selectors the per-region
+// collection does not need.
+const notRead = "not read: only multi-region trails are read for the account-wide check"
+
+// Collect implements collect.Collector. A scope names trails by name or
+// ARN (DescribeTrails' trailNameList). Trails of another account (an
+// organization's trail seen from a member account) are left to the account
+// that owns them. Each trail's KMS key is recorded as a key use; a trail
+// without one is SSE-S3 only and uses no key.
+func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
+	api := newAPI(c.NewAPI, cfg)
+	rec := collect.NewRecorder(snap, snapshot.CloudTrail)
+	out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{
+		IncludeShadowTrails: aws.Bool(false),
+		TrailNameList:       scope.ResourceIDs,
+	})
+	if err != nil {
+		rec.Fail("DescribeTrails", "", err)
+		return
+	}
+	for _, t := range out.TrailList {
+		trail := fromDescribe(t)
+		if trail.HomeRegion != "" && trail.HomeRegion != snap.Region || !ownedBy(trail.ARN, snap.Account) {
+			continue
+		}
+		if !scope.All() && !slices.Contains(scope.ResourceIDs, trail.Name) && !slices.Contains(scope.ResourceIDs, trail.ARN) {
+			continue // an endpoint that ignored trailNameList (moto does)
+		}
+		trail.Logging = snapshot.UnknownFact[bool](notRead)
+		trail.ManagementEvents = snapshot.UnknownFact[snapshot.ManagementEventCoverage](notRead)
+		snap.CloudTrail.Trails = append(snap.CloudTrail.Trails, trail)
+		if trail.KMSKeyID != "" {
+			snap.AddKeyUse(snapshot.KeyUse{
+				Service: snapshot.CloudTrail, ResourceARN: trail.ARN, ResourceName: trail.Name,
+				ResourceType: snapshot.CloudTrailTrailType, KeyRef: trail.KMSKeyID,
+			})
+		}
+	}
+}
+
+// AccountCollector reads the account-wide view of multi-region trails.
+type AccountCollector struct {
+	// Workers bounds concurrent per-trail calls (default 2: CloudTrail's
+	// read quota is 10 per second, shared by every caller).
+	Workers int
+	// NewAPI builds the client; nil means cloudtrail.NewFromConfig.
+	NewAPI func(aws.Config) API
+}
+
+// Service implements collect.Collector.
+func (AccountCollector) Service() snapshot.Service { return snapshot.CloudTrailAccount }
+
+// Collect implements collect.Collector. The account-wide question needs
+// every trail, so a restricted scope is ignored.
+func (c AccountCollector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, _ collect.Scope) {
+	rec := collect.NewRecorder(snap, snapshot.CloudTrailAccount)
+	out, err := newAPI(c.NewAPI, cfg).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		rec.Fail("DescribeTrails", "", err)
+		snap.CloudTrail.MultiRegionTrails = snapshot.UnknownFact[[]*snapshot.CloudTrailTrail](collect.Reason("DescribeTrails", err))
+		return
+	}
+	trails := []*snapshot.CloudTrailTrail{}
+	for _, t := range out.TrailList {
+		if trail := fromDescribe(t); trail.MultiRegion {
+			trails = append(trails, trail)
+		}
+	}
+	workers := c.Workers
+	if workers < 1 {
+		workers = 2
+	}
+	collect.ForEach(ctx, workers, trails, func(ctx context.Context, t *snapshot.CloudTrailTrail) {
+		// Status and selectors are asked of the trail's home region, where
+		// they are authoritative for shadow and organization trails alike.
+		home := cfg
+		if t.HomeRegion != "" {
+			home = awsconfig.ForRegion(cfg, t.HomeRegion)
+		}
+		api := newAPI(c.NewAPI, home)
+		readStatus(ctx, api, rec, t)
+		readSelectors(ctx, api, rec, t)
+	})
+	snap.CloudTrail.MultiRegionTrails = snapshot.KnownFact(trails)
+}
+
+func fromDescribe(t cttypes.Trail) *snapshot.CloudTrailTrail {
+	return &snapshot.CloudTrailTrail{
+		Name:                       aws.ToString(t.Name),
+		ARN:                        aws.ToString(t.TrailARN),
+		HomeRegion:                 aws.ToString(t.HomeRegion),
+		MultiRegion:                aws.ToBool(t.IsMultiRegionTrail),
+		Organization:               aws.ToBool(t.IsOrganizationTrail),
+		IncludeGlobalServiceEvents: aws.ToBool(t.IncludeGlobalServiceEvents),
+		LogFileValidation:          aws.ToBool(t.LogFileValidationEnabled),
+		HasCustomEventSelectors:    aws.ToBool(t.HasCustomEventSelectors),
+		KMSKeyID:                   aws.ToString(t.KmsKeyId),
+		S3BucketName:               aws.ToString(t.S3BucketName),
+		S3KeyPrefix:                aws.ToString(t.S3KeyPrefix),
+		SNSTopicARN:                aws.ToString(t.SnsTopicARN),
+		CloudWatchLogsLogGroupARN:  aws.ToString(t.CloudWatchLogsLogGroupArn),
+		CloudWatchLogsRoleARN:      aws.ToString(t.CloudWatchLogsRoleArn),
+	}
+}
+
+// ownedBy reports a trail ARN in account (an unparsable ARN is kept: the
+// trail came from this account's own listing).
+func ownedBy(trailARN, account string) bool {
+	a, err := arn.Parse(trailARN)
+	return err != nil || a.AccountID == account
+}
+
+func readStatus(ctx context.Context, api API, rec *collect.Recorder, t *snapshot.CloudTrailTrail) {
+	out, err := api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(t.ARN)})
+	switch {
+	case err != nil:
+		rec.Fail("GetTrailStatus", t.ARN, err)
+		t.Logging = snapshot.UnknownFact[bool](collect.Reason("GetTrailStatus", err))
+	case out.IsLogging == nil:
+		t.Logging = snapshot.UnknownFact[bool]("GetTrailStatus returned no IsLogging")
+	default:
+		t.Logging = snapshot.KnownFact(*out.IsLogging)
+	}
+}
+
+func readSelectors(ctx context.Context, api API, rec *collect.Recorder, t *snapshot.CloudTrailTrail) {
+	out, err := api.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(t.ARN)})
+	if err != nil {
+		rec.Fail("GetEventSelectors", t.ARN, err)
+		t.ManagementEvents = snapshot.UnknownFact[snapshot.ManagementEventCoverage](collect.Reason("GetEventSelectors", err))
+		return
+	}
+	t.ManagementEvents = snapshot.KnownFact(Coverage(out.EventSelectors, out.AdvancedEventSelectors))
+}
+
+// Coverage is the union of the management events a trail's selectors
+// record. Classic selectors record management events unless
+// IncludeManagementEvents is false (its API default is true), for their
+// ReadWriteType (default All). Advanced selectors record them where a
+// selector matches eventCategory = Management; a readOnly field selector
+// narrows it to reads or writes. Exclusions of single event sources
+// (ExcludeManagementEventSources, eventSource NotEquals) leave the coverage
+// as it is: the trail still records the account's management events.
+func Coverage(classic []cttypes.EventSelector, advanced []cttypes.AdvancedEventSelector) snapshot.ManagementEventCoverage {
+	var c snapshot.ManagementEventCoverage
+	for _, s := range classic {
+		if s.IncludeManagementEvents != nil && !*s.IncludeManagementEvents {
+			continue
+		}
+		switch s.ReadWriteType {
+		case cttypes.ReadWriteTypeReadOnly:
+			c.Read = true
+		case cttypes.ReadWriteTypeWriteOnly:
+			c.Write = true
+		default:
+			c.Read, c.Write = true, true
+		}
+	}
+	for _, s := range advanced {
+		management, read, write := false, true, true
+		for _, f := range s.FieldSelectors {
+			switch aws.ToString(f.Field) {
+			case "eventCategory":
+				management = slices.Contains(f.Equals, "Management")
+			case "readOnly":
+				read = slices.Contains(f.Equals, "true") || slices.Contains(f.NotEquals, "false")
+				write = slices.Contains(f.Equals, "false") || slices.Contains(f.NotEquals, "true")
+			}
+		}
+		if management {
+			c.Read = c.Read || read
+			c.Write = c.Write || write
+		}
+	}
+	return c
+}

@@ -1,0 +1,412 @@
+package ebscollect_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/ebscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
+	"github.com/posture-auditor/posture-auditor/test/motoserver"
+)
+
+func TestMain(m *testing.M) { motoserver.TestMain(m) }
+
+const region = "eu-west-1"
+
+// seedVolumes creates, in moto: an unencrypted volume named "scratch", one
+// encrypted without a key (moto, like AWS, uses the aws/ebs key) and one
+// encrypted with a customer managed key, whose ARN it returns.
+func seedVolumes(t *testing.T, cfg aws.Config) (cmkARN string) {
+	t.Helper()
+	ctx := context.Background()
+	key, err := kms.NewFromConfig(cfg).CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmkARN = aws.ToString(key.KeyMetadata.Arn)
+	c := ec2.NewFromConfig(cfg)
+	for _, in := range []*ec2.CreateVolumeInput{
+		{Size: aws.Int32(8), TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("scratch")}}}}},
+		{Size: aws.Int32(8), Encrypted: aws.Bool(true)},
+		{Size: aws.Int32(8), Encrypted: aws.Bool(true), KmsKeyId: aws.String(cmkARN)},
+	} {
+		in.AvailabilityZone = aws.String(region + "a")
+		if _, err := c.CreateVolume(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cmkARN
+}
+
+// TestCollectAgainstMoto reads volumes and the encryption-by-default setting
+// through the real client, with moto behind the gap-filling proxy (moto has
+// no GetEbsDefaultKmsKeyId).
+func TestCollectAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	gaps, err := gapfill.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gaps.Close()
+	ctx := context.Background()
+	cfg, err := moto.ConfigAt(ctx, gaps.URL, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmkARN := seedVolumes(t, cfg)
+	c := ec2.NewFromConfig(cfg)
+	if _, err := c.EnableEbsEncryptionByDefault(ctx, &ec2.EnableEbsEncryptionByDefaultInput{}); err != nil {
+		t.Fatal(err)
+	}
+
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.ConfigAt(ctx, gaps.URL, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{})
+	if !snap.Complete(snapshot.EBS) {
+		t.Fatalf("collection not complete: %v", snap.Errors)
+	}
+	d := snap.EBS.Defaults
+	if d == nil || !d.EncryptionByDefault.Known || !d.EncryptionByDefault.Value || !d.DefaultKMSKey.Known || d.DefaultKMSKey.Value != "alias/aws/ebs" {
+		t.Fatalf("defaults, key never changed: %+v", d)
+	}
+	if len(snap.EBS.Volumes) != 3 {
+		t.Fatalf("got %d volumes, want 3", len(snap.EBS.Volumes))
+	}
+	var plain, managed, cmk *snapshot.EBSVolume
+	for _, v := range snap.EBS.Volumes {
+		switch {
+		case !v.Encrypted.Value:
+			plain = v
+		case v.KMSKeyID == cmkARN:
+			cmk = v
+		default:
+			managed = v
+		}
+	}
+	if plain == nil || managed == nil || cmk == nil {
+		t.Fatalf("volumes: %+v", snap.EBS.Volumes)
+	}
+	if !plain.Encrypted.Known || plain.Name != "scratch" || plain.DisplayName() != "scratch" || plain.SizeGiB != 8 || plain.State != "available" ||
+		plain.AvailabilityZone != "eu-west-1a" || plain.CreateTime.IsZero() || plain.ARN != "arn:aws:ec2:eu-west-1:123456789012:volume/"+plain.ID {
+		t.Errorf("unencrypted volume: %+v", plain)
+	}
+	if managed.KMSKeyID == "" {
+		t.Errorf("volume encrypted without a key must report the aws/ebs key: %+v", managed)
+	}
+	uses := map[string]snapshot.KeyUse{}
+	for _, u := range snap.KeyUses() {
+		uses[u.ResourceARN] = u
+	}
+	if len(uses) != 2 || uses[plain.ARN].ResourceARN != "" {
+		t.Errorf("key uses %+v: want the two encrypted volumes", uses)
+	}
+	if u := uses[cmk.ARN]; u.Service != snapshot.EBS || u.KeyRef != cmkARN || u.DefaultAlias != "alias/aws/ebs" || u.ResourceType != "AwsEc2Volume" || u.ResourceName != cmk.ID {
+		t.Errorf("key use: %+v", u)
+	}
+	for op, want := range map[string]int{"DescribeVolumes": 1, "GetEbsEncryptionByDefault": 1, "GetEbsDefaultKmsKeyId": 1} {
+		if got := counter.Count("EC2", op); got != want {
+			t.Errorf("%s called %d times, want %d", op, got, want)
+		}
+	}
+	if n := counter.Total(); n != 3 {
+		t.Errorf("%d calls in all, want 3: %+v", n, counter.Snapshot())
+	}
+
+	// After the default key is changed, AWS answers with its ARN.
+	if _, err := c.ModifyEbsDefaultKmsKeyId(ctx, &ec2.ModifyEbsDefaultKmsKeyIdInput{KmsKeyId: aws.String(cmkARN)}); err != nil {
+		t.Fatal(err)
+	}
+	snap = snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{})
+	if d := snap.EBS.Defaults; d.DefaultKMSKey.Value != cmkARN {
+		t.Errorf("default key after modify: %+v", d.DefaultKMSKey)
+	}
+}
+
+// TestMotoGapIsRecordedNotGuessed runs against moto directly: its HTTP 500
+// on GetEbsDefaultKmsKeyId is recorded and the key stays unknown; the rest
+// is still read.
+func TestMotoGapIsRecordedNotGuessed(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	ctx := context.Background()
+	cfg, _ := moto.Config(ctx, region, nil)
+	seedVolumes(t, cfg)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{})
+	d := snap.EBS.Defaults
+	if !d.EncryptionByDefault.Known || d.EncryptionByDefault.Value || d.DefaultKMSKey.Known || !strings.HasPrefix(d.DefaultKMSKey.Reason, "GetEbsDefaultKmsKeyId failed: ") {
+		t.Errorf("defaults: %+v", d)
+	}
+	if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || errs[0].Operation != "GetEbsDefaultKmsKeyId" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if len(snap.EBS.Volumes) != 3 {
+		t.Errorf("got %d volumes, want 3", len(snap.EBS.Volumes))
+	}
+}
+
+// TestCollectNamedAgainstMoto reads named volumes (by ID and by ARN) without
+// listing and without the account setting; a missing ID costs only itself.
+func TestCollectNamedAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	ctx := context.Background()
+	cfg, _ := moto.Config(ctx, region, nil)
+	seedVolumes(t, cfg)
+	all := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, all, collect.Scope{})
+	a, b := all.EBS.Volumes[0], all.EBS.Volumes[1]
+
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{a.ID, b.ARN}})
+	if len(snap.EBS.Volumes) != 2 || snap.EBS.Defaults != nil || !snap.Complete(snapshot.EBS) || counter.Total() != 1 {
+		t.Fatalf("named: %d volumes, defaults %v, errors %v, calls %+v", len(snap.EBS.Volumes), snap.EBS.Defaults, snap.Errors, counter.Snapshot())
+	}
+
+	counter = awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap = snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{a.ID, "vol-0123456789abcdef0", b.ID}})
+	if len(snap.EBS.Volumes) != 2 {
+		t.Errorf("a missing ID must not hide the others: %d volumes", len(snap.EBS.Volumes))
+	}
+	if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || errs[0].Resource != "vol-0123456789abcdef0" || errs[0].Code != "InvalidVolume.NotFound" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if got := counter.Count("EC2", "DescribeVolumes"); got != 4 {
+		t.Errorf("DescribeVolumes called %d times, want 4 (one for all three IDs, then one each)", got)
+	}
+}
+
+// ec2Fake speaks the EC2 query protocol (form-encoded Action=..., XML
+// answers in the EC2 namespace) for the three calls the collector makes.
+// It pages DescribeVolumes the way AWS does, which moto does not.
+type ec2Fake struct {
+	*httptest.Server
+	volumes int
+	// fail maps an Action (DescribeVolumes: "DescribeVolumes@<token>") to
+	// the error it answers: HTTP status and code.
+	fail map[string]ec2Error
+
+	mu       sync.Mutex
+	requests []url.Values
+}
+
+type ec2Error struct {
+	status int
+	code   string
+}
+
+const ec2NS = "http://ec2.amazonaws.com/doc/2016-11-15/"
+
+func newEC2Fake(volumes int, fail map[string]ec2Error) *ec2Fake {
+	f := &ec2Fake{volumes: volumes, fail: fail}
+	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
+	return f
+}
+
+func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
+	_ = r.ParseForm()
+	in := r.PostForm
+	f.mu.Lock()
+	f.requests = append(f.requests, in)
+	f.mu.Unlock()
+	action := in.Get("Action")
+	failKey := action
+	if action == "DescribeVolumes" {
+		failKey += "@" + in.Get("NextToken")
+	}
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	if e, ok := f.fail[failKey]; ok {
+		w.WriteHeader(e.status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>injected %s</Message></Error></Errors><RequestID>fake</RequestID></Response>`, e.code, e.code)
+		return
+	}
+	switch action {
+	case "GetEbsEncryptionByDefault":
+		fmt.Fprintf(w, `<GetEbsEncryptionByDefaultResponse xmlns="%s"><requestId>fake</requestId><ebsEncryptionByDefault>true</ebsEncryptionByDefault><sseType>sse-ebs</sseType></GetEbsEncryptionByDefaultResponse>`, ec2NS)
+	case "GetEbsDefaultKmsKeyId":
+		fmt.Fprintf(w, `<GetEbsDefaultKmsKeyIdResponse xmlns="%s"><requestId>fake</requestId><kmsKeyId>arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab</kmsKeyId></GetEbsDefaultKmsKeyIdResponse>`, ec2NS)
+	case "DescribeVolumes":
+		start, _ := strconv.Atoi(in.Get("NextToken"))
+		end := f.volumes // without MaxResults AWS returns every volume
+		if n, err := strconv.Atoi(in.Get("MaxResults")); err == nil {
+			end = min(start+min(n, 500), f.volumes)
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, `<DescribeVolumesResponse xmlns="%s"><requestId>fake</requestId><volumeSet>`, ec2NS)
+		for i := start; i < end; i++ {
+			fmt.Fprint(&b, fakeVolume(i))
+		}
+		b.WriteString(`</volumeSet>`)
+		if end < f.volumes {
+			fmt.Fprintf(&b, `<nextToken>%d</nextToken>`, end)
+		}
+		b.WriteString(`</DescribeVolumesResponse>`)
+		_, _ = w.Write([]byte(b.String()))
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<Response><Errors><Error><Code>InvalidAction</Code><Message>%s</Message></Error></Errors></Response>`, action)
+	}
+}
+
+// fakeVolume i is attached and named on even i, encrypted with a customer
+// managed key on odd i.
+func fakeVolume(i int) string {
+	id := fmt.Sprintf("vol-%017d", i)
+	if i%2 == 1 {
+		return fmt.Sprintf(`<item><volumeId>%s</volumeId><size>100</size><snapshotId/><availabilityZone>eu-west-1b</availabilityZone><status>available</status>`+
+			`<createTime>2026-01-02T03:04:05.000Z</createTime><attachmentSet/><encrypted>true</encrypted>`+
+			`<kmsKeyId>arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab</kmsKeyId><volumeType>gp3</volumeType></item>`, id)
+	}
+	return fmt.Sprintf(`<item><volumeId>%s</volumeId><size>8</size><snapshotId>snap-1</snapshotId><availabilityZone>eu-west-1a</availabilityZone><status>in-use</status>`+
+		`<createTime>2026-01-02T03:04:05.000Z</createTime><attachmentSet><item><volumeId>%s</volumeId><instanceId>i-%d</instanceId><device>/dev/xvda</device>`+
+		`<status>attached</status><attachTime>2026-01-02T03:05:00.000Z</attachTime><deleteOnTermination>true</deleteOnTermination></item></attachmentSet>`+
+		`<encrypted>false</encrypted><volumeType>gp2</volumeType><tagSet><item><key>Name</key><value>web-%d</value></item></tagSet></item>`, id, id, i, i)
+}
+
+func (f *ec2Fake) calls(action string) []url.Values {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []url.Values
+	for _, in := range f.requests {
+		if in.Get("Action") == action {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestCollectPaginates reads 1,201 volumes in 3 pages of at most 500, with
+// a filter-free DescribeVolumes, and maps every field the checks use.
+func TestCollectPaginates(t *testing.T) {
+	fake := newEC2Fake(1201, nil)
+	defer fake.Close()
+	counter := awsconfig.NewCallCounter()
+	snap := snapshot.New("111122223333", "aws", region)
+	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, collect.Scope{})
+
+	if !snap.Complete(snapshot.EBS) {
+		t.Fatalf("errors: %v", snap.Errors)
+	}
+	if got := len(snap.EBS.Volumes); got != 1201 {
+		t.Fatalf("got %d volumes, want 1201", got)
+	}
+	if got := counter.Count("EC2", "DescribeVolumes"); got != 3 {
+		t.Errorf("DescribeVolumes pages: %d, want 3", got)
+	}
+	for _, in := range fake.calls("DescribeVolumes") {
+		for k := range in {
+			if strings.HasPrefix(k, "Filter") || strings.HasPrefix(k, "VolumeId") {
+				t.Errorf("a full listing sends no filters or IDs: %v", in)
+			}
+		}
+		if in.Get("MaxResults") != "500" {
+			t.Errorf("MaxResults %q, want 500", in.Get("MaxResults"))
+		}
+	}
+	if got := len(snap.KeyUses()); got != 600 {
+		t.Errorf("key uses: %d, want 600 (the encrypted volumes)", got)
+	}
+	v := snap.EBS.Volumes[1200]
+	if v.ID != "vol-00000000000001200" || v.Name != "web-1200" || v.State != "in-use" || v.VolumeType != "gp2" || v.SizeGiB != 8 ||
+		v.SnapshotID != "snap-1" || !v.Encrypted.Known || v.Encrypted.Value || v.KMSKeyID != "" ||
+		len(v.Attachments) != 1 || v.Attachments[0].InstanceID != "i-1200" || v.Attachments[0].Device != "/dev/xvda" ||
+		v.Attachments[0].State != "attached" || !v.Attachments[0].DeleteOnTermination || v.Attachments[0].AttachTime.IsZero() {
+		t.Errorf("last volume: %+v", v)
+	}
+	if e := snap.EBS.Volumes[1]; !e.Encrypted.Value || e.KMSKeyID != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
+		t.Errorf("encrypted volume: %+v", e)
+	}
+	if d := snap.EBS.Defaults; !d.EncryptionByDefault.Value || d.DefaultKMSKey.Value != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
+		t.Errorf("defaults: %+v", d)
+	}
+}
+
+// TestCollectListDenied: a page denied midway records the error and keeps no
+// volume, so none can read as gone; the account setting is still read.
+func TestCollectListDenied(t *testing.T) {
+	fake := newEC2Fake(1201, map[string]ec2Error{"DescribeVolumes@500": {http.StatusForbidden, "UnauthorizedOperation"}})
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
+	if len(snap.EBS.Volumes) != 0 || len(snap.KeyUses()) != 0 {
+		t.Errorf("%d volumes, %d key uses after a failed listing", len(snap.EBS.Volumes), len(snap.KeyUses()))
+	}
+	errs := snap.Errors[snapshot.EBS]
+	if len(errs) != 1 || errs[0].Operation != "DescribeVolumes" || errs[0].Resource != "" || errs[0].Code != "UnauthorizedOperation" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if !snap.Collected[snapshot.EBS] || snap.Complete(snapshot.EBS) {
+		t.Error("a failed listing must leave EBS collected but incomplete")
+	}
+	if d := snap.EBS.Defaults; d == nil || !d.EncryptionByDefault.Known || !d.DefaultKMSKey.Known {
+		t.Errorf("defaults: %+v", d)
+	}
+}
+
+// TestDefaultsDeniedOrFailing: a denied or failing settings call leaves its
+// half unknown with the AWS reason, never a value.
+func TestDefaultsDeniedOrFailing(t *testing.T) {
+	for name, tc := range map[string]struct {
+		fail     map[string]ec2Error
+		onKnown  bool
+		keyKnown bool
+		reason   string
+	}{
+		"setting denied": {map[string]ec2Error{"GetEbsEncryptionByDefault": {http.StatusForbidden, "UnauthorizedOperation"}}, false, true,
+			"GetEbsEncryptionByDefault failed: UnauthorizedOperation: injected UnauthorizedOperation"},
+		"key denied": {map[string]ec2Error{"GetEbsDefaultKmsKeyId": {http.StatusForbidden, "UnauthorizedOperation"}}, true, false,
+			"GetEbsDefaultKmsKeyId failed: UnauthorizedOperation: injected UnauthorizedOperation"},
+		"key 5xx": {map[string]ec2Error{"GetEbsDefaultKmsKeyId": {http.StatusServiceUnavailable, "Unavailable"}}, true, false,
+			"GetEbsDefaultKmsKeyId failed: Unavailable: injected Unavailable"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := newEC2Fake(2, tc.fail)
+			defer fake.Close()
+			snap := snapshot.New("111122223333", "aws", region)
+			ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
+			d := snap.EBS.Defaults
+			if d.EncryptionByDefault.Known != tc.onKnown || d.DefaultKMSKey.Known != tc.keyKnown {
+				t.Fatalf("defaults: %+v", d)
+			}
+			reason := d.EncryptionByDefault.Reason + d.DefaultKMSKey.Reason
+			if reason != tc.reason {
+				t.Errorf("reason %q, want %q", reason, tc.reason)
+			}
+			if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || len(snap.EBS.Volumes) != 2 {
+				t.Errorf("errors %+v, %d volumes", errs, len(snap.EBS.Volumes))
+			}
+		})
+	}
+}

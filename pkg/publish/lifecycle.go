@@ -1,0 +1,249 @@
+package publish
+
+import (
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
+)
+
+// Action is what the publisher does with one finding.
+type Action string
+
+const (
+	// ActionNew imports a finding Security Hub does not hold yet.
+	ActionNew Action = "new"
+	// ActionUpdated re-imports an active finding observed again.
+	ActionUpdated Action = "updated"
+	// ActionResolved re-imports an active FAILED finding that now PASSED.
+	ActionResolved Action = "resolved"
+	// ActionReactivated brings an archived finding back: its resource was
+	// seen again.
+	ActionReactivated Action = "reactivated"
+	// ActionArchived re-imports an active finding whose resource this run no
+	// longer saw, in a scope whose collection was complete, as ARCHIVED.
+	ActionArchived Action = "archived"
+)
+
+// Change is one finding to import and why.
+type Change struct {
+	Action  Action
+	Finding types.AwsSecurityFinding
+}
+
+// Plan is what one region's publish will do.
+type Plan struct {
+	Changes []Change
+	// Kept are active findings this run did not observe whose scope may not
+	// archive (its collection errored or it was not scanned whole): they are
+	// left exactly as they are.
+	Kept []types.AwsSecurityFinding
+	// Duplicates are Ids the run produced more than once; the last wins.
+	Duplicates []string
+}
+
+// Count returns how many changes have action a.
+func (p Plan) Count(a Action) int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Owner says which stored findings belong to this run: ours (product,
+// account, Id prefix) and of a check the run evaluated in the region.
+type Owner struct {
+	ProductARN string
+	Account    string
+	// Checks are the check IDs evaluated in the region: only their findings
+	// are read, and only they can be archived.
+	Checks []string
+}
+
+// Owns reports whether f is one of the findings o may update or archive.
+// Security Hub filters GetFindings the same way; this check also guards
+// against an endpoint that ignores filters (moto does).
+func (o Owner) Owns(f types.AwsSecurityFinding) bool {
+	if aws.ToString(f.ProductArn) != o.ProductARN || aws.ToString(f.AwsAccountId) != o.Account ||
+		!strings.HasPrefix(aws.ToString(f.Id), asff.IDPrefix) {
+		return false
+	}
+	gen := aws.ToString(f.GeneratorId)
+	for _, c := range o.Checks {
+		if c == gen {
+			return true
+		}
+	}
+	return false
+}
+
+// MakePlan merges this run's observations with the findings Security Hub
+// holds (already restricted to those the run owns) and decides every
+// change. archivable says whether the scope of a check (in this account and
+// region) completed and was scanned whole in this run; only such a scope
+// archives findings it did not observe. now is the run's clock.
+//
+// It is pure: the same inputs give the same plan.
+func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(checkID string) bool, now time.Time) Plan {
+	plan := Plan{Changes: make([]Change, 0, len(observed))}
+	byID := make(map[string]types.AwsSecurityFinding, len(stored))
+	for _, f := range stored {
+		byID[aws.ToString(f.Id)] = f
+	}
+	seen := make(map[string]int, len(observed))
+	for _, f := range observed {
+		id := aws.ToString(f.Id)
+		if i, dup := seen[id]; dup {
+			plan.Duplicates = append(plan.Duplicates, id)
+			plan.Changes[i] = observe(f, byID, now)
+			continue
+		}
+		seen[id] = len(plan.Changes)
+		plan.Changes = append(plan.Changes, observe(f, byID, now))
+	}
+	for _, f := range stored {
+		id := aws.ToString(f.Id)
+		if _, ok := seen[id]; ok || f.RecordState == types.RecordStateArchived {
+			continue
+		}
+		if !archivable(aws.ToString(f.GeneratorId)) {
+			plan.Kept = append(plan.Kept, f)
+			continue
+		}
+		plan.Changes = append(plan.Changes, Change{Action: ActionArchived, Finding: archive(f, now)})
+	}
+	return plan
+}
+
+// observe is the change for a finding this run observed.
+func observe(f types.AwsSecurityFinding, stored map[string]types.AwsSecurityFinding, now time.Time) Change {
+	f = withoutCustomerFields(f)
+	f.RecordState = types.RecordStateActive // moto stores RecordState as sent: always send it
+	old, exists := stored[aws.ToString(f.Id)]
+	if !exists {
+		ts := aws.String(asff.Timestamp(now))
+		// CreatedAt must equal UpdatedAt on creation.
+		f.CreatedAt, f.UpdatedAt, f.FirstObservedAt, f.LastObservedAt = ts, ts, ts, ts
+		return Change{Action: ActionNew, Finding: f}
+	}
+	action := ActionUpdated
+	switch {
+	case old.RecordState == types.RecordStateArchived:
+		action = ActionReactivated
+	case complianceStatus(old) == types.ComplianceStatusFailed && complianceStatus(f) == types.ComplianceStatusPassed:
+		action = ActionResolved
+	}
+	// First seen is kept exactly as stored.
+	if v := aws.ToString(old.CreatedAt); v != "" {
+		f.CreatedAt = aws.String(v)
+	}
+	switch {
+	case aws.ToString(old.FirstObservedAt) != "":
+		f.FirstObservedAt = aws.String(aws.ToString(old.FirstObservedAt))
+	case aws.ToString(old.CreatedAt) != "":
+		f.FirstObservedAt = aws.String(aws.ToString(old.CreatedAt))
+	}
+	ts := aws.String(asff.Timestamp(NextUpdate(old, now)))
+	f.UpdatedAt, f.LastObservedAt = ts, ts
+	return Change{Action: action, Finding: f}
+}
+
+// archive is the ARCHIVED re-import of a stored finding: the provider's own
+// fields as stored, a later UpdatedAt, and nothing that Security Hub or the
+// customer owns. LastObservedAt stays: the resource was not observed.
+func archive(old types.AwsSecurityFinding, now time.Time) types.AwsSecurityFinding {
+	f := types.AwsSecurityFinding{
+		SchemaVersion:         old.SchemaVersion,
+		Id:                    old.Id,
+		ProductArn:            old.ProductArn,
+		GeneratorId:           old.GeneratorId,
+		AwsAccountId:          old.AwsAccountId,
+		Region:                old.Region,
+		CompanyName:           old.CompanyName,
+		ProductName:           old.ProductName,
+		Types:                 old.Types,
+		CreatedAt:             old.CreatedAt,
+		FirstObservedAt:       old.FirstObservedAt,
+		LastObservedAt:        old.LastObservedAt,
+		UpdatedAt:             aws.String(asff.Timestamp(NextUpdate(old, now))),
+		Severity:              old.Severity,
+		Title:                 old.Title,
+		Description:           old.Description,
+		Remediation:           old.Remediation,
+		SourceUrl:             old.SourceUrl,
+		Resources:             old.Resources,
+		Compliance:            old.Compliance,
+		FindingProviderFields: old.FindingProviderFields,
+		RecordState:           types.RecordStateArchived,
+	}
+	if len(old.ProductFields) > 0 {
+		f.ProductFields = map[string]string{}
+		for k, v := range old.ProductFields {
+			// aws/securityhub/* keys are Security Hub's, not the provider's.
+			if !strings.HasPrefix(k, "aws/") {
+				f.ProductFields[k] = v
+			}
+		}
+	}
+	if f.Severity != nil {
+		// Top-level Severity carries Security Hub's normalised values; send
+		// only what a provider sets.
+		f.Severity = &types.Severity{Label: f.Severity.Label, Original: f.Severity.Original}
+	}
+	return f
+}
+
+// withoutCustomerFields drops what the security team owns: a provider
+// never sends Workflow, Note, UserDefinedFields or VerificationState.
+func withoutCustomerFields(f types.AwsSecurityFinding) types.AwsSecurityFinding {
+	f.Workflow = nil
+	f.WorkflowState = ""
+	f.Note = nil
+	f.UserDefinedFields = nil
+	f.VerificationState = ""
+	return f
+}
+
+func complianceStatus(f types.AwsSecurityFinding) types.ComplianceStatus {
+	if f.Compliance == nil {
+		return ""
+	}
+	return f.Compliance.Status
+}
+
+// NextUpdate is the UpdatedAt (and LastObservedAt) of a re-import of old:
+// now, or one millisecond after what Security Hub holds when that is not
+// earlier. Security Hub ignores an update whose UpdatedAt is not strictly
+// later than the stored one, which two runs in the same second (or a clock
+// behind the last writer's) would otherwise hit.
+func NextUpdate(old types.AwsSecurityFinding, now time.Time) time.Time {
+	t := now.UTC().Truncate(time.Millisecond)
+	for _, s := range []*string{old.UpdatedAt, old.LastObservedAt} {
+		prev, ok := parseTimestamp(aws.ToString(s))
+		if !ok {
+			continue
+		}
+		if !t.After(prev) {
+			t = prev.Truncate(time.Millisecond).Add(time.Millisecond)
+		}
+	}
+	return t
+}
+
+// parseTimestamp reads an ASFF timestamp (RFC 3339, any fraction).
+func parseTimestamp(s string) (time.Time, bool) {
+	if s == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}

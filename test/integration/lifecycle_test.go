@@ -1,0 +1,413 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/test/seed"
+)
+
+// The finding lifecycle end to end: the demo account in moto's Security Hub
+// through the gap-filling proxy, the runner exactly as the Lambda builds
+// it. "Fixed" is the demo key kms/not-rotating getting rotation; "deleted"
+// is a secret of this test's own, deleted without recovery (it is gone
+// from ListSecrets at once, as in AWS).
+
+const goneSecret = "lifecycle/gone"
+
+// lifecycleAccount is the demo account plus the secret that will be deleted.
+type lifecycleAccount struct {
+	demoAccount
+	cfg       aws.Config
+	secretARN string
+}
+
+func newLifecycleAccount(t *testing.T) lifecycleAccount {
+	t.Helper()
+	acct := seedDemo(t)
+	cfg, err := acct.srv.ConfigAt(context.Background(), acct.endpoint, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := secretsmanager.NewFromConfig(cfg).CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(goneSecret), SecretString: aws.String("placeholder"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lifecycleAccount{demoAccount: acct, cfg: cfg, secretARN: aws.ToString(out.ARN)}
+}
+
+// run runs the auditor once and returns its summary and the metric lines
+// the publisher wrote.
+func (a lifecycleAccount) run(t *testing.T, payload string) (*runner.Summary, string) {
+	t.Helper()
+	r, _ := newRunner(t, a.srv, a.endpoint)
+	var metrics bytes.Buffer
+	r.Publisher.RetryBackoff = time.Millisecond
+	r.Publisher.Metrics = &metrics
+	s, err := r.Handle(context.Background(), []byte(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, metrics.String()
+}
+
+func (a lifecycleAccount) deleteSecret(t *testing.T) {
+	t.Helper()
+	if _, err := secretsmanager.NewFromConfig(a.cfg).DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{
+		SecretId: aws.String(a.secretARN), ForceDeleteWithoutRecovery: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (a lifecycleAccount) fixKey(t *testing.T) {
+	t.Helper()
+	if _, err := kms.NewFromConfig(a.cfg).EnableKeyRotation(context.Background(), &kms.EnableKeyRotationInput{
+		KeyId: aws.String(seed.KeyID(a.demo["kms/not-rotating"])),
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hub reads every finding Security Hub holds in cfg's region.
+func hub(t *testing.T, cfg aws.Config) map[string]types.AwsSecurityFinding {
+	t.Helper()
+	out := map[string]types.AwsSecurityFinding{}
+	p := securityhub.NewGetFindingsPaginator(securityhub.NewFromConfig(cfg), &securityhub.GetFindingsInput{MaxResults: aws.Int32(100)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range page.Findings {
+			out[aws.ToString(f.Id)] = f
+		}
+	}
+	return out
+}
+
+// findingOf returns the summary row of (check, resource).
+func findingOf(t *testing.T, s *runner.Summary, checkID, resourceARN string) runner.FindingSummary {
+	t.Helper()
+	for _, f := range s.Findings {
+		if f.CheckID == checkID && f.ResourceARN == resourceARN {
+			return f
+		}
+	}
+	t.Fatalf("no %s finding for %s", checkID, resourceARN)
+	return runner.FindingSummary{}
+}
+
+// idsOf returns the Ids of the stored findings about resourceARN.
+func idsOf(stored map[string]types.AwsSecurityFinding, resourceARN string) []string {
+	var out []string
+	for id, f := range stored {
+		if len(f.Resources) > 0 && aws.ToString(f.Resources[0].Id) == resourceARN {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func archivedIDs(stored map[string]types.AwsSecurityFinding) []string {
+	var out []string
+	for id, f := range stored {
+		if f.RecordState == types.RecordStateArchived {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestLifecycleFixedThenDeleted: run 1 imports; the key is fixed and run 2
+// shows its finding PASSED with its original CreatedAt/FirstObservedAt and
+// a later UpdatedAt; the secret is deleted and run 3 archives its findings,
+// and only those; run 4 (nothing changed) archives nothing more.
+func TestLifecycleFixedThenDeleted(t *testing.T) {
+	a := newLifecycleAccount(t)
+	keyARN := a.demo["kms/not-rotating"]
+
+	s1, _ := a.run(t, `{}`)
+	keyFinding := findingOf(t, s1, "kms.rotation", keyARN)
+	secretFinding := findingOf(t, s1, "secretsmanager.rotation-enabled", a.secretARN)
+	if keyFinding.Status != check.Failed || keyFinding.Action != publish.ActionNew || secretFinding.Status != check.Failed {
+		t.Fatalf("run 1: key %+v secret %+v", keyFinding, secretFinding)
+	}
+	if len(s1.Published) != 1 || s1.Published[0].Imported != len(s1.Findings) || len(s1.Published[0].Failed) != 0 || s1.Lifecycle.New != len(s1.Findings) {
+		t.Fatalf("run 1 published %+v lifecycle %+v (%d findings)", s1.Published, s1.Lifecycle, len(s1.Findings))
+	}
+	stored1 := hub(t, a.cfg)
+	first := stored1[keyFinding.FindingID]
+	if first.Compliance == nil || first.Compliance.Status != types.ComplianceStatusFailed || first.RecordState != types.RecordStateActive {
+		t.Fatalf("run 1 stored: %+v", first)
+	}
+	secretIDs := idsOf(stored1, a.secretARN)
+	if len(secretIDs) == 0 {
+		t.Fatal("no stored finding for the secret")
+	}
+
+	a.fixKey(t)
+	s2, _ := a.run(t, `{}`)
+	if f := findingOf(t, s2, "kms.rotation", keyARN); f.Status != check.Passed || f.Action != publish.ActionResolved {
+		t.Fatalf("run 2: %+v", f)
+	}
+	if s2.Lifecycle.Resolved < 1 || s2.Lifecycle.New != 0 || s2.Lifecycle.Archived != 0 {
+		t.Errorf("run 2 lifecycle %+v", s2.Lifecycle)
+	}
+	got := hub(t, a.cfg)[keyFinding.FindingID]
+	if got.Compliance.Status != types.ComplianceStatusPassed || got.RecordState != types.RecordStateActive {
+		t.Fatalf("run 2 stored: %s %s", got.Compliance.Status, got.RecordState)
+	}
+	if aws.ToString(got.CreatedAt) != aws.ToString(first.CreatedAt) || aws.ToString(got.FirstObservedAt) != aws.ToString(first.FirstObservedAt) {
+		t.Errorf("first seen moved: CreatedAt %s -> %s, FirstObservedAt %s -> %s",
+			aws.ToString(first.CreatedAt), aws.ToString(got.CreatedAt), aws.ToString(first.FirstObservedAt), aws.ToString(got.FirstObservedAt))
+	}
+	if !laterTS(t, got.UpdatedAt, first.UpdatedAt) || !laterTS(t, got.LastObservedAt, first.LastObservedAt) {
+		t.Errorf("UpdatedAt %s / LastObservedAt %s not later than %s / %s", aws.ToString(got.UpdatedAt), aws.ToString(got.LastObservedAt),
+			aws.ToString(first.UpdatedAt), aws.ToString(first.LastObservedAt))
+	}
+
+	a.deleteSecret(t)
+	s3, _ := a.run(t, `{}`)
+	stored3 := hub(t, a.cfg)
+	if archived := archivedIDs(stored3); !slices.Equal(archived, secretIDs) {
+		t.Fatalf("run 3 archived %v, want exactly the secret's findings %v", archived, secretIDs)
+	}
+	if s3.Lifecycle.Archived != len(secretIDs) || len(s3.Published[0].ArchivedFindings) != len(secretIDs) {
+		t.Errorf("run 3 lifecycle %+v archived %+v", s3.Lifecycle, s3.Published[0].ArchivedFindings)
+	}
+	if f := stored3[secretFinding.FindingID]; aws.ToString(f.CreatedAt) != aws.ToString(stored1[secretFinding.FindingID].CreatedAt) {
+		t.Errorf("archived finding lost its CreatedAt")
+	}
+
+	s4, _ := a.run(t, `{}`)
+	if s4.Lifecycle.Archived != 0 || !slices.Equal(archivedIDs(hub(t, a.cfg)), secretIDs) {
+		t.Errorf("run 4 lifecycle %+v", s4.Lifecycle)
+	}
+}
+
+// TestAccessDeniedOnAListCallArchivesNothingOfThatService: the secret is
+// deleted, but ListSecrets is denied in that run: none of Secrets
+// Manager's findings is archived or even touched, the summary names the
+// failed scopes, and the other services still publish. When the
+// permission is back, the deleted secret's findings are archived.
+func TestAccessDeniedOnAListCallArchivesNothingOfThatService(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	stored1 := hub(t, a.cfg)
+
+	a.deleteSecret(t)
+	a.gaps.Deny("secretsmanager", "ListSecrets")
+	s2, _ := a.run(t, `{}`)
+	stored2 := hub(t, a.cfg)
+	if archived := archivedIDs(stored2); len(archived) != 0 {
+		t.Fatalf("archived after a denied ListSecrets: %v", archived)
+	}
+	secretsFindings, kmsUpdated := 0, 0
+	for id, f := range stored2 {
+		was := stored1[id]
+		switch {
+		case strings.HasPrefix(aws.ToString(f.GeneratorId), "secretsmanager."):
+			secretsFindings++
+			if aws.ToString(f.UpdatedAt) != aws.ToString(was.UpdatedAt) || f.RecordState != types.RecordStateActive {
+				t.Errorf("%s touched: UpdatedAt %s -> %s, %s", id, aws.ToString(was.UpdatedAt), aws.ToString(f.UpdatedAt), f.RecordState)
+			}
+		case strings.HasPrefix(aws.ToString(f.GeneratorId), "kms."):
+			if laterTS(t, f.UpdatedAt, was.UpdatedAt) {
+				kmsUpdated++
+			}
+		}
+	}
+	if secretsFindings == 0 || kmsUpdated == 0 {
+		t.Fatalf("secrets findings %d, kms findings updated %d", secretsFindings, kmsUpdated)
+	}
+	if s2.Lifecycle.Kept != secretsFindings {
+		t.Errorf("kept %d, want the %d Secrets Manager findings", s2.Lifecycle.Kept, secretsFindings)
+	}
+	named := false
+	for _, sc := range s2.FailedScopes {
+		if sc.Region == region && sc.CheckID == "secretsmanager.rotation-enabled" {
+			for _, e := range sc.Errors {
+				named = named || (e.Operation == "ListSecrets" && e.Code == "AccessDeniedException")
+			}
+		}
+	}
+	if !named {
+		t.Errorf("summary does not name the failed scope: %+v", s2.FailedScopes)
+	}
+	if !strings.Contains(strings.Join(s2.Notices, "\n"), "kept active, not archived") {
+		t.Errorf("notices: %v", s2.Notices)
+	}
+
+	a.gaps.Allow("secretsmanager", "ListSecrets")
+	s3, _ := a.run(t, `{}`)
+	if archived := archivedIDs(hub(t, a.cfg)); len(archived) == 0 || !slices.Equal(archived, idsOf(stored1, a.secretARN)) {
+		t.Errorf("after the permission is back, archived %v, want %v (lifecycle %+v)", archived, idsOf(stored1, a.secretARN), s3.Lifecycle)
+	}
+}
+
+// TestRunRestrictedToOneCheckArchivesNothingElse: a kms.rotation-only run
+// after the secret is deleted reads and touches kms.rotation findings only.
+func TestRunRestrictedToOneCheckArchivesNothingElse(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	stored1 := hub(t, a.cfg)
+	a.deleteSecret(t)
+
+	s2, _ := a.run(t, `{"checks":["kms.rotation"]}`)
+	stored2 := hub(t, a.cfg)
+	if archived := archivedIDs(stored2); len(archived) != 0 {
+		t.Fatalf("a kms.rotation-only run archived %v", archived)
+	}
+	rotation := 0
+	for id, f := range stored2 {
+		was := stored1[id]
+		if aws.ToString(f.GeneratorId) == "kms.rotation" {
+			rotation++
+			if !laterTS(t, f.UpdatedAt, was.UpdatedAt) {
+				t.Errorf("%s not updated by a kms.rotation run", id)
+			}
+		} else if aws.ToString(f.UpdatedAt) != aws.ToString(was.UpdatedAt) {
+			t.Errorf("%s (%s) touched by a kms.rotation-only run", id, aws.ToString(f.GeneratorId))
+		}
+	}
+	if rep := s2.Published[0]; rep.Stored != rotation || rep.Updated+rep.Resolved != rotation || rep.Kept != 0 {
+		t.Errorf("report %+v, want %d kms.rotation findings read and updated", rep, rotation)
+	}
+}
+
+// TestSecurityHubDisabledInOneRegion: Security Hub is enabled in us-east-1
+// only; a run over us-east-1 and eu-west-1 publishes us-east-1's findings
+// and names eu-west-1, once, in the summary.
+func TestSecurityHubDisabledInOneRegion(t *testing.T) {
+	a := newLifecycleAccount(t)
+	euCfg, err := a.srv.ConfigAt(context.Background(), a.endpoint, "eu-west-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seed.CreateKey(context.Background(), kms.NewFromConfig(euCfg), "alias/demo/eu", kmstypes.KeySpecSymmetricDefault, kmstypes.KeyUsageTypeEncryptDecrypt); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := a.run(t, `{"regions":["us-east-1","eu-west-1"]}`)
+	if !slices.Equal(s.SecurityHubNotEnabled, []string{"eu-west-1"}) {
+		t.Fatalf("securityHubNotEnabled %v", s.SecurityHubNotEnabled)
+	}
+	perRegion := map[string]int{}
+	for _, f := range s.Findings {
+		perRegion[f.Region]++
+	}
+	byRegion := map[string]publish.Report{}
+	for _, rep := range s.Published {
+		byRegion[rep.Region] = rep
+	}
+	us, eu := byRegion["us-east-1"], byRegion["eu-west-1"]
+	if us.SecurityHubNotEnabled || us.Imported != perRegion["us-east-1"] || len(us.Failed) != 0 || us.Error != "" {
+		t.Errorf("us-east-1: %+v", us)
+	}
+	if !eu.SecurityHubNotEnabled || perRegion["eu-west-1"] == 0 || eu.Unpublished != perRegion["eu-west-1"] || eu.Calls != 0 {
+		t.Errorf("eu-west-1: %+v (%d findings)", eu, perRegion["eu-west-1"])
+	}
+	notices := strings.Join(s.Notices, "\n")
+	if strings.Count(notices, "Security Hub is not enabled in eu-west-1") != 1 {
+		t.Errorf("notices: %s", notices)
+	}
+	stored := hub(t, a.cfg)
+	for _, f := range s.Findings {
+		if _, ok := stored[f.FindingID]; ok != (f.Region == "us-east-1") {
+			t.Errorf("%s (%s): in us-east-1's Security Hub: %v", f.FindingID, f.Region, ok)
+		}
+	}
+}
+
+// TestDryRunSaysWhatItWouldDo: after a real run, the key is fixed and the
+// secret deleted; a dry run reports one resolved and the secret's findings
+// archived, and changes nothing in Security Hub.
+func TestDryRunSaysWhatItWouldDo(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	stored1 := hub(t, a.cfg)
+	a.fixKey(t)
+	a.deleteSecret(t)
+
+	r, counter := newRunner(t, a.srv, a.endpoint)
+	s, err := r.Handle(context.Background(), []byte(`{"dryRun":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.DryRun || len(s.Published) != 0 || len(s.WouldPublish) != 1 || counter.Count("SecurityHub", "BatchImportFindings") != 0 {
+		t.Fatalf("dry run published: %+v, BatchImportFindings %d", s.Published, counter.Count("SecurityHub", "BatchImportFindings"))
+	}
+	l := s.Lifecycle
+	if l.Resolved != 1 || l.Archived != len(idsOf(stored1, a.secretARN)) || l.New != 0 || l.Imported != 0 || l.Updated == 0 {
+		t.Errorf("dry run lifecycle %+v", l)
+	}
+	if f := findingOf(t, s, "kms.rotation", a.demo["kms/not-rotating"]); f.Action != publish.ActionResolved {
+		t.Errorf("dry run action %q", f.Action)
+	}
+	stored2 := hub(t, a.cfg)
+	for id, f := range stored2 {
+		if aws.ToString(f.UpdatedAt) != aws.ToString(stored1[id].UpdatedAt) || f.RecordState != stored1[id].RecordState {
+			t.Errorf("dry run changed %s", id)
+		}
+	}
+	out, _ := json.Marshal(s)
+	for _, want := range []string{`"wouldPublish"`, `"resolved":1`, `"archivedFindings"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("summary lacks %s", want)
+		}
+	}
+}
+
+// TestPermanentlyFailingFindingIsReported: Security Hub keeps refusing
+// one finding (injected through the proxy): the summary lists it with its
+// error code, the rest of the run is imported.
+func TestPermanentlyFailingFindingIsReported(t *testing.T) {
+	a := newLifecycleAccount(t)
+	s1, _ := a.run(t, `{"dryRun":true}`)
+	bad := findingOf(t, s1, "kms.rotation", a.demo["kms/not-rotating"]).FindingID
+	a.gaps.FailImports("InvalidInput", map[string]int{bad: -1})
+
+	s, metrics := a.run(t, `{}`)
+	rep := s.Published[0]
+	if len(rep.Failed) != 1 || rep.Failed[0].ID != bad || rep.Failed[0].ErrorCode != "InvalidInput" || rep.Imported != len(s.Findings)-1 {
+		t.Fatalf("report: failed %+v imported %d of %d", rep.Failed, rep.Imported, len(s.Findings))
+	}
+	if s.Lifecycle.Failed != 1 || !strings.Contains(strings.Join(s.Notices, "\n"), "1 findings were not imported after retries (InvalidInput x1)") {
+		t.Errorf("lifecycle %+v notices %v", s.Lifecycle, s.Notices)
+	}
+	if _, ok := hub(t, a.cfg)[bad]; ok {
+		t.Error("the failing finding is stored")
+	}
+	if !strings.Contains(metrics, `"FindingsFailed":1`) || !strings.Contains(metrics, `"Namespace":"PostureAuditor"`) {
+		t.Errorf("metric line: %s", metrics)
+	}
+}
+
+func laterTS(t *testing.T, a, b *string) bool {
+	t.Helper()
+	ta, err1 := time.Parse(time.RFC3339Nano, aws.ToString(a))
+	tb, err2 := time.Parse(time.RFC3339Nano, aws.ToString(b))
+	if err1 != nil || err2 != nil {
+		t.Fatalf("timestamps %q %q", aws.ToString(a), aws.ToString(b))
+	}
+	return ta.After(tb)
+}
