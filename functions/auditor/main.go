@@ -33,8 +33,10 @@ func main() {
 				log.Error("run refused", "error", err.Error())
 				return nil, err
 			}
-			log.Info("run finished", "trigger", s.Trigger, "account", s.Account, "regions", s.Regions,
-				"counts", s.Counts, "failedScopes", s.FailedScopes, "published", s.Published)
+			// Totals and problems only: the per-finding lists stay in the reply.
+			log.Info("run finished", "trigger", s.Trigger, "account", s.Account, "regions", s.Regions, "dryRun", s.DryRun,
+				"counts", s.Counts, "lifecycle", s.Lifecycle, "failedScopes", s.FailedScopes,
+				"securityHubNotEnabled", s.SecurityHubNotEnabled, "notices", s.Notices)
 			return s, nil
 		})
 		return

@@ -28,8 +28,12 @@ type Options struct {
 	// EndpointURL overrides every service endpoint (tests, the demo). When
 	// empty, AWS_ENDPOINT_URL from the environment still applies.
 	EndpointURL string
-	// MaxAttempts bounds retries of throttled and 5xx calls (default 8).
+	// MaxAttempts bounds retries of throttled, 5xx and broken-connection
+	// calls (default 8).
 	MaxAttempts int
+	// MaxBackoff caps the wait between retries (default 20s; tests use a
+	// few milliseconds).
+	MaxBackoff time.Duration
 	// Counter, when set, counts every call by service and operation.
 	Counter *CallCounter
 	// Credentials, when set, replace the default chain (tests, the demo).
@@ -42,11 +46,15 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	if maxAttempts == 0 {
 		maxAttempts = 8
 	}
+	maxBackoff := o.MaxBackoff
+	if maxBackoff == 0 {
+		maxBackoff = 20 * time.Second
+	}
 	loaders := []func(*config.LoadOptions) error{
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = maxAttempts
-				so.MaxBackoff = 20 * time.Second
+				so.MaxBackoff = maxBackoff
 				// Throttling is paced by client-side limiters; a scan must not
 				// give up on a quota burst because a retry token bucket ran dry.
 				so.RateLimiter = noRetryQuota{}

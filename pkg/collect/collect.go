@@ -93,6 +93,20 @@ func (r *Recorder) Fail(operation, resource string, err error) {
 	r.snap.AddError(e)
 }
 
+// IncompleteResponse is the error code recorded for a call that answered
+// without a value AWS always returns.
+const IncompleteResponse = "IncompleteResponse"
+
+// Incomplete records a call that answered without a value AWS always
+// returns (what): like a failed call, the value is unknown and the scope
+// incomplete, so nothing is archived on it. It returns the reason for the
+// unknown value.
+func (r *Recorder) Incomplete(operation, resource, what string) string {
+	reason := operation + " returned no " + what
+	r.Fail(operation, resource, &smithy.GenericAPIError{Code: IncompleteResponse, Message: reason})
+	return reason
+}
+
 // ForEach runs fn over items with at most workers in flight. Per-resource
 // describe calls are independent, and their quotas (KMS DescribeKey 2000/s)
 // are far above what a handful of workers can reach.

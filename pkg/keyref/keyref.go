@@ -197,7 +197,9 @@ func Resolve(s *snapshot.Snapshot, ref Ref) Key {
 		k.ARN = keyARN(ref, ref.KeyID)
 	}
 	k.Reason = "key " + quote(ref.Raw) + " could not be described"
-	if r := s.KMS.Referenced[ref.Lookup()]; r != nil && r.DescribeReason != "" {
+	if r := listed(s, ref); r != nil && r.DescribeReason != "" {
+		k.ARN, k.Reason = r.ARN, r.DescribeReason
+	} else if r := s.KMS.Referenced[ref.Lookup()]; r != nil && r.DescribeReason != "" {
 		k.Reason = r.DescribeReason
 	}
 	return k
@@ -206,14 +208,8 @@ func Resolve(s *snapshot.Snapshot, ref Ref) Key {
 // described finds the key's record: the region's own listing first, then
 // the keys described by reference.
 func described(s *snapshot.Snapshot, ref Ref) *snapshot.KMSKey {
-	if local(s, ref) {
-		id := ref.KeyID
-		if id == "" {
-			id = s.KMS.Aliases[ref.Alias]
-		}
-		if k := s.KMS.Keys[id]; k != nil && (k.Described || k.Manager == snapshot.ManagerAWS) {
-			return k
-		}
+	if k := listed(s, ref); k != nil && (k.Described || k.Manager == snapshot.ManagerAWS) {
+		return k
 	}
 	if k := s.KMS.Referenced[ref.Lookup()]; k != nil && (k.Described || k.NotFound) {
 		return k
@@ -222,12 +218,26 @@ func described(s *snapshot.Snapshot, ref Ref) *snapshot.KMSKey {
 }
 
 // Known reports whether the snapshot can answer for ref without another
-// DescribeKey: an AWS managed alias, or a key the run already described.
+// DescribeKey: an AWS managed alias, a key the run already described, or a
+// listed key whose describe already failed (trying again would only record
+// the same error twice).
 func Known(s *snapshot.Snapshot, ref Ref) bool {
 	if ref.Form == Unrecognised || (ref.Alias != "" && AWSManagedAlias(ref.Alias)) {
 		return true
 	}
-	return described(s, ref) != nil
+	return described(s, ref) != nil || listed(s, ref) != nil
+}
+
+// listed is the region's own listed record of ref, described or not.
+func listed(s *snapshot.Snapshot, ref Ref) *snapshot.KMSKey {
+	if !local(s, ref) {
+		return nil
+	}
+	id := ref.KeyID
+	if id == "" {
+		id = s.KMS.Aliases[ref.Alias]
+	}
+	return s.KMS.Keys[id]
 }
 
 func fromRecord(k Key, d *snapshot.KMSKey) Key {

@@ -46,6 +46,8 @@ func snapWithKeys() *snapshot.Snapshot {
 		id1:   {ID: id1, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + id1, Aliases: []string{"alias/app"}, Manager: snapshot.ManagerCustomer, Described: true, State: "Enabled"},
 		id2:   {ID: id2, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + id2, Manager: snapshot.ManagerCustomer, Described: true, State: "PendingDeletion"},
 		awsID: {ID: awsID, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + awsID, Aliases: []string{"alias/aws/rds"}, Manager: snapshot.ManagerAWS},
+		"77777777-7777-7777-7777-777777777777": {ID: "77777777-7777-7777-7777-777777777777", ARN: "arn:aws:kms:eu-west-1:111122223333:key/77777777-7777-7777-7777-777777777777",
+			DescribeReason: "DescribeKey failed: ThrottlingException: slow"},
 	}
 	s.KMS.Aliases = map[string]string{"alias/app": id1, "alias/aws/rds": awsID}
 	s.KMS.Referenced = map[string]*snapshot.KMSKey{
@@ -75,6 +77,7 @@ func TestResolve(t *testing.T) {
 		{"cross-account, denied", "arn:aws:kms:us-east-1:444455556666:key/" + id1, snapshot.ManagerCustomer, Unknown, "arn:aws:kms:us-east-1:444455556666:key/" + id1},
 		{"own key deleted", "deadbeef-0000-0000-0000-000000000000", "", Deleted, ""},
 		{"other region, described", "arn:aws:kms:us-west-2:111122223333:key/" + id2, snapshot.ManagerCustomer, Disabled, "arn:aws:kms:us-west-2:111122223333:key/" + id2},
+		{"listed key whose describe failed", "77777777-7777-7777-7777-777777777777", "", Unknown, "arn:aws:kms:eu-west-1:111122223333:key/77777777-7777-7777-7777-777777777777"},
 		{"unknown local alias", "alias/nope", "", Unknown, ""},
 		{"unrecognised", "default_kms_key_id", "", Unknown, ""},
 	}
@@ -91,6 +94,9 @@ func TestResolve(t *testing.T) {
 	}
 	if k := Resolve(s, Parse(s, "arn:aws:kms:us-east-1:444455556666:key/"+id1, "")); k.Reason != "DescribeKey failed: AccessDeniedException: no" {
 		t.Errorf("cross-account reason: %q", k.Reason)
+	}
+	if k := Resolve(s, Parse(s, "77777777-7777-7777-7777-777777777777", "")); k.Reason != "DescribeKey failed: ThrottlingException: slow" || !Known(s, k.Ref) {
+		t.Errorf("listed, undescribed key: reason %q known %v", k.Reason, Known(s, k.Ref))
 	}
 }
 

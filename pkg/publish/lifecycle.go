@@ -26,6 +26,13 @@ const (
 	// ActionArchived re-imports an active finding whose resource this run no
 	// longer saw, in a scope whose collection was complete, as ARCHIVED.
 	ActionArchived Action = "archived"
+	// ActionKeptFailed leaves an active FAILED finding as stored because
+	// this run could only say NOT_AVAILABLE for it: an unreadable resource
+	// must never hide a known problem. Nothing is imported.
+	ActionKeptFailed Action = "kept-failed"
+	// ActionRefreshed re-imports a kept or kept-failed finding unchanged
+	// but for UpdatedAt, so Security Hub does not delete it (RefreshAfter).
+	ActionRefreshed Action = "refreshed"
 )
 
 // Change is one finding to import and why.
@@ -41,6 +48,9 @@ type Plan struct {
 	// archive (its collection errored or it was not scanned whole): they are
 	// left exactly as they are.
 	Kept []types.AwsSecurityFinding
+	// KeptFailed are active FAILED findings this run observed only as
+	// NOT_AVAILABLE: they stay FAILED, untouched (ActionKeptFailed).
+	KeptFailed []types.AwsSecurityFinding
 	// Duplicates are Ids the run produced more than once; the last wins.
 	Duplicates []string
 }
@@ -96,29 +106,71 @@ func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(check
 	for _, f := range stored {
 		byID[aws.ToString(f.Id)] = f
 	}
-	seen := make(map[string]int, len(observed))
-	for _, f := range observed {
+	// One observation per Id, the last one winning, before any decision.
+	last := make(map[string]int, len(observed))
+	var order []string
+	for i, f := range observed {
 		id := aws.ToString(f.Id)
-		if i, dup := seen[id]; dup {
+		if _, dup := last[id]; dup {
 			plan.Duplicates = append(plan.Duplicates, id)
-			plan.Changes[i] = observe(f, byID, now)
+		} else {
+			order = append(order, id)
+		}
+		last[id] = i
+	}
+	for _, id := range order {
+		f := observed[last[id]]
+		if old, ok := byID[id]; ok && hidesKnownFailure(old, f) {
+			plan.KeptFailed = append(plan.KeptFailed, old)
+			if c, due := refreshIfStale(old, now); due {
+				plan.Changes = append(plan.Changes, c)
+			}
 			continue
 		}
-		seen[id] = len(plan.Changes)
 		plan.Changes = append(plan.Changes, observe(f, byID, now))
 	}
 	for _, f := range stored {
 		id := aws.ToString(f.Id)
-		if _, ok := seen[id]; ok || f.RecordState == types.RecordStateArchived {
+		if _, ok := last[id]; ok || f.RecordState == types.RecordStateArchived {
 			continue
 		}
 		if !archivable(aws.ToString(f.GeneratorId)) {
 			plan.Kept = append(plan.Kept, f)
+			if c, due := refreshIfStale(f, now); due {
+				plan.Changes = append(plan.Changes, c)
+			}
 			continue
 		}
 		plan.Changes = append(plan.Changes, Change{Action: ActionArchived, Finding: archive(f, now)})
 	}
 	return plan
+}
+
+// RefreshAfter is how long a kept finding may go without an update before
+// it is re-imported unchanged: Security Hub deletes a finding 90 days after
+// its last update, which would lose a known problem whose resource stays
+// unreadable.
+const RefreshAfter = 30 * 24 * time.Hour
+
+// refreshIfStale re-imports a kept finding exactly as stored (ACTIVE, a
+// later UpdatedAt, LastObservedAt unchanged) once it is RefreshAfter old.
+func refreshIfStale(old types.AwsSecurityFinding, now time.Time) (Change, bool) {
+	updated, ok := parseTimestamp(aws.ToString(old.UpdatedAt))
+	if ok && now.Sub(updated) < RefreshAfter {
+		return Change{}, false
+	}
+	f := archive(old, now)
+	f.RecordState = types.RecordStateActive
+	return Change{Action: ActionRefreshed, Finding: f}, true
+}
+
+// hidesKnownFailure reports an observation that would overwrite an active
+// FAILED finding with NOT_AVAILABLE (the resource could not be read this
+// time, e.g. a denied describe).
+func hidesKnownFailure(old, f types.AwsSecurityFinding) bool {
+	return old.RecordState != types.RecordStateArchived &&
+		complianceStatus(old) == types.ComplianceStatusFailed &&
+		complianceStatus(f) == types.ComplianceStatusNotAvailable
 }
 
 // observe is the change for a finding this run observed.
@@ -157,6 +209,7 @@ func observe(f types.AwsSecurityFinding, stored map[string]types.AwsSecurityFind
 // archive is the ARCHIVED re-import of a stored finding: the provider's own
 // fields as stored, a later UpdatedAt, and nothing that Security Hub or the
 // customer owns. LastObservedAt stays: the resource was not observed.
+// refreshIfStale reuses it for a re-import that stays ACTIVE.
 func archive(old types.AwsSecurityFinding, now time.Time) types.AwsSecurityFinding {
 	f := types.AwsSecurityFinding{
 		SchemaVersion:         old.SchemaVersion,

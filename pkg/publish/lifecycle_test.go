@@ -283,3 +283,64 @@ func BenchmarkMerge(b *testing.B) {
 		}
 	}
 }
+
+// TestNotAvailableNeverHidesAKnownFailure: a resource that was FAILED and
+// could not be read this time stays FAILED, untouched; a PASSED one may go
+// NOT_AVAILABLE (the unknown is then visible), and an archived one comes
+// back with what was observed.
+func TestNotAvailableNeverHidesAKnownFailure(t *testing.T) {
+	const key = "arn:aws:kms:eu-west-1:111122223333:key/a"
+	na := types.ComplianceStatusNotAvailable
+	stored := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateActive, past, pastLate)
+	p := MakePlan([]types.AwsSecurityFinding{stored}, []types.AwsSecurityFinding{lf("kms.rotation", key, na, "", nowTS, "")}, everyScope, tNow)
+	if len(p.Changes) != 0 || len(p.KeptFailed) != 1 || len(p.Kept) != 0 {
+		t.Fatalf("FAILED then NOT_AVAILABLE: changes %+v, keptFailed %d, kept %d", p.Changes, len(p.KeptFailed), len(p.Kept))
+	}
+	// The same, last updated long ago: re-imported unchanged so Security Hub
+	// does not delete it, still FAILED, LastObservedAt untouched.
+	stale := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateActive, past, "")
+	c := only(t, MakePlan([]types.AwsSecurityFinding{stale}, []types.AwsSecurityFinding{lf("kms.rotation", key, na, "", nowTS, "")}, everyScope, tNow))
+	if c.Action != ActionRefreshed || c.Finding.Compliance.Status != types.ComplianceStatusFailed || c.Finding.RecordState != types.RecordStateActive ||
+		aws.ToString(c.Finding.LastObservedAt) != past || aws.ToString(c.Finding.UpdatedAt) != nowTS {
+		t.Errorf("stale kept-failed: %s %s %s last observed %s updated %s", c.Action, c.Finding.Compliance.Status, c.Finding.RecordState,
+			aws.ToString(c.Finding.LastObservedAt), aws.ToString(c.Finding.UpdatedAt))
+	}
+	wasPassed := lf("kms.rotation", key, types.ComplianceStatusPassed, types.RecordStateActive, past, "")
+	if c := only(t, MakePlan([]types.AwsSecurityFinding{wasPassed}, []types.AwsSecurityFinding{lf("kms.rotation", key, na, "", nowTS, "")}, everyScope, tNow)); c.Action != ActionUpdated || c.Finding.Compliance.Status != na {
+		t.Errorf("PASSED then NOT_AVAILABLE: %s %s", c.Action, c.Finding.Compliance.Status)
+	}
+	wasArchived := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateArchived, past, "")
+	if c := only(t, MakePlan([]types.AwsSecurityFinding{wasArchived}, []types.AwsSecurityFinding{lf("kms.rotation", key, na, "", nowTS, "")}, everyScope, tNow)); c.Action != ActionReactivated {
+		t.Errorf("archived FAILED then NOT_AVAILABLE: %s", c.Action)
+	}
+}
+
+// TestKeptFindingsAreRefreshedBeforeSecurityHubDeletesThem: a stored finding
+// whose scope may not archive is left alone while recent, and re-imported
+// unchanged once RefreshAfter old.
+func TestKeptFindingsAreRefreshedBeforeSecurityHubDeletesThem(t *testing.T) {
+	const key = "arn:aws:kms:eu-west-1:111122223333:key/a"
+	recent := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateActive, past, pastLate)
+	if p := MakePlan([]types.AwsSecurityFinding{recent}, nil, noScope, tNow); len(p.Changes) != 0 || len(p.Kept) != 1 {
+		t.Fatalf("recent kept finding: %+v", p.Changes)
+	}
+	old := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateActive, past, "")
+	c := only(t, MakePlan([]types.AwsSecurityFinding{old}, nil, noScope, tNow))
+	if c.Action != ActionRefreshed || c.Finding.RecordState != types.RecordStateActive || c.Finding.Compliance.Status != types.ComplianceStatusFailed {
+		t.Errorf("stale kept finding: %s %s %s", c.Action, c.Finding.RecordState, c.Finding.Compliance.Status)
+	}
+}
+
+// TestDuplicateObservationsLastWinsBeforeDeciding: [PASSED, NOT_AVAILABLE]
+// for one stored FAILED finding is one decision on the last observation.
+func TestDuplicateObservationsLastWinsBeforeDeciding(t *testing.T) {
+	const key = "arn:aws:kms:eu-west-1:111122223333:key/a"
+	stored := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateActive, past, pastLate)
+	p := MakePlan([]types.AwsSecurityFinding{stored}, []types.AwsSecurityFinding{
+		lf("kms.rotation", key, types.ComplianceStatusPassed, "", nowTS, ""),
+		lf("kms.rotation", key, types.ComplianceStatusNotAvailable, "", nowTS, ""),
+	}, everyScope, tNow)
+	if len(p.Changes) != 0 || len(p.KeptFailed) != 1 || len(p.Duplicates) != 1 {
+		t.Errorf("changes %d keptFailed %d duplicates %v", len(p.Changes), len(p.KeptFailed), p.Duplicates)
+	}
+}

@@ -33,7 +33,7 @@ func WriteMetrics(w io.Writer, rep Report, now time.Time) error {
 		}
 	}
 	values := map[string]int{
-		MetricFindingsFailed:   len(rep.Failed) + rep.Unpublished,
+		MetricFindingsFailed:   rep.FailedCount() + rep.Unpublished,
 		MetricFindingsImported: rep.Imported,
 		MetricFindingsArchived: archived,
 		MetricFindingsResolved: resolved,

@@ -86,12 +86,23 @@ type Request struct {
 	DryRun bool
 }
 
-// FailedFinding is a finding Security Hub did not import.
+// FailedFinding is a finding Security Hub did not import, or, with Count,
+// that many findings it failed without naming them.
 type FailedFinding struct {
 	ID           string `json:"id"`
 	Action       Action `json:"action,omitempty"`
 	ErrorCode    string `json:"errorCode"`
 	ErrorMessage string `json:"errorMessage"`
+	Count        int    `json:"count,omitempty"`
+}
+
+// FailedCount is how many findings were sent but not imported.
+func (r Report) FailedCount() int {
+	n := 0
+	for _, f := range r.Failed {
+		n += max(1, f.Count)
+	}
+	return n
 }
 
 // FindingRef names a finding the summary reports (archived ones are not
@@ -121,6 +132,12 @@ type Report struct {
 	// Kept are stored active findings not observed in a scope that may not
 	// archive (its collection errored, or the run did not scan it whole).
 	Kept int `json:"kept"`
+	// KeptFailed are stored FAILED findings this run could only judge
+	// NOT_AVAILABLE: left FAILED, not overwritten.
+	KeptFailed int `json:"keptFailed"`
+	// Refreshed are kept findings re-imported unchanged so that Security
+	// Hub does not delete them after 90 days without an update.
+	Refreshed int `json:"refreshed"`
 	// Sent is how many distinct findings the publish tried to import;
 	// Imported how many Security Hub took; Retried how many re-sends failed
 	// findings needed.
@@ -186,7 +203,11 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	plan := MakePlan(stored, req.Findings, func(checkID string) bool { return req.Archivable[checkID] }, now)
 	rep.Duplicates = plan.Duplicates
 	rep.Kept = len(plan.Kept)
-	rep.Actions = make(map[string]Action, len(plan.Changes))
+	rep.KeptFailed = len(plan.KeptFailed)
+	rep.Actions = make(map[string]Action, len(plan.Changes)+len(plan.KeptFailed))
+	for _, f := range plan.KeptFailed {
+		rep.Actions[aws.ToString(f.Id)] = ActionKeptFailed
+	}
 	for _, c := range plan.Changes {
 		id := aws.ToString(c.Finding.Id)
 		rep.Actions[id] = c.Action
@@ -199,6 +220,8 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 			rep.Resolved++
 		case ActionReactivated:
 			rep.Reactivated++
+		case ActionRefreshed:
+			rep.Refreshed++
 		case ActionArchived:
 			rep.Archived++
 			rep.ArchivedFindings = append(rep.ArchivedFindings, ref(c.Finding))
@@ -370,7 +393,7 @@ func importOnce(ctx context.Context, api API, lim rateWaiter, changes []Change, 
 			// Some findings failed without being named: they cannot be
 			// retried, but they are not counted as imported either.
 			notImported = min(n, len(batch))
-			rep.Failed = append(rep.Failed, FailedFinding{ErrorCode: "UnreportedFailures",
+			rep.Failed = append(rep.Failed, FailedFinding{ErrorCode: "UnreportedFailures", Count: notImported - len(listed),
 				ErrorMessage: fmt.Sprintf("FailedCount is %d but only %d failed findings were listed", n, len(listed))})
 		}
 		rep.Imported += len(batch) - notImported

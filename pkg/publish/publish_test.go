@@ -24,6 +24,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
 	"github.com/posture-auditor/posture-auditor/test/seed"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 func TestMain(m *testing.M) { motoserver.TestMain(m) }
@@ -60,7 +61,7 @@ func testPublisher() (publish.Publisher, *bytes.Buffer) {
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{Region: region, EndpointURL: url, MaxAttempts: 1, Counter: counter,
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{Region: region, EndpointURL: url, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff, Counter: counter,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
 	if err != nil {
 		t.Fatal(err)
@@ -227,11 +228,12 @@ func TestGetFindingsIsPagedAndChunked(t *testing.T) {
 	pub, _ := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	pub.Publish(context.Background(), cfg, request(findings(250, check.Failed)))
+	before := len(hub.readBodies())
 	rep := pub.Publish(context.Background(), cfg, request(findings(250, check.Failed)))
 	if rep.Stored != 250 || rep.Updated != 250 || rep.ReadCalls != 3 {
 		t.Fatalf("report %+v", summary(rep))
 	}
-	reads := hub.readBodies()[1:]
+	reads := attempts(hub.readBodies()[before:])
 	if len(reads) != 3 || reads[1]["NextToken"] != "100" || reads[2]["NextToken"] != "200" {
 		t.Fatalf("pages: %v", reads)
 	}
@@ -247,7 +249,7 @@ func TestGetFindingsIsPagedAndChunked(t *testing.T) {
 		t.Fatalf("read calls %d", rep.ReadCalls)
 	}
 	var sizes []int
-	for _, r := range hub2.readBodies() {
+	for _, r := range attempts(hub2.readBodies()) {
 		sizes = append(sizes, len(r["Filters"].(map[string]any)["GeneratorId"].([]any)))
 	}
 	if !slices.Equal(sizes, []int{20, 20, 5}) {
@@ -406,12 +408,16 @@ func TestInvalidAccessOnImport(t *testing.T) {
 func TestUnlistedFailuresAreNotCountedAsImported(t *testing.T) {
 	hub := newSHFake(t)
 	fs := findings(150, check.Failed)
-	hub.failIDs[*fs[7].Id], hub.failIDs[*fs[120].Id] = 1, 1
+	hub.failIDs[*fs[7].Id], hub.failIDs[*fs[8].Id], hub.failIDs[*fs[9].Id], hub.failIDs[*fs[120].Id] = 1, 1, 1, 1
 	hub.hideFailed = true
-	pub, _ := testPublisher()
+	pub, metrics := testPublisher()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(fs))
-	if rep.Imported != 148 || len(rep.Failed) != 2 || rep.Failed[0].ErrorCode != "UnreportedFailures" {
-		t.Fatalf("report %+v", summary(rep))
+	// One entry per call, counting every unnamed failure of that call.
+	if rep.Imported != 146 || len(rep.Failed) != 2 || rep.Failed[0].ErrorCode != "UnreportedFailures" || rep.FailedCount() != 4 {
+		t.Fatalf("report %+v, failed count %d", summary(rep), rep.FailedCount())
+	}
+	if !strings.Contains(metrics.String(), `"FindingsFailed":4`) {
+		t.Errorf("metric must count every unimported finding: %s", metrics.String())
 	}
 }
 

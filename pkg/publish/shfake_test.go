@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
@@ -187,6 +188,19 @@ func (f *shFake) readBodies() []map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]map[string]any(nil), f.reads...)
+}
+
+// attempts folds consecutive identical requests into one: a retried
+// attempt (see wirefake.TestRetries) is the same body again.
+func attempts(reqs []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, r := range reqs {
+		if len(out) > 0 && reflect.DeepEqual(out[len(out)-1], r) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // sentKeys lists every top-level key of every finding imported.

@@ -125,12 +125,14 @@ type scopedResult struct {
 
 func (x *run) execute(ctx context.Context) *Summary {
 	out := make([]*regionResult, len(x.regions))
+	collectCtx, cancel := collectionContext(ctx, time.Now())
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, region := range x.regions {
 		wg.Add(1)
 		go func(i int, region string) {
 			defer wg.Done()
-			out[i] = x.auditRegion(ctx, region)
+			out[i] = x.auditRegion(collectCtx, region)
 		}(i, region)
 	}
 	wg.Wait()
@@ -138,6 +140,8 @@ func (x *run) execute(ctx context.Context) *Summary {
 	// Every audited region is published, even with no findings: its stored
 	// findings may need archiving. A dry run reads and plans only.
 	reports := make([]publish.Report, len(out))
+	publishCtx, cancelPublish := publishContext(ctx)
+	defer cancelPublish()
 	var pwg sync.WaitGroup
 	for i, rr := range out {
 		if len(rr.scopes) == 0 {
@@ -146,11 +150,37 @@ func (x *run) execute(ctx context.Context) *Summary {
 		pwg.Add(1)
 		go func(i int, rr *regionResult) {
 			defer pwg.Done()
-			reports[i] = x.Publisher.Publish(ctx, awsconfig.ForRegion(x.AWS, rr.region), x.publishRequest(rr))
+			reports[i] = x.Publisher.Publish(publishCtx, awsconfig.ForRegion(x.AWS, rr.region), x.publishRequest(rr))
 		}(i, rr)
 	}
 	pwg.Wait()
 	return x.summarise(out, reports)
+}
+
+// collectionContext ends collection early enough to leave the publisher a
+// quarter of the remaining time (at most 2 minutes) before the invocation's
+// deadline: calls cut off by it are recorded as Timeout errors, so their
+// scopes archive nothing, and the findings already made are still published.
+func collectionContext(ctx context.Context, now time.Time) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	reserve := min(deadline.Sub(now)/4, 2*time.Minute)
+	return context.WithDeadline(ctx, deadline.Add(-reserve))
+}
+
+// summaryReserve is kept free before the invocation's deadline so that a
+// publish cut short still returns its summary and logs the run's outcome.
+const summaryReserve = 10 * time.Second
+
+// publishContext ends publishing summaryReserve before the deadline.
+func publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-summaryReserve))
 }
 
 // publishRequest tells the publisher which checks ran in the region and
@@ -191,6 +221,11 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 		active = append(active, c)
 		for _, s := range c.Services {
 			needed[s] = true
+		}
+		if needed[snapshot.KMSReferenced] {
+			// Referenced keys are described by the KMS collector's second
+			// pass, after its own listing.
+			needed[snapshot.KMS] = true
 		}
 	}
 	// Every resource is read; a run restricted to some resources would set

@@ -21,6 +21,9 @@ type Summary struct {
 	// Counts are findings by check ID and status.
 	Counts   map[string]map[check.Status]int `json:"counts"`
 	Findings []FindingSummary                `json:"findings"`
+	// FindingsOmitted counts rows (PASSED first) left out of Findings to keep the
+	// reply under Lambda's 6 MB response limit (see MaxSummaryFindings).
+	FindingsOmitted int `json:"findingsOmitted,omitempty"`
 	// FailedScopes are the (region, check) scopes whose collection did not
 	// complete, with the errors that stopped it.
 	FailedScopes []Scope `json:"failedScopes"`
@@ -48,8 +51,14 @@ type Lifecycle struct {
 	Reactivated int `json:"reactivated"`
 	Archived    int `json:"archived"`
 	// Kept are stored findings not observed whose scope could not archive.
-	Kept     int `json:"kept"`
-	Imported int `json:"imported"`
+	Kept int `json:"kept"`
+	// KeptFailed are FAILED findings left FAILED because this run could
+	// only say NOT_AVAILABLE for them.
+	KeptFailed int `json:"keptFailed"`
+	// Refreshed are kept findings re-imported unchanged so that Security
+	// Hub does not delete them (it does 90 days after the last update).
+	Refreshed int `json:"refreshed"`
+	Imported  int `json:"imported"`
 	// Failed counts findings not imported (after retries), including those
 	// of regions that refused as a whole.
 	Failed int `json:"failed"`
@@ -110,11 +119,17 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 			continue // no check ran in the region
 		}
 		s.addReport(rep)
+		if rep.KeptFailed > 0 {
+			s.Notices = append(s.Notices, fmt.Sprintf("%s: %d FAILED findings were left FAILED, not overwritten, because this run could only say NOT_AVAILABLE for them (see failedScopes)", rep.Region, rep.KeptFailed))
+		}
 		if rep.Kept > 0 {
 			s.Notices = append(s.Notices, fmt.Sprintf("%s: %d stored findings not observed were kept active, not archived, because their scope did not complete or was not scanned whole (see failedScopes)", rep.Region, rep.Kept))
 		}
 	}
 	sortFindings(s.Findings)
+	if s.Findings, s.FindingsOmitted = capFindings(s.Findings, MaxSummaryFindings); s.FindingsOmitted > 0 {
+		s.Notices = append(s.Notices, fmt.Sprintf("%d findings (PASSED ones first) are left out of this reply to keep it under Lambda's 6 MB response limit; counts and Security Hub hold them all", s.FindingsOmitted))
+	}
 	if x.Counter != nil {
 		s.Calls = x.Counter.Snapshot()
 	}
@@ -135,8 +150,10 @@ func (s *Summary) addReport(rep publish.Report) {
 	l.Reactivated += rep.Reactivated
 	l.Archived += rep.Archived
 	l.Kept += rep.Kept
+	l.KeptFailed += rep.KeptFailed
+	l.Refreshed += rep.Refreshed
 	l.Imported += rep.Imported
-	l.Failed += len(rep.Failed) + rep.Unpublished
+	l.Failed += rep.FailedCount() + rep.Unpublished
 	if rep.SecurityHubNotEnabled {
 		s.SecurityHubNotEnabled = append(s.SecurityHubNotEnabled, rep.Region)
 	}
@@ -157,9 +174,41 @@ func (s *Summary) addReport(rep publish.Report) {
 		for i, c := range keys {
 			parts[i] = fmt.Sprintf("%s x%d", c, codes[c])
 		}
-		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d findings were not imported after retries (%s); they are listed in published[].failed", rep.Region, len(rep.Failed), strings.Join(parts, ", ")))
+		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d findings were not imported after retries (%s); they are listed in published[].failed", rep.Region, rep.FailedCount(), strings.Join(parts, ", ")))
 	}
 	if len(rep.Duplicates) > 0 {
 		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d finding Ids were produced more than once by the checks; the last result of each was published", rep.Region, len(rep.Duplicates)))
 	}
+}
+
+// MaxSummaryFindings bounds the rows of a reply: a row is under 1 KB, and a
+// synchronous Lambda reply may not exceed 6 MB.
+const MaxSummaryFindings = 4000
+
+// capFindings keeps at most max rows, dropping PASSED ones first (FAILED
+// and NOT_AVAILABLE rows are what an invoker acts on), in their order.
+func capFindings(fs []FindingSummary, max int) ([]FindingSummary, int) {
+	if len(fs) <= max {
+		return fs, 0
+	}
+	notPassed := 0
+	for _, f := range fs {
+		if f.Status != check.Passed {
+			notPassed++
+		}
+	}
+	passedRoom := max - notPassed
+	out := make([]FindingSummary, 0, max)
+	for _, f := range fs {
+		if f.Status == check.Passed {
+			if passedRoom <= 0 {
+				continue
+			}
+			passedRoom--
+		}
+		if len(out) < max {
+			out = append(out, f)
+		}
+	}
+	return out, len(fs) - len(out)
 }

@@ -68,13 +68,14 @@ type ACMCertificate struct {
 	// Described is true when DescribeCertificate answered for this certificate.
 	Described bool
 	// Renewal is ACM's managed renewal state (DescribeCertificate's
-	// RenewalSummary). It is read only for issued AMAZON_ISSUED certificates,
-	// the only ones ACM renews by itself; otherwise, or when the describe
-	// failed, it is unknown with the reason.
+	// RenewalSummary). It is read only for issued certificates ACM issued
+	// (AMAZON_ISSUED and PRIVATE), the ones it renews by itself; for
+	// imported ones, or when the describe failed, it is unknown with the
+	// reason.
 	Renewal Fact[CertRenewal]
 }
 
-// CertRenewal is the managed renewal state of an AMAZON_ISSUED certificate.
+// CertRenewal is the managed renewal state of a certificate ACM issued.
 // A zero Status means no managed renewal is under way (ACM starts renewing
 // 60 days before expiry; until then DescribeCertificate has no RenewalSummary).
 type CertRenewal struct {

@@ -157,4 +157,11 @@ type StrictTransportSecurity struct {
 	// FromCustomHeader: set through the policy's custom headers rather than
 	// its security headers (MaxAgeSeconds is then parsed from the value).
 	FromCustomHeader bool
+	// Value is the custom header's value as the policy sets it; empty for
+	// the security headers' HSTS.
+	Value string
+	// MaxAgeInvalid: the custom header has no max-age, or one that is not a
+	// number of seconds. Browsers ignore such a header (RFC 6797 8.1), so it
+	// gives no HSTS; MaxAgeSeconds is then meaningless.
+	MaxAgeInvalid bool
 }

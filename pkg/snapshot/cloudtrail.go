@@ -1,5 +1,7 @@
 package snapshot
 
+import "strings"
+
 // CloudTrailTrailType is the ASFF resource type of a trail.
 const CloudTrailTrailType = "AwsCloudTrailTrail"
 
@@ -23,7 +25,9 @@ type CloudTrailData struct {
 	// this account, wherever its home region, including organization trails
 	// of the management account (DescribeTrails with
 	// includeShadowTrails=true), each with its logging status and event
-	// selectors. Unknown when DescribeTrails failed.
+	// selectors. A trail DescribeTrails did not say is multi-region or not
+	// is kept too, with status and selectors unknown, so it can never be
+	// silently left out. Unknown when DescribeTrails failed.
 	MultiRegionTrails Fact[[]*CloudTrailTrail]
 }
 
@@ -33,10 +37,12 @@ type CloudTrailTrail struct {
 	ARN        string
 	HomeRegion string
 
-	MultiRegion                bool
+	// MultiRegion and LogFileValidation are unknown when DescribeTrails
+	// omitted them (AWS always returns them).
+	MultiRegion                Fact[bool]
 	Organization               bool
 	IncludeGlobalServiceEvents bool
-	LogFileValidation          bool
+	LogFileValidation          Fact[bool]
 	HasCustomEventSelectors    bool
 	// KMSKeyID is the key ARN the log files are encrypted with; empty means
 	// SSE-S3 only (no KMS key).
@@ -59,20 +65,31 @@ type CloudTrailTrail struct {
 // selectors record.
 type ManagementEventCoverage struct {
 	Read, Write bool
+	// Excluded are the event sources (kms.amazonaws.com,
+	// rdsdata.amazonaws.com) whose management events the selectors leave
+	// out, sorted; nil when none is.
+	Excluded []string
 }
 
-// All reports read and write management events both recorded.
-func (c ManagementEventCoverage) All() bool { return c.Read && c.Write }
+// All reports read and write management events both recorded, from every
+// event source.
+func (c ManagementEventCoverage) All() bool { return c.Read && c.Write && len(c.Excluded) == 0 }
 
 // Describe names the coverage for a finding.
 func (c ManagementEventCoverage) Describe() string {
+	var out string
 	switch {
-	case c.All():
-		return "all management events"
+	case c.Read && c.Write:
+		out = "all management events"
 	case c.Read:
-		return "read-only management events only"
+		out = "read-only management events only"
 	case c.Write:
-		return "write-only management events only"
+		out = "write-only management events only"
+	default:
+		return "no management events"
 	}
-	return "no management events"
+	if len(c.Excluded) > 0 {
+		out += ", excluding those of " + strings.Join(c.Excluded, ", ")
+	}
+	return out
 }

@@ -22,6 +22,12 @@ const (
 	ACM            Service = "acm"
 	CloudFront     Service = "cloudfront"
 	CloudTrail     Service = "cloudtrail"
+	// KMSReferenced is the describe of keys that resources point at but the
+	// region's KMS listing did not cover (another account or region). It is
+	// a scope of its own so that a foreign key that can never be described
+	// blocks archiving only for the checks that resolve keys, not for
+	// kms.rotation and kms.pending-deletion, whose own data was complete.
+	KMSReferenced Service = "kms-referenced"
 )
 
 // Snapshot is what one run saw of one account in one region. Global services

@@ -98,6 +98,12 @@ func parseOnDemand(raw []byte) (Request, error) {
 	if p.DryRun != nil {
 		req.DryRun = *p.DryRun
 	}
+	if len(p.Thresholds) > 0 && !req.DryRun {
+		// A published run judges by the deployment's thresholds: an
+		// invoker must not be able to turn FAILED findings PASSED in
+		// Security Hub by loosening them.
+		return Request{}, fmt.Errorf("invalid on-demand payload: \"thresholds\" can only be overridden in a dry run (add \"dryRun\": true); published findings use the deployment's thresholds")
+	}
 	if p.Regions != nil && len(p.Regions) == 0 {
 		return Request{}, fmt.Errorf("invalid on-demand payload: \"regions\" is empty; omit it to use the configured regions")
 	}

@@ -1,7 +1,11 @@
 // Command demo audits an emulated account: it starts moto_server on a free
-// 127.0.0.1 port, enables Security Hub there, seeds the demo account, runs
-// the auditor binary against it exactly as a shell user would, prints the
-// findings, reads them back from Security Hub, and stops moto.
+// 127.0.0.1 port behind the gap-filling proxy, enables Security Hub in two
+// regions, seeds the demo account, and runs the auditor binary against it
+// exactly as a shell user would. Run 1 shows every check PASSED and FAILED;
+// then the demo fixes one problem, creates another and deletes a resource,
+// and run 2 shows the finding resolved (first seen kept), the new failure,
+// and the gone resource's findings archived. After each run it reads the
+// findings back from Security Hub, and at the end it stops moto.
 package main
 
 import (
@@ -17,7 +21,11 @@ import (
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
@@ -26,7 +34,9 @@ import (
 	"github.com/posture-auditor/posture-auditor/test/seed"
 )
 
-const region = "us-east-1"
+// The main region holds the demo account; the second region differs in its
+// account-level settings (EBS encryption by default).
+var regions = []string{"us-east-1", "eu-west-1"}
 
 func main() {
 	if err := run(); err != nil {
@@ -49,42 +59,94 @@ func run() error {
 	defer gaps.Close()
 	fmt.Printf("moto_server listening on %s; gap-filling proxy for what moto lacks on %s\n", srv.URL, gaps.URL)
 
-	cfg, err := srv.ConfigAt(ctx, gaps.URL, region, nil)
+	cfgs := map[string]aws.Config{}
+	for _, r := range regions {
+		if cfgs[r], err = srv.ConfigAt(ctx, gaps.URL, r, nil); err != nil {
+			return err
+		}
+		if err := seed.EnableSecurityHub(ctx, cfgs[r]); err != nil {
+			return err
+		}
+	}
+	main := cfgs[regions[0]]
+	demo, err := seed.Account(ctx, main, gaps)
 	if err != nil {
 		return err
 	}
-	if err := seed.EnableSecurityHub(ctx, cfg); err != nil {
+	if _, err := seed.SecondRegion(ctx, cfgs[regions[1]]); err != nil {
 		return err
 	}
-	if _, err := seed.Account(ctx, cfg, gaps); err != nil {
-		return err
-	}
-	fmt.Println("seeded the demo account")
+	fmt.Printf("seeded the demo account in %s and %s\n", regions[0], regions[1])
 
-	summary, err := runAuditor(gaps.URL)
+	bin, cleanup, err := buildAuditor()
 	if err != nil {
 		return err
 	}
-	printFindings(summary)
+	defer cleanup()
 
-	return readBack(ctx, cfg, summary)
+	fmt.Println("\n=== Run 1")
+	first, err := runAuditor(bin, gaps.URL)
+	if err != nil {
+		return err
+	}
+	printFindings(first)
+	if _, err := readBack(ctx, cfgs, first); err != nil {
+		return err
+	}
+
+	fmt.Println("\n=== Changes: rotation enabled on alias/demo/not-rotating; trail demo-main stopped; secret demo/legacy/stale deleted")
+	if err := change(ctx, main, demo); err != nil {
+		return err
+	}
+
+	fmt.Println("\n=== Run 2")
+	second, err := runAuditor(bin, gaps.URL)
+	if err != nil {
+		return err
+	}
+	printChanges(first, second)
+	stored, err := readBack(ctx, cfgs, second)
+	if err != nil {
+		return err
+	}
+	return checkLifecycle(first, second, stored)
 }
 
-// runAuditor builds functions/auditor and runs it with an on-demand payload
-// on stdin, pointed at moto through the SDK's standard environment.
-func runAuditor(endpoint string) (*runner.Summary, error) {
+// change fixes one problem, creates another and deletes a resource.
+func change(ctx context.Context, cfg aws.Config, d seed.Demo) error {
+	if _, err := kms.NewFromConfig(cfg).EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: aws.String(seed.KeyID(d["kms/not-rotating"]))}); err != nil {
+		return fmt.Errorf("enable rotation: %w", err)
+	}
+	if _, err := cloudtrail.NewFromConfig(cfg).StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("demo-main")}); err != nil {
+		return fmt.Errorf("stop logging: %w", err)
+	}
+	if _, err := secretsmanager.NewFromConfig(cfg).DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId: aws.String(d["secrets/stale"]), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		return fmt.Errorf("delete secret: %w", err)
+	}
+	return nil
+}
+
+func buildAuditor() (string, func(), error) {
 	dir, err := os.MkdirTemp("", "posture-auditor-demo")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	defer os.RemoveAll(dir)
+	cleanup := func() { os.RemoveAll(dir) }
 	bin := filepath.Join(dir, "auditor")
 	build := exec.Command("go", "build", "-o", bin, "./functions/auditor")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
-		return nil, fmt.Errorf("build auditor: %w", err)
+		cleanup()
+		return "", nil, fmt.Errorf("build auditor: %w", err)
 	}
-	payload, err := os.ReadFile("events/on-demand.json")
+	return bin, cleanup, nil
+}
+
+// runAuditor runs the auditor binary with the scheduled sweep event on stdin,
+// pointed at the emulator through the SDK's standard environment.
+func runAuditor(bin, endpoint string) (*runner.Summary, error) {
+	payload, err := os.ReadFile("events/scheduled.json")
 	if err != nil {
 		return nil, err
 	}
@@ -93,14 +155,16 @@ func runAuditor(endpoint string) (*runner.Summary, error) {
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(os.Environ(),
 		"AWS_ENDPOINT_URL="+endpoint,
-		"AWS_REGION="+region,
-		"AUDIT_REGIONS="+region,
+		"AWS_REGION="+regions[0],
+		"AUDIT_REGIONS="+strings.Join(regions, ","),
+		"HOME_REGION="+regions[0],
 		"AWS_ACCESS_KEY_ID=testing",
 		"AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_SESSION_TOKEN=",
 		"AWS_PROFILE=",
+		"AWS_LAMBDA_RUNTIME_API=",
 	)
-	fmt.Printf("$ AWS_ENDPOINT_URL=%s auditor < events/on-demand.json\n", endpoint)
+	fmt.Printf("$ AWS_ENDPOINT_URL=%s AUDIT_REGIONS=%s auditor < events/scheduled.json\n", endpoint, strings.Join(regions, ","))
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("auditor: %w", err)
@@ -112,16 +176,19 @@ func runAuditor(endpoint string) (*runner.Summary, error) {
 	return &s, nil
 }
 
+func name(f runner.FindingSummary) string {
+	if f.ResourceName != "" {
+		return f.ResourceName
+	}
+	return f.ResourceARN
+}
+
 func printFindings(s *runner.Summary) {
 	fmt.Printf("\nFindings for account %s (%d):\n", s.Account, len(s.Findings))
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "CHECK\tSTATUS\tSEVERITY\tREGION\tRESOURCE\tREASON")
 	for _, f := range s.Findings {
-		name := f.ResourceName
-		if name == "" {
-			name = f.ResourceARN
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.CheckID, f.Status, f.Severity, f.Region, name, f.Reason)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.CheckID, f.Status, f.Severity, f.Region, name(f), f.Reason)
 	}
 	w.Flush()
 	fmt.Println("\nBy check:")
@@ -132,47 +199,111 @@ func printFindings(s *runner.Summary) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		var parts []string
-		for _, st := range []string{"PASSED", "FAILED", "NOT_AVAILABLE"} {
-			if n := s.Counts[id][check.Status(st)]; n > 0 {
+		for _, st := range []check.Status{check.Passed, check.Failed, check.NotAvailable} {
+			if n := s.Counts[id][st]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", st, n))
 			}
 		}
 		fmt.Printf("  %-40s %s\n", id, strings.Join(parts, ", "))
 	}
+	printRunFooter(s)
+}
+
+func printRunFooter(s *runner.Summary) {
 	for _, sc := range s.FailedScopes {
 		fmt.Printf("  scope not complete: %s %s: %v\n", sc.Region, sc.CheckID, sc.Errors)
 	}
+	for _, n := range s.Notices {
+		fmt.Println("  notice:", n)
+	}
+	fmt.Println()
 	for _, p := range s.Published {
-		fmt.Printf("\nPublished to Security Hub in %s: %d sent, %d imported, %d calls, %d failed\n", p.Region, p.Sent, p.Imported, p.Calls, len(p.Failed))
+		fmt.Printf("Security Hub %s: %d new, %d updated, %d resolved, %d reactivated, %d archived; %d imported in %d calls, %d failed\n",
+			p.Region, p.New, p.Updated, p.Resolved, p.Reactivated, p.Archived, p.Imported, p.Calls, p.FailedCount())
 	}
 }
 
-// readBack pages through GetFindings and confirms every finding of the run
-// is in Security Hub with the status the run reported.
-func readBack(ctx context.Context, cfg aws.Config, s *runner.Summary) error {
-	stored := map[string]string{}
-	p := securityhub.NewGetFindingsPaginator(securityhub.NewFromConfig(cfg), &securityhub.GetFindingsInput{MaxResults: aws.Int32(100)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("read findings back: %w", err)
+// printChanges shows what run 2 saw differently from run 1.
+func printChanges(first, second *runner.Summary) {
+	before := map[string]runner.FindingSummary{}
+	for _, f := range first.Findings {
+		before[f.FindingID] = f
+	}
+	fmt.Println("\nFindings that changed since run 1:")
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "CHECK\tRUN 1\tRUN 2\tACTION\tRESOURCE\tREASON")
+	for _, f := range second.Findings {
+		if b, ok := before[f.FindingID]; !ok || b.Status != f.Status {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.CheckID, b.Status, f.Status, f.Action, name(f), f.Reason)
 		}
-		for _, f := range page.Findings {
-			if f.Compliance != nil {
-				stored[aws.ToString(f.Id)] = string(f.Compliance.Status)
+	}
+	for _, p := range second.Published {
+		for _, a := range p.ArchivedFindings {
+			fmt.Fprintf(w, "%s\t%s\t-\tarchived\t%s\tresource no longer exists\n", a.CheckID, before[a.ID].Status, name(before[a.ID]))
+		}
+	}
+	w.Flush()
+	printRunFooter(second)
+}
+
+// readBack pages through GetFindings in every region and confirms every
+// finding of the run is there, ACTIVE, with the status the run reported.
+func readBack(ctx context.Context, cfgs map[string]aws.Config, s *runner.Summary) (map[string]types.AwsSecurityFinding, error) {
+	stored := map[string]types.AwsSecurityFinding{}
+	for _, r := range regions {
+		p := securityhub.NewGetFindingsPaginator(securityhub.NewFromConfig(cfgs[r]), &securityhub.GetFindingsInput{MaxResults: aws.Int32(100)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("read findings back in %s: %w", r, err)
+			}
+			for _, f := range page.Findings {
+				stored[aws.ToString(f.Id)] = f
 			}
 		}
 	}
-	missing := 0
+	wrong := 0
 	for _, f := range s.Findings {
-		if stored[f.FindingID] != string(f.Status) {
-			missing++
-			fmt.Printf("  NOT in Security Hub as %s: %s\n", f.Status, f.FindingID)
+		got, ok := stored[f.FindingID]
+		if !ok || got.Compliance == nil || string(got.Compliance.Status) != string(f.Status) || got.RecordState != types.RecordStateActive {
+			wrong++
+			fmt.Printf("  NOT in Security Hub as ACTIVE %s: %s\n", f.Status, f.FindingID)
 		}
 	}
-	fmt.Printf("\nRead back from Security Hub: %d of %d findings present with the same status.\n", len(s.Findings)-missing, len(s.Findings))
-	if missing > 0 {
-		return fmt.Errorf("%d findings missing from Security Hub", missing)
+	fmt.Printf("\nRead back from Security Hub: %d of %d findings present, ACTIVE, with the same status.\n", len(s.Findings)-wrong, len(s.Findings))
+	if wrong > 0 {
+		return nil, fmt.Errorf("%d findings not in Security Hub as reported", wrong)
 	}
+	return stored, nil
+}
+
+// checkLifecycle confirms in Security Hub what run 2 says it did: resolved
+// findings kept their first-seen time, archived ones are ARCHIVED.
+func checkLifecycle(first, second *runner.Summary, stored map[string]types.AwsSecurityFinding) error {
+	created := map[string]string{}
+	for _, f := range first.Findings {
+		created[f.FindingID] = ""
+	}
+	resolved, archived := 0, 0
+	for _, f := range second.Findings {
+		if f.Action != "resolved" {
+			continue
+		}
+		resolved++
+		got := stored[f.FindingID]
+		if aws.ToString(got.FirstObservedAt) == aws.ToString(got.LastObservedAt) {
+			return fmt.Errorf("resolved finding %s lost its first-seen time", f.FindingID)
+		}
+		fmt.Printf("  resolved %s %s: first observed %s, last observed %s\n", f.CheckID, name(f), aws.ToString(got.FirstObservedAt), aws.ToString(got.LastObservedAt))
+	}
+	for _, p := range second.Published {
+		for _, a := range p.ArchivedFindings {
+			archived++
+			if got := stored[a.ID]; got.RecordState != types.RecordStateArchived {
+				return fmt.Errorf("finding %s reported archived is %s in Security Hub", a.ID, got.RecordState)
+			}
+		}
+	}
+	fmt.Printf("Lifecycle confirmed in Security Hub: %d resolved with first-seen kept, %d archived.\n", resolved, archived)
 	return nil
 }

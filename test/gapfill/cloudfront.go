@@ -20,7 +20,9 @@ import (
 //     (arn:aws:cloudfront:<account>:... instead of arn:aws:cloudfront::<account>:...):
 //     they are corrected in every CloudFront answer.
 //   - S3OriginConfig is dropped from origins (such an origin comes back with
-//     neither S3 nor custom config); the checks judge neither, as for S3.
+//     neither S3 nor custom config, which the checks rightly report as an
+//     origin of unknown kind): the Origins a CreateDistribution sent are
+//     kept and served in the summaries instead of moto's.
 //   - Response headers policies are not implemented: GetResponseHeadersPolicy
 //     is served here, for AWS's managed policies and for the policies a
 //     seeder stored with PutResponseHeadersPolicy.
@@ -46,6 +48,9 @@ func cloudFrontFromMoto(p *Proxy, w http.ResponseWriter, r *Request) bool {
 	status, header, body, err := p.Forward(r)
 	if err == nil && status == http.StatusOK && r.Method == http.MethodGet && r.URL.Path == cloudFrontAPI+"/distribution" {
 		body, err = fillSummaries(p, r, body)
+	}
+	if err == nil && status/100 == 2 && r.Method == http.MethodPost && r.URL.Path == cloudFrontAPI+"/distribution" {
+		err = rememberOrigins(p, r.Body, body)
 	}
 	if err != nil {
 		http.Error(w, "gapfill cloudfront: "+err.Error(), http.StatusBadGateway)
@@ -94,6 +99,9 @@ func fillSummaries(p *Proxy, r *Request, list []byte) ([]byte, error) {
 		for _, f := range configFields {
 			replace[f.name] = config[f.start:f.end]
 		}
+		if origins, ok := p.Get(createdOriginsKey(id)); ok {
+			replace["Origins"] = origins.([]byte)
+		}
 		var filled bytes.Buffer
 		filled.WriteString("<DistributionSummary>")
 		for _, f := range fields {
@@ -112,6 +120,38 @@ func fillSummaries(p *Proxy, r *Request, list []byte) ([]byte, error) {
 	}
 	out.Write(list[last:])
 	return out.Bytes(), nil
+}
+
+func createdOriginsKey(id string) string { return "cloudfront:created-origins:" + id }
+
+// rememberOrigins keeps the Origins element a CreateDistribution (with or
+// without tags) sent, under the new distribution's ID: AWS returns origins
+// as they were created, S3OriginConfig included.
+func rememberOrigins(p *Proxy, request, response []byte) error {
+	path := []string{"DistributionConfig"}
+	if bytes.Contains(request, []byte("<DistributionConfigWithTags")) {
+		path = []string{"DistributionConfigWithTags", "DistributionConfig"}
+	}
+	fields, err := xmlChildren(request, path...)
+	if err != nil {
+		return err
+	}
+	created, err := xmlChildren(response, "Distribution")
+	if err != nil {
+		return err
+	}
+	id := ""
+	for _, f := range created {
+		if f.name == "Id" {
+			id = xmlText(response[f.start:f.end])
+		}
+	}
+	for _, f := range fields {
+		if f.name == "Origins" && id != "" {
+			p.Set(createdOriginsKey(id), bytes.Clone(request[f.start:f.end]))
+		}
+	}
+	return nil
 }
 
 // distributionConfig asks moto for GetDistributionConfig directly, with the

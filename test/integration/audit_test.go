@@ -157,7 +157,7 @@ func diff(a, b map[string]bool) []string {
 func TestBadInputChangesNothing(t *testing.T) {
 	srv := motoserver.Shared(t)
 	r, counter := newRunner(t, srv, srv.URL)
-	for _, in := range []string{`{"checks":["kms.nope"]}`, `{"regions":["mars-1"]}`, `{"dryrun":true}`, `{"thresholds":{"kmsMaxRotationPeriodDays":5}}`, `{"regions":"us-east-1"}`} {
+	for _, in := range []string{`{"checks":["kms.nope"]}`, `{"regions":["mars-1"]}`, `{"dryrun":true}`, `{"dryRun":true,"thresholds":{"kmsMaxRotationPeriodDays":5}}`, `{"thresholds":{"kmsMaxRotationPeriodDays":400}}`, `{"regions":"us-east-1"}`} {
 		if _, err := r.Handle(context.Background(), []byte(in)); err == nil {
 			t.Errorf("%s accepted", in)
 		}

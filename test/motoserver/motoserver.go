@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 // Account is moto's default account ID.
@@ -92,7 +93,7 @@ func (s *Server) ConfigAt(ctx context.Context, endpoint, region string, counter 
 		Region:      region,
 		EndpointURL: endpoint,
 		Counter:     counter,
-		MaxAttempts: 2,
+		MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 }

@@ -106,16 +106,18 @@ func inUseNote(c *snapshot.ACMCertificate) string {
 // Renewal is acm.renewal.
 var Renewal = check.Check{
 	ID:    "acm.renewal",
-	Title: "ACM managed renewal of Amazon-issued certificates is not failing",
-	Description: "ACM renews the certificates it issues by itself, from 60 days before expiry, once their domains " +
-		"validate again. A renewal that FAILED, or that is stuck in PENDING_VALIDATION, ends in an expired " +
-		"certificate. Imported and private certificates are not renewed by ACM and are not judged.",
+	Title: "ACM managed renewal of the certificates ACM issued is not failing",
+	Description: "ACM renews the public (AMAZON_ISSUED) and private (PRIVATE) certificates it issues by itself, from " +
+		"60 days before expiry: public ones once their domains validate again, private ones through their AWS Private " +
+		"CA. A renewal that FAILED, or that is stuck in PENDING_VALIDATION, ends in an expired certificate. Imported " +
+		"certificates are not renewed by ACM and are not judged.",
 	Severity:     check.Medium,
 	ResourceType: resourceType,
 	Types:        findingTypes,
 	Remediation: "Read the renewal failure reason (aws acm describe-certificate --certificate-arn <arn> " +
 		"--query Certificate.RenewalSummary), then restore domain validation: keep the DNS validation CNAME " +
-		"records in place, fix CAA records, or answer the validation email.",
+		"records in place, fix CAA records, or answer the validation email. For a private certificate, keep the " +
+		"private CA active and ACM's permission to issue from it.",
 	RemediationURL:      "https://docs.aws.amazon.com/acm/latest/userguide/troubleshooting-renewal.html",
 	SecurityHubControls: []string{"ACM.1"},
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-7(16)"},
@@ -130,8 +132,11 @@ func evaluateRenewal(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		switch {
 		case c.ReadError != "":
 			r.Status, r.Reason = check.NotAvailable, c.ReadError
-		case c.Type != snapshot.CertAmazonIssued, c.Status != snapshot.CertIssued:
+		case c.Status != snapshot.CertIssued, c.Type == snapshot.CertImported:
 			continue // ACM renews only the certificates it issued, while they are valid
+		case c.Type != snapshot.CertAmazonIssued && c.Type != snapshot.CertPrivate:
+			r.Status = check.NotAvailable
+			r.Reason = fmt.Sprintf("certificate type %q: whether ACM renews it is not known", c.Type)
 		case !c.Renewal.Known:
 			r.Status, r.Reason = check.NotAvailable, c.Renewal.Reason
 		case c.Renewal.Value.Status == "FAILED":

@@ -148,7 +148,21 @@ func TestRenewal(t *testing.T) {
 		}), &want{check.NotAvailable, "", "DescribeCertificate failed: AccessDeniedException: denied"}},
 		{"describe failed on a one-certificate run", unread, &want{check.NotAvailable, "", "DescribeCertificate failed: AccessDeniedException: no"}},
 		{"imported", imported(renewal("FAILED", "")), nil},
-		{"private", issued(func(c *snapshot.ACMCertificate) { c.Type = snapshot.CertPrivate; c.Renewal.Value.Status = "FAILED" }), nil},
+		// ACM's managed renewal covers the private certificates it issued too.
+		{"private, no renewal under way", issued(func(c *snapshot.ACMCertificate) { c.Type = snapshot.CertPrivate }), &want{check.Passed, "", "no managed renewal is under way"}},
+		{"private renewal failed", issued(func(c *snapshot.ACMCertificate) {
+			c.Type = snapshot.CertPrivate
+			c.Renewal = snapshot.KnownFact(snapshot.CertRenewal{Status: "FAILED", Reason: "PCA_ACCESS_DENIED"})
+		}), &want{check.Failed, "", "managed renewal failed (PCA_ACCESS_DENIED)"}},
+		{"private, describe denied", issued(func(c *snapshot.ACMCertificate) {
+			c.Type, c.Described = snapshot.CertPrivate, false
+			c.Renewal = snapshot.UnknownFact[snapshot.CertRenewal]("DescribeCertificate failed: AccessDeniedException: denied")
+		}), &want{check.NotAvailable, "", "DescribeCertificate failed: AccessDeniedException: denied"}},
+		{"unknown type", issued(func(c *snapshot.ACMCertificate) { c.Type = "" }), &want{check.NotAvailable, "", `certificate type "": whether ACM renews it is not known`}},
+		{"private, pending", issued(func(c *snapshot.ACMCertificate) {
+			c.Type, c.Status = snapshot.CertPrivate, "PENDING_VALIDATION"
+			c.Renewal = snapshot.UnknownFact[snapshot.CertRenewal]("not issued")
+		}), nil},
 		{"pending initial validation", issued(func(c *snapshot.ACMCertificate) {
 			c.Status = "PENDING_VALIDATION"
 			c.Renewal = snapshot.UnknownFact[snapshot.CertRenewal]("not issued")

@@ -50,7 +50,8 @@ var ViewerTLS = check.Check{
 	Title: "CloudFront distributions require a modern TLS security policy from viewers",
 	Description: "A distribution's viewer security policy sets the oldest TLS version and ciphers viewers may use. " +
 		"It should be at least the configured policy (default TLSv1.2_2021). A distribution on the default " +
-		"*.cloudfront.net certificate is held to TLSv1 whatever it asks for, so it fails.",
+		"*.cloudfront.net certificate is held to TLSv1 whatever it asks for, so it is ranked as TLSv1 (and fails " +
+		"the default minimum).",
 	Severity:     check.Medium,
 	ResourceType: snapshot.CloudFrontDistributionType,
 	Types:        findingTypes,
@@ -84,8 +85,14 @@ func evaluateViewerTLS(s *snapshot.Snapshot, p check.Params) []check.Result {
 		case vc == nil:
 			r.Status, r.Reason = check.NotAvailable, "the distribution summary carried no viewer certificate"
 		case vc.CloudFrontDefault:
-			r.Status = check.Failed
+			// Ranked like any policy: TLSv1, whatever the distribution asks for.
 			r.Reason = "uses the default CloudFront certificate, which allows " + defaultCertificatePolicy + " whatever the distribution asks for"
+			if slices.Index(ViewerTLSPolicies, defaultCertificatePolicy) < minimum {
+				r.Status = check.Failed
+				r.Reason += ", older than the minimum " + ViewerTLSPolicies[minimum]
+			} else {
+				r.Status = check.Passed
+			}
 		case rank < 0:
 			r.Status = check.NotAvailable
 			r.Reason = fmt.Sprintf("unknown viewer security policy %q: it cannot be ranked against %s", policy, ViewerTLSPolicies[minimum])
@@ -126,15 +133,23 @@ func evaluateViewerHTTPS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 	var out []check.Result
 	for _, d := range sorted(s) {
 		r := result(s, d)
-		var plain []string
+		var plain, unknown []string
 		for _, b := range d.AllBehaviors() {
-			if b.ViewerProtocolPolicy == "allow-all" {
+			switch viewerProtocol(b.ViewerProtocolPolicy) {
+			case viewerHTTP:
 				plain = append(plain, b.Name())
+			case viewerUnknown:
+				unknown = append(unknown, fmt.Sprintf("%s (%q)", b.Name(), b.ViewerProtocolPolicy))
 			}
 		}
 		switch {
 		case len(plain) > 0:
 			r.Status, r.Reason = check.Failed, "cache behaviours allowing plain HTTP (allow-all): "+strings.Join(plain, ", ")
+			if len(unknown) > 0 {
+				r.Reason += "; unknown viewer protocol policy on " + strings.Join(unknown, ", ")
+			}
+		case len(unknown) > 0:
+			r.Status, r.Reason = check.NotAvailable, "unknown viewer protocol policy on "+strings.Join(unknown, ", ")
 		case d.DefaultBehavior == nil:
 			r.Status, r.Reason = check.NotAvailable, "the distribution summary carried no default cache behaviour"
 		default:
@@ -170,35 +185,60 @@ var OriginHTTPS = check.Check{
 func evaluateOriginHTTPS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 	var out []check.Result
 	for _, d := range sorted(s) {
-		var plain, custom []string
+		r := result(s, d)
+		if len(d.Origins) == 0 {
+			// AWS always returns a distribution's origins.
+			r.Status, r.Reason = check.NotAvailable, noOrigins
+			out = append(out, r)
+			continue
+		}
+		var plain, unknown, custom []string
 		for _, o := range d.Origins {
 			if o.Custom == nil {
+				if !o.S3 && !o.VPC {
+					unknown = append(unknown, o.ID+" ("+unknownOriginKind+")")
+				}
 				continue
 			}
 			custom = append(custom, o.ID)
 			switch o.Custom.ProtocolPolicy {
 			case "https-only":
+			case "http-only":
+				plain = append(plain, o.ID+" (http-only)")
 			case "match-viewer":
-				var viaHTTP []string
+				var viaHTTP, unsure []string
 				for _, b := range d.AllBehaviors() {
-					if d.Targets(b, o.ID) && b.ViewerProtocolPolicy == "allow-all" {
+					if !d.Targets(b, o.ID) {
+						continue
+					}
+					switch viewerProtocol(b.ViewerProtocolPolicy) {
+					case viewerHTTP:
 						viaHTTP = append(viaHTTP, b.Name())
+					case viewerUnknown:
+						unsure = append(unsure, fmt.Sprintf("%s (%q)", b.Name(), b.ViewerProtocolPolicy))
 					}
 				}
 				if len(viaHTTP) > 0 {
 					plain = append(plain, fmt.Sprintf("%s (match-viewer, HTTP viewers on %s)", o.ID, strings.Join(viaHTTP, ", ")))
 				}
+				if len(unsure) > 0 {
+					unknown = append(unknown, fmt.Sprintf("%s (match-viewer, unknown viewer protocol policy on %s)", o.ID, strings.Join(unsure, ", ")))
+				}
 			default:
-				plain = append(plain, fmt.Sprintf("%s (%s)", o.ID, o.Custom.ProtocolPolicy))
+				unknown = append(unknown, fmt.Sprintf("%s (unknown origin protocol policy %q)", o.ID, o.Custom.ProtocolPolicy))
 			}
 		}
-		if len(custom) == 0 {
+		if len(custom) == 0 && len(unknown) == 0 {
 			continue // only S3 REST or VPC origins: not applicable
 		}
-		r := result(s, d)
 		switch {
 		case len(plain) > 0:
 			r.Status, r.Reason = check.Failed, "custom origins reachable over plain HTTP: "+strings.Join(plain, "; ")
+			if len(unknown) > 0 {
+				r.Reason += "; not judged: " + strings.Join(unknown, "; ")
+			}
+		case len(unknown) > 0:
+			r.Status, r.Reason = check.NotAvailable, "origins whose use of HTTPS cannot be judged: "+strings.Join(unknown, "; ")
 		case d.DefaultBehavior == nil && originMatchesViewer(d):
 			r.Status, r.Reason = check.NotAvailable, "the distribution summary carried no default cache behaviour"
 		default:
@@ -207,6 +247,37 @@ func evaluateOriginHTTPS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// noOrigins is the reason for a distribution whose summary had no origins:
+// AWS always returns them, so their absence is missing data, not a
+// distribution without origins.
+const noOrigins = "the distribution summary carried no origins"
+
+// unknownOriginKind names an origin that is neither custom, S3 nor VPC: one
+// AWS added after the collector was written.
+const unknownOriginKind = "origin of a kind the auditor does not know: neither custom, S3 nor VPC"
+
+// viewerAccess is what a viewer protocol policy means for plain HTTP.
+type viewerAccess int
+
+const (
+	viewerHTTPS   viewerAccess = iota // redirect-to-https, https-only
+	viewerHTTP                        // allow-all
+	viewerUnknown                     // empty, or a value AWS added later
+)
+
+// viewerProtocol classifies a cache behaviour's ViewerProtocolPolicy: only
+// the two values known to require HTTPS count as HTTPS; anything else than
+// allow-all is unknown, never taken for HTTPS.
+func viewerProtocol(policy string) viewerAccess {
+	switch policy {
+	case "redirect-to-https", "https-only":
+		return viewerHTTPS
+	case "allow-all":
+		return viewerHTTP
+	}
+	return viewerUnknown
 }
 
 func originMatchesViewer(d *snapshot.CloudFrontDistribution) bool {
@@ -245,8 +316,18 @@ var OriginTLS = check.Check{
 func evaluateOriginTLS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 	var out []check.Result
 	for _, d := range sorted(s) {
-		var judged, weak, unknown []string
+		if len(d.Origins) == 0 {
+			r := result(s, d)
+			r.Status, r.Reason = check.NotAvailable, noOrigins
+			out = append(out, r)
+			continue
+		}
+		var judged, weak, unknown, unknownKind []string
 		for _, o := range d.Origins {
+			if o.Custom == nil && !o.S3 && !o.VPC {
+				unknownKind = append(unknownKind, o.ID)
+				continue
+			}
 			if o.Custom == nil || o.Custom.ProtocolPolicy == "http-only" {
 				continue // no TLS towards this origin at all
 			}
@@ -265,7 +346,7 @@ func evaluateOriginTLS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 				weak = append(weak, fmt.Sprintf("%s (%s)", o.ID, strings.Join(bad, ", ")))
 			}
 		}
-		if len(judged) == 0 {
+		if len(judged) == 0 && len(unknownKind) == 0 {
 			continue
 		}
 		r := result(s, d)
@@ -277,8 +358,15 @@ func evaluateOriginTLS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 					r.Severity = check.High
 				}
 			}
-		case len(unknown) > 0:
-			r.Status, r.Reason = check.NotAvailable, "the distribution summary carried no origin SSL protocols for "+strings.Join(unknown, ", ")
+		case len(unknown) > 0 || len(unknownKind) > 0:
+			var why []string
+			if len(unknown) > 0 {
+				why = append(why, "the distribution summary carried no origin SSL protocols for "+strings.Join(unknown, ", "))
+			}
+			for _, id := range unknownKind {
+				why = append(why, id+": "+unknownOriginKind)
+			}
+			r.Status, r.Reason = check.NotAvailable, strings.Join(why, "; ")
 		default:
 			r.Status, r.Reason = check.Passed, "custom origins allow TLSv1.2 only: "+strings.Join(judged, ", ")
 		}
@@ -326,6 +414,10 @@ func evaluateHSTS(s *snapshot.Snapshot, _ check.Params) []check.Result {
 				unread = append(unread, b.Name()+": "+policy.Reason)
 			case policy.Value.HSTS == nil:
 				missing = append(missing, fmt.Sprintf("%s (policy %s has no Strict-Transport-Security)", b.Name(), policyName(policy.Value)))
+			case policy.Value.HSTS.MaxAgeInvalid:
+				// Browsers ignore such a header: no HSTS, for a reason read.
+				missing = append(missing, fmt.Sprintf("%s (policy %s sets Strict-Transport-Security %q with a missing or unparseable max-age, which browsers ignore)",
+					b.Name(), policyName(policy.Value), policy.Value.HSTS.Value))
 			case policy.Value.HSTS.MaxAgeSeconds <= 0:
 				missing = append(missing, fmt.Sprintf("%s (policy %s sets max-age=0)", b.Name(), policyName(policy.Value)))
 			default:

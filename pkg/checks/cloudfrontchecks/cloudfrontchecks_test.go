@@ -36,6 +36,7 @@ func snap(dists ...*snapshot.CloudFrontDistribution) *snapshot.Snapshot {
 		"hsts":    snapshot.KnownFact(snapshot.ResponseHeadersPolicy{ID: "hsts", Name: "Managed-SecurityHeadersPolicy", HSTS: &snapshot.StrictTransportSecurity{MaxAgeSeconds: 31536000}}),
 		"cors":    snapshot.KnownFact(snapshot.ResponseHeadersPolicy{ID: "cors", Name: "cors-only"}),
 		"zero":    snapshot.KnownFact(snapshot.ResponseHeadersPolicy{ID: "zero", Name: "hsts-off", HSTS: &snapshot.StrictTransportSecurity{}}),
+		"garbled": snapshot.KnownFact(snapshot.ResponseHeadersPolicy{ID: "garbled", Name: "hsts-typo", HSTS: &snapshot.StrictTransportSecurity{FromCustomHeader: true, MaxAgeInvalid: true, Value: "max-age=1y"}}),
 		"private": snapshot.UnknownFact[snapshot.ResponseHeadersPolicy]("GetResponseHeadersPolicy failed: AccessDenied: no"),
 	}
 	return s
@@ -88,7 +89,7 @@ func TestViewerTLS(t *testing.T) {
 		{"SSLv3 is high", dist(policy("SSLv3")), &want{check.Failed, "viewer security policy SSLv3 is older than the minimum TLSv1.2_2021", check.High}},
 		{"default certificate", dist(func(d *snapshot.CloudFrontDistribution) {
 			d.ViewerCertificate = &snapshot.CloudFrontViewerCertificate{CloudFrontDefault: true, MinimumProtocolVersion: "TLSv1.2_2021"}
-		}), &want{check.Failed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for", ""}},
+		}), &want{check.Failed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for, older than the minimum TLSv1.2_2021", ""}},
 		{"unknown future policy", dist(policy("TLSv1.3_2031")), &want{check.NotAvailable, `unknown viewer security policy "TLSv1.3_2031": it cannot be ranked against TLSv1.2_2021`, ""}},
 		{"no viewer certificate in summary", dist(func(d *snapshot.CloudFrontDistribution) { d.ViewerCertificate = nil }), &want{check.NotAvailable, "the distribution summary carried no viewer certificate", ""}},
 	}
@@ -109,6 +110,25 @@ func TestViewerTLSThreshold(t *testing.T) {
 	d.ViewerCertificate.MinimumProtocolVersion = "TLSv1.2_2019"
 	if got := ViewerTLS.Evaluate(snap(d), lax); got[0].Status != check.Passed {
 		t.Errorf("TLSv1.2_2019 against TLSv1.2_2018: %+v", got[0])
+	}
+	// The default certificate is ranked as TLSv1 against the threshold like
+	// any policy, whatever MinimumProtocolVersion it carries.
+	defaultCert := dist(func(d *snapshot.CloudFrontDistribution) {
+		d.ViewerCertificate = &snapshot.CloudFrontViewerCertificate{CloudFrontDefault: true, MinimumProtocolVersion: "TLSv1.2_2021"}
+	})
+	for _, tt := range []struct {
+		minimum string
+		status  check.Status
+		reason  string
+	}{
+		{"TLSv1", check.Passed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for"},
+		{"SSLv3", check.Passed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for"},
+		{"TLSv1_2016", check.Failed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for, older than the minimum TLSv1_2016"},
+	} {
+		got := ViewerTLS.Evaluate(snap(defaultCert), check.Params{MinViewerTLSPolicy: slices.Index(ViewerTLSPolicies, tt.minimum)})
+		if got[0].Status != tt.status || got[0].Reason != tt.reason || got[0].Severity != "" {
+			t.Errorf("default certificate against %s: %s %q (severity %q), want %s %q", tt.minimum, got[0].Status, got[0].Reason, got[0].Severity, tt.status, tt.reason)
+		}
 	}
 	// The threshold is declared by name: the environment sets it by name.
 	p, err := check.ResolveParams(ViewerTLS.Thresholds, func(k string) string {
@@ -142,6 +162,16 @@ func TestViewerHTTPS(t *testing.T) {
 			d.DefaultBehavior = nil
 			d.Behaviors[0].ViewerProtocolPolicy = "allow-all"
 		}), &want{check.Failed, "cache behaviours allowing plain HTTP (allow-all): /img/*", ""}},
+		// Only redirect-to-https and https-only are HTTPS: an empty or
+		// unknown policy is never taken for one.
+		{"empty policy on a behaviour", dist(func(d *snapshot.CloudFrontDistribution) { d.Behaviors[0].ViewerProtocolPolicy = "" }),
+			&want{check.NotAvailable, `unknown viewer protocol policy on /img/* ("")`, ""}},
+		{"unknown policy on the default behaviour", dist(func(d *snapshot.CloudFrontDistribution) { d.DefaultBehavior.ViewerProtocolPolicy = "https-preferred" }),
+			&want{check.NotAvailable, `unknown viewer protocol policy on default (*) ("https-preferred")`, ""}},
+		{"allow-all wins over an unknown policy", dist(func(d *snapshot.CloudFrontDistribution) {
+			d.DefaultBehavior.ViewerProtocolPolicy = "allow-all"
+			d.Behaviors[0].ViewerProtocolPolicy = ""
+		}), &want{check.Failed, `cache behaviours allowing plain HTTP (allow-all): default (*); unknown viewer protocol policy on /img/* ("")`, ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assertOne(t, ViewerHTTPS.Evaluate(snap(tt.dist), nil), tt.want) })
@@ -181,6 +211,21 @@ func TestOriginHTTPS(t *testing.T) {
 			d.Origins[0].Custom.ProtocolPolicy = "match-viewer"
 			d.DefaultBehavior = nil
 		}), &want{check.NotAvailable, "the distribution summary carried no default cache behaviour", ""}},
+		{"match-viewer with an empty viewer policy", dist(func(d *snapshot.CloudFrontDistribution) {
+			d.Origins[0].Custom.ProtocolPolicy = "match-viewer"
+			d.DefaultBehavior.ViewerProtocolPolicy = ""
+		}), &want{check.NotAvailable, `origins whose use of HTTPS cannot be judged: web (match-viewer, unknown viewer protocol policy on default (*) (""))`, ""}},
+		{"empty origin protocol policy", dist(web("")), &want{check.NotAvailable, `origins whose use of HTTPS cannot be judged: web (unknown origin protocol policy "")`, ""}},
+		{"unknown origin protocol policy", dist(web("https-preferred")), &want{check.NotAvailable, `origins whose use of HTTPS cannot be judged: web (unknown origin protocol policy "https-preferred")`, ""}},
+		{"http-only wins over an unknown policy", dist(func(d *snapshot.CloudFrontDistribution) {
+			d.Origins[0].Custom.ProtocolPolicy = "http-only"
+			d.Origins = append(d.Origins, snapshot.CloudFrontOrigin{ID: "api", Custom: &snapshot.CloudFrontCustomOrigin{}})
+		}), &want{check.Failed, `custom origins reachable over plain HTTP: web (http-only); not judged: api (unknown origin protocol policy "")`, ""}},
+		{"no origins in summary", dist(func(d *snapshot.CloudFrontDistribution) { d.Origins = nil }),
+			&want{check.NotAvailable, "the distribution summary carried no origins", ""}},
+		{"origin of an unknown kind", dist(func(d *snapshot.CloudFrontDistribution) {
+			d.Origins = []snapshot.CloudFrontOrigin{{ID: "bucket", S3: true}, {ID: "new"}}
+		}), &want{check.NotAvailable, "origins whose use of HTTPS cannot be judged: new (origin of a kind the auditor does not know: neither custom, S3 nor VPC)", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assertOne(t, OriginHTTPS.Evaluate(snap(tt.dist), nil), tt.want) })
@@ -206,6 +251,15 @@ func TestOriginTLS(t *testing.T) {
 			d.Origins[0].Custom = &snapshot.CloudFrontCustomOrigin{ProtocolPolicy: "http-only", SSLProtocols: []string{"SSLv3"}}
 		}), nil},
 		{"S3 origins only: not applicable", dist(func(d *snapshot.CloudFrontDistribution) { d.Origins = d.Origins[1:] }), nil},
+		{"no origins in summary", dist(func(d *snapshot.CloudFrontDistribution) { d.Origins = nil }),
+			&want{check.NotAvailable, "the distribution summary carried no origins", ""}},
+		{"origin of an unknown kind", dist(func(d *snapshot.CloudFrontDistribution) {
+			d.Origins = []snapshot.CloudFrontOrigin{{ID: "bucket", S3: true}, {ID: "new"}}
+		}), &want{check.NotAvailable, "new: origin of a kind the auditor does not know: neither custom, S3 nor VPC", ""}},
+		{"weak protocols win over an unknown origin", dist(func(d *snapshot.CloudFrontDistribution) {
+			d.Origins[0].Custom.SSLProtocols = []string{"TLSv1.1", "TLSv1.2"}
+			d.Origins = append(d.Origins, snapshot.CloudFrontOrigin{ID: "new"})
+		}), &want{check.Failed, "custom origins allowing deprecated protocols: web (TLSv1.1)", ""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { assertOne(t, OriginTLS.Evaluate(snap(tt.dist), nil), tt.want) })
@@ -225,6 +279,8 @@ func TestHSTS(t *testing.T) {
 		{"no policy on a behaviour", dist(ordered("")), &want{check.Failed, "cache behaviours without HSTS: /img/* (no response headers policy)", ""}},
 		{"policy without HSTS", dist(ordered("cors")), &want{check.Failed, "cache behaviours without HSTS: /img/* (policy cors-only has no Strict-Transport-Security)", ""}},
 		{"HSTS with max-age 0", dist(ordered("zero")), &want{check.Failed, "cache behaviours without HSTS: /img/* (policy hsts-off sets max-age=0)", ""}},
+		{"HSTS with an unparseable max-age", dist(ordered("garbled")), &want{check.Failed,
+			`cache behaviours without HSTS: /img/* (policy hsts-typo sets Strict-Transport-Security "max-age=1y" with a missing or unparseable max-age, which browsers ignore)`, ""}},
 		{"policy unreadable", dist(ordered("private")), &want{check.NotAvailable, "response headers policy unreadable: /img/*: GetResponseHeadersPolicy failed: AccessDenied: no", ""}},
 		{"a known failure wins over an unreadable policy", dist(func(d *snapshot.CloudFrontDistribution) {
 			d.DefaultBehavior.ResponseHeadersPolicyID = ""

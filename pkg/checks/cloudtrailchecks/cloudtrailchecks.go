@@ -41,7 +41,7 @@ var Encryption = check.Check{
 	RemediationURL:      "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/encrypting-cloudtrail-log-files-with-aws-kms.html",
 	SecurityHubControls: []string{"CloudTrail.2"},
 	RelatedRequirements: []string{"CIS AWS Foundations Benchmark v3.0.0/3.5", "NIST.800-53.r5 AU-9", "NIST.800-53.r5 SC-13", "NIST.800-53.r5 SC-28", "NIST.800-53.r5 SC-28(1)"},
-	Services:            []snapshot.Service{snapshot.CloudTrail, snapshot.KMS},
+	Services:            []snapshot.Service{snapshot.CloudTrail, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate:            evaluateEncryption,
 }
 
@@ -112,9 +112,12 @@ func evaluateLogValidation(s *snapshot.Snapshot, _ check.Params) []check.Result 
 	var out []check.Result
 	for _, t := range sortedTrails(s) {
 		r := result(s, t)
-		if t.LogFileValidation {
+		switch {
+		case !t.LogFileValidation.Known:
+			r.Status, r.Reason = check.NotAvailable, t.LogFileValidation.Reason
+		case t.LogFileValidation.Value:
 			r.Status, r.Reason = check.Passed, "log file validation is enabled"
-		} else {
+		default:
 			r.Status, r.Reason = check.Failed, "log file validation is disabled"
 		}
 		out = append(out, r)
@@ -130,14 +133,15 @@ var MultiRegionLogging = check.Check{
 	ID:    "cloudtrail.multi-region-logging",
 	Title: "The account has a multi-region CloudTrail trail logging all management events",
 	Description: "At least one multi-region trail, the account's own or its organization's, should be logging and " +
-		"record both read and write management events, so API activity in every region, including regions not in " +
-		"use, is recorded.",
+		"record both read and write management events from every event source, so API activity in every region, " +
+		"including regions not in use, is recorded. A trail excluding management event sources (such as " +
+		"kms.amazonaws.com or rdsdata.amazonaws.com) does not count, as in the AWS Config rule behind CloudTrail.1.",
 	Severity:     check.High,
 	ResourceType: "AwsAccount",
 	Types:        findingTypes,
 	Remediation: "Create a multi-region trail (aws cloudtrail create-trail --name <trail> --s3-bucket-name <bucket> " +
 		"--is-multi-region-trail), start it (aws cloudtrail start-logging), and keep its event selectors recording " +
-		"management events with ReadWriteType All.",
+		"management events with ReadWriteType All and no excluded management event sources.",
 	RemediationURL:      "https://docs.aws.amazon.com/awscloudtrail/latest/userguide/receive-cloudtrail-log-files-from-multiple-regions.html",
 	SecurityHubControls: []string{"CloudTrail.1", "CloudTrail.3"},
 	RelatedRequirements: []string{"CIS AWS Foundations Benchmark v3.0.0/3.1", "NIST.800-53.r5 AU-2", "NIST.800-53.r5 AU-3", "NIST.800-53.r5 AU-12", "NIST.800-53.r5 SI-4(20)"},
@@ -223,10 +227,10 @@ func Details(t *snapshot.CloudTrailTrail) *shtypes.AwsCloudTrailTrailDetails {
 		Name:                       str(t.Name),
 		TrailArn:                   str(t.ARN),
 		HomeRegion:                 str(t.HomeRegion),
-		IsMultiRegionTrail:         aws.Bool(t.MultiRegion),
+		IsMultiRegionTrail:         known(t.MultiRegion),
 		IsOrganizationTrail:        aws.Bool(t.Organization),
 		IncludeGlobalServiceEvents: aws.Bool(t.IncludeGlobalServiceEvents),
-		LogFileValidationEnabled:   aws.Bool(t.LogFileValidation),
+		LogFileValidationEnabled:   known(t.LogFileValidation),
 		HasCustomEventSelectors:    aws.Bool(t.HasCustomEventSelectors),
 		KmsKeyId:                   str(t.KMSKeyID),
 		S3BucketName:               str(t.S3BucketName),
@@ -235,6 +239,14 @@ func Details(t *snapshot.CloudTrailTrail) *shtypes.AwsCloudTrailTrailDetails {
 		CloudWatchLogsLogGroupArn:  str(t.CloudWatchLogsLogGroupARN),
 		CloudWatchLogsRoleArn:      str(t.CloudWatchLogsRoleARN),
 	}
+}
+
+// known is nil for an unknown value, so it stays out of the finding.
+func known(f snapshot.Fact[bool]) *bool {
+	if !f.Known {
+		return nil
+	}
+	return aws.Bool(f.Value)
 }
 
 // str is nil for an empty string, so absent fields stay out of the finding.

@@ -17,7 +17,7 @@ const (
 
 func trail(mod func(*snapshot.CloudTrailTrail)) *snapshot.CloudTrailTrail {
 	t := &snapshot.CloudTrailTrail{
-		Name: "main", ARN: trailARN, HomeRegion: region, MultiRegion: true, LogFileValidation: true, KMSKeyID: cmkARN,
+		Name: "main", ARN: trailARN, HomeRegion: region, MultiRegion: snapshot.KnownFact(true), LogFileValidation: snapshot.KnownFact(true), KMSKeyID: cmkARN,
 		S3BucketName: "trail-bucket", IncludeGlobalServiceEvents: true,
 		Logging:          snapshot.KnownFact(true),
 		ManagementEvents: snapshot.KnownFact(snapshot.ManagementEventCoverage{Read: true, Write: true}),
@@ -95,8 +95,16 @@ func TestEncryptionDeletedKey(t *testing.T) {
 
 func TestLogValidation(t *testing.T) {
 	assertOne(t, LogValidation.Evaluate(snap("Enabled", trail(nil)), nil), want{check.Passed, "", "log file validation is enabled"}, trailARN)
-	off := trail(func(t *snapshot.CloudTrailTrail) { t.LogFileValidation = false })
+	off := trail(func(t *snapshot.CloudTrailTrail) { t.LogFileValidation = snapshot.KnownFact(false) })
 	assertOne(t, LogValidation.Evaluate(snap("Enabled", off), nil), want{check.Failed, "", "log file validation is disabled"}, trailARN)
+	// A field DescribeTrails omitted is unknown, never "disabled".
+	missing := trail(func(t *snapshot.CloudTrailTrail) {
+		t.LogFileValidation = snapshot.UnknownFact[bool]("DescribeTrails returned no LogFileValidationEnabled")
+	})
+	assertOne(t, LogValidation.Evaluate(snap("Enabled", missing), nil), want{check.NotAvailable, "", "DescribeTrails returned no LogFileValidationEnabled"}, trailARN)
+	if d := LogValidation.Evaluate(snap("Enabled", missing), nil)[0].Details.AwsCloudTrailTrail; d.LogFileValidationEnabled != nil {
+		t.Errorf("an unknown LogFileValidationEnabled must stay out of the details: %v", *d.LogFileValidationEnabled)
+	}
 	if got := LogValidation.Evaluate(snap("Enabled"), nil); len(got) != 0 {
 		t.Errorf("no trails: %+v", got)
 	}
@@ -146,6 +154,19 @@ func TestMultiRegionLogging(t *testing.T) {
 			want{check.Failed, "", "no multi-region trail logs all management events: a: not logging"}},
 		{"one unreadable, one failing", known(named("a", statusDenied), named("b", notLogging)),
 			want{check.NotAvailable, "", "no multi-region trail is known to log all management events; unreadable: a: GetTrailStatus failed: AccessDeniedException: no; failing: b: not logging"}},
+		// The AWS Config rule behind CloudTrail.1 is NON_COMPLIANT for a
+		// trail excluding management event sources.
+		{"KMS events excluded", known(named("a", func(t *snapshot.CloudTrailTrail) {
+			t.ManagementEvents = snapshot.KnownFact(snapshot.ManagementEventCoverage{Read: true, Write: true, Excluded: []string{"kms.amazonaws.com"}})
+		})), want{check.Failed, "", "no multi-region trail logs all management events: a: records all management events, excluding those of kms.amazonaws.com"}},
+		{"excluding trail beside a full one", known(named("a", func(t *snapshot.CloudTrailTrail) {
+			t.ManagementEvents = snapshot.KnownFact(snapshot.ManagementEventCoverage{Read: true, Write: true, Excluded: []string{"kms.amazonaws.com", "rdsdata.amazonaws.com"}})
+		}), named("b", nil)), want{check.Passed, "", "multi-region trails logging all management events: b"}},
+		{"whether multi-region unknown", known(named("a", func(t *snapshot.CloudTrailTrail) {
+			reason := "whether it is multi-region is unknown: DescribeTrails returned no IsMultiRegionTrail"
+			t.MultiRegion = snapshot.UnknownFact[bool]("DescribeTrails returned no IsMultiRegionTrail")
+			t.Logging, t.ManagementEvents = snapshot.UnknownFact[bool](reason), snapshot.UnknownFact[snapshot.ManagementEventCoverage](reason)
+		})), want{check.NotAvailable, "", "no multi-region trail is known to log all management events; unreadable: a: whether it is multi-region is unknown: DescribeTrails returned no IsMultiRegionTrail"}},
 		{"listing denied", snapshot.UnknownFact[[]*snapshot.CloudTrailTrail]("DescribeTrails failed: AccessDeniedException: no"),
 			want{check.NotAvailable, "", "DescribeTrails failed: AccessDeniedException: no"}},
 	}

@@ -10,6 +10,7 @@ package ebschecks
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/checks/cmk"
+	"github.com/posture-auditor/posture-auditor/pkg/keyref"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 )
 
@@ -59,7 +61,7 @@ var VolumeCMK = check.Check{
 	RemediationURL:      "https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption.html",
 	SecurityHubControls: []string{"EC2.3"},
 	RelatedRequirements: nist,
-	Services:            []snapshot.Service{snapshot.EBS, snapshot.KMS},
+	Services:            []snapshot.Service{snapshot.EBS, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate:            evaluateVolumes,
 }
 
@@ -133,19 +135,24 @@ var DefaultEncryption = check.Check{
 	Description: "With encryption by default on, every new EBS volume and snapshot copy in the region is encrypted, with " +
 		"the region's default KMS key unless the request names another. The setting is per region. Off fails with " +
 		"MEDIUM severity. On with the AWS managed key aws/ebs as the default key fails with LOW severity: new volumes " +
-		"are encrypted, and each one that ends up on aws/ebs is reported by ebs.volume-cmk itself.",
+		"are encrypted, and each one that ends up on aws/ebs is reported by ebs.volume-cmk itself. On with a default " +
+		"key that is disabled, pending deletion, deleted or otherwise unusable fails with HIGH severity: new volumes " +
+		"encrypted by default cannot be created. A customer managed default key whose state could not be read passes, " +
+		"and the reason says so.",
 	Severity:     check.Medium,
 	ResourceType: "AwsAccount",
 	Types:        findingTypes,
 	Remediation: "In each region: aws ec2 enable-ebs-encryption-by-default, then aws ec2 modify-ebs-default-kms-key-id " +
-		"--kms-key-id <customer-managed-key-arn>. Existing volumes are not changed; re-encrypt them as ebs.volume-cmk says.",
+		"--kms-key-id <customer-managed-key-arn>. Existing volumes are not changed; re-encrypt them as ebs.volume-cmk says. " +
+		"For an unusable default key, enable it or cancel its deletion (aws kms cancel-key-deletion), or point the " +
+		"default at a healthy key.",
 	RemediationURL:      "https://docs.aws.amazon.com/ebs/latest/userguide/encryption-by-default.html",
 	SecurityHubControls: []string{"EC2.7"},
 	RelatedRequirements: append([]string{
 		"CIS AWS Foundations Benchmark v5.0.0/5.1.1", "CIS AWS Foundations Benchmark v3.0.0/2.2.1",
 		"CIS AWS Foundations Benchmark v1.4.0/2.2.1",
 	}, nist...),
-	Services: []snapshot.Service{snapshot.EBS, snapshot.KMS},
+	Services: []snapshot.Service{snapshot.EBS, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate: evaluateDefaults,
 }
 
@@ -178,11 +185,28 @@ func evaluateDefaults(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		r.Status, r.Reason = check.NotAvailable, "EBS encryption by default is on, but the default key is unknown: "+d.DefaultKMSKey.Reason
 	default:
 		v := cmk.Judge(s, true, d.DefaultKMSKey.Value, snapshot.EBSDefaultKeyAlias)
-		switch v.Status {
-		case check.Passed:
+		// Read-only use of the key: the default key protects no data, so it
+		// is no key use (kms.key-in-use-unhealthy stays about data).
+		k := v.Key
+		name := k.Name()
+		if name == "" {
+			name = d.DefaultKMSKey.Value // a deleted key's record has no ID to name it by
+		}
+		switch {
+		case k.Health.Unhealthy():
+			r.Status, r.Severity = check.Failed, check.High
+			r.Reason = "EBS encryption by default is on, but the default key " + name + " is " + health(k.Health) +
+				": new volumes encrypted by default cannot be created"
+		case v.Status == check.Passed:
 			r.Status = check.Passed
-			r.Reason = "EBS encryption by default is on, with customer managed key " + v.Key.Name() + " as the default key"
-		case check.Failed:
+			r.Reason = "EBS encryption by default is on, with customer managed key " + name + " as the default key"
+			if k.Health != keyref.Enabled {
+				r.Reason += "; its health could not be read"
+				if k.Reason != "" {
+					r.Reason += ": " + k.Reason
+				}
+			}
+		case v.Status == check.Failed:
 			r.Status, r.Severity = check.Failed, check.Low
 			r.Reason = "EBS encryption by default is on, but the default key is the AWS managed key " + v.Key.Name() +
 				", not a customer managed key"
@@ -191,6 +215,16 @@ func evaluateDefaults(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		}
 	}
 	return []check.Result{r}
+}
+
+func health(h keyref.Health) string {
+	switch h {
+	case keyref.PendingDeletion:
+		return "pending deletion"
+	case keyref.Unavailable:
+		return "unusable"
+	}
+	return strings.ToLower(string(h))
 }
 
 // defaultsDetails names the setting in ASFF's free-form Other details, as

@@ -17,6 +17,11 @@ const (
 	cmkID     = "1234abcd-12ab-34cd-56ef-1234567890ab"
 	awsKeyID  = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee" // the aws/ebs key, as ListKeys + ListAliases see it
 	goneID    = "0987dcba-09fe-87dc-65ba-ab0987654321"
+	// Customer managed keys in bad health, for the default key.
+	disabledID = "22222222-2222-2222-2222-222222222222"
+	pendingID  = "33333333-3333-3333-3333-333333333333"
+	unusableID = "44444444-4444-4444-4444-444444444444"
+	deletedID  = "55555555-5555-5555-5555-555555555555"
 )
 
 // kmsSnapshot holds a customer managed key alias/app and the AWS managed key
@@ -24,10 +29,15 @@ const (
 func kmsSnapshot() *snapshot.Snapshot {
 	s := snapshot.New(account, "aws", region)
 	s.KMS.Keys = map[string]*snapshot.KMSKey{
-		cmkID:    {ID: cmkID, ARN: keyPrefix + cmkID, Aliases: []string{"alias/app"}, Manager: snapshot.ManagerCustomer, Described: true, State: "Enabled"},
-		awsKeyID: {ID: awsKeyID, ARN: keyPrefix + awsKeyID, Aliases: []string{"alias/aws/ebs"}, Manager: snapshot.ManagerAWS},
+		cmkID:      {ID: cmkID, ARN: keyPrefix + cmkID, Aliases: []string{"alias/app"}, Manager: snapshot.ManagerCustomer, Described: true, State: "Enabled"},
+		awsKeyID:   {ID: awsKeyID, ARN: keyPrefix + awsKeyID, Aliases: []string{"alias/aws/ebs"}, Manager: snapshot.ManagerAWS},
+		disabledID: {ID: disabledID, ARN: keyPrefix + disabledID, Aliases: []string{"alias/off"}, Manager: snapshot.ManagerCustomer, Described: true, State: "Disabled"},
+		pendingID:  {ID: pendingID, ARN: keyPrefix + pendingID, Manager: snapshot.ManagerCustomer, Described: true, State: "PendingDeletion"},
+		unusableID: {ID: unusableID, ARN: keyPrefix + unusableID, Manager: snapshot.ManagerCustomer, Described: true, State: "PendingImport"},
 	}
-	s.KMS.Aliases = map[string]string{"alias/app": cmkID, "alias/aws/ebs": awsKeyID}
+	s.KMS.Aliases = map[string]string{"alias/app": cmkID, "alias/aws/ebs": awsKeyID, "alias/off": disabledID}
+	// The account's own key, gone (DescribeKey by reference said NotFound).
+	s.KMS.Referenced = map[string]*snapshot.KMSKey{keyPrefix + deletedID: {NotFound: true, DescribeReason: "DescribeKey failed: NotFoundException: gone"}}
 	return s
 }
 
@@ -135,6 +145,22 @@ func TestDefaultEncryption(t *testing.T) {
 		{"both denied", snapshot.UnknownFact[bool](denied("GetEbsEncryptionByDefault")), snapshot.UnknownFact[string](denied("GetEbsDefaultKmsKeyId")), check.NotAvailable, "", denied("GetEbsEncryptionByDefault")},
 		{"on, key denied", yes, snapshot.UnknownFact[string](denied("GetEbsDefaultKmsKeyId")), check.NotAvailable, "", "EBS encryption by default is on, but the default key is unknown: " + denied("GetEbsDefaultKmsKeyId")},
 		{"on, key not described", yes, snapshot.KnownFact(keyPrefix + goneID), check.NotAvailable, "", `EBS encryption by default is on; default key: key "` + keyPrefix + goneID + `" could not be described`},
+		// A default key that cannot encrypt: new volumes encrypted by
+		// default cannot be created.
+		{"on, default key disabled", yes, snapshot.KnownFact(keyPrefix + disabledID), check.Failed, check.High,
+			"EBS encryption by default is on, but the default key alias/off is disabled: new volumes encrypted by default cannot be created"},
+		{"on, default key pending deletion", yes, snapshot.KnownFact(keyPrefix + pendingID), check.Failed, check.High,
+			"EBS encryption by default is on, but the default key " + pendingID + " is pending deletion: new volumes encrypted by default cannot be created"},
+		{"on, default key unusable", yes, snapshot.KnownFact(keyPrefix + unusableID), check.Failed, check.High,
+			"EBS encryption by default is on, but the default key " + unusableID + " is unusable: new volumes encrypted by default cannot be created"},
+		{"on, default key deleted", yes, snapshot.KnownFact(keyPrefix + deletedID), check.Failed, check.High,
+			"EBS encryption by default is on, but the default key " + keyPrefix + deletedID + " is deleted: new volumes encrypted by default cannot be created"},
+		{"off, default key disabled: off is the finding", no, snapshot.KnownFact(keyPrefix + disabledID), check.Failed, check.Medium,
+			"EBS encryption by default is off: new volumes are unencrypted unless each request asks for encryption"},
+		// A customer managed key whose health is unknown: the CMK question
+		// is answered, the health is not invented.
+		{"on, cross-account key of unknown health", yes, snapshot.KnownFact("arn:aws:kms:eu-west-1:444455556666:key/" + cmkID), check.Passed, "",
+			"EBS encryption by default is on, with customer managed key arn:aws:kms:eu-west-1:444455556666:key/" + cmkID + ` as the default key; its health could not be read: key "arn:aws:kms:eu-west-1:444455556666:key/` + cmkID + `" could not be described`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ var RepositoryCMK = check.Check{
 		"NIST.800-53.r5 CM-3(6)", "NIST.800-53.r5 SC-7(10)", "NIST.800-53.r5 CA-9(1)", "NIST.800-53.r5 SI-7(6)",
 		"NIST.800-53.r5 AU-9",
 	},
-	Services: []snapshot.Service{snapshot.ECR, snapshot.KMS},
+	Services: []snapshot.Service{snapshot.ECR, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate: evaluateRepositories,
 }
 

@@ -31,7 +31,7 @@ var KeyInUseUnhealthy = check.Check{
 	SecurityHubControls: []string{"KMS.3"},
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-12(2)", "NIST.800-53.r5 CP-9"},
 	// Every service whose resources record the key they use.
-	Services: []snapshot.Service{snapshot.KMS, snapshot.RDS, snapshot.ECR, snapshot.EBS, snapshot.SecretsManager, snapshot.CloudTrail},
+	Services: []snapshot.Service{snapshot.KMS, snapshot.KMSReferenced, snapshot.RDS, snapshot.ECR, snapshot.EBS, snapshot.SecretsManager, snapshot.CloudTrail},
 	Evaluate: evaluateKeyInUse,
 }
 

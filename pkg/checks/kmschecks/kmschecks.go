@@ -54,7 +54,14 @@ func evaluateRotation(s *snapshot.Snapshot, p check.Params) []check.Result {
 		switch {
 		case !k.Described:
 			r.Status, r.Reason = check.NotAvailable, k.DescribeReason
-		case k.Manager != snapshot.ManagerCustomer, k.PendingDeletion(), !k.RotationApplies():
+		case k.Manager != snapshot.ManagerCustomer, k.PendingDeletion():
+			continue
+		case k.Spec == "" || k.Usage == "" || k.Origin == "":
+			// Whether rotation applies cannot be told: never skip the key
+			// silently (that would let its finding be archived).
+			r.Status = check.NotAvailable
+			r.Reason = "DescribeKey did not report the key spec, usage and origin, so whether automatic rotation applies is unknown"
+		case !k.RotationApplies():
 			continue
 		case !k.Rotation.Known:
 			r.Status, r.Reason = check.NotAvailable, k.Rotation.Reason

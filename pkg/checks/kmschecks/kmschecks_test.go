@@ -62,6 +62,8 @@ func TestRotation(t *testing.T) {
 		{"cloudhsm key store", customerKey("a", func(k *snapshot.KMSKey) { k.Origin, k.CustomKeyStoreID = "AWS_CLOUDHSM", "cks-1" }), nil},
 		{"external key store", customerKey("a", func(k *snapshot.KMSKey) { k.Origin, k.CustomKeyStoreID = "EXTERNAL_KEY_STORE", "cks-2" }), nil},
 		{"pending deletion", customerKey("a", func(k *snapshot.KMSKey) { k.State = "PendingDeletion"; k.Rotation.Value.Enabled = false }), nil},
+		{"key usage not reported", customerKey("a", func(k *snapshot.KMSKey) { k.Usage = "" }), &want{check.NotAvailable, "DescribeKey did not report the key spec, usage and origin, so whether automatic rotation applies is unknown"}},
+		{"origin not reported", customerKey("a", func(k *snapshot.KMSKey) { k.Origin = "" }), &want{check.NotAvailable, "DescribeKey did not report the key spec, usage and origin, so whether automatic rotation applies is unknown"}},
 		{"aws managed by alias", &snapshot.KMSKey{ID: "a", ARN: arnPrefix + "a", Manager: snapshot.ManagerAWS, Aliases: []string{"alias/aws/ebs"}}, nil},
 		{"aws managed by describe", customerKey("a", func(k *snapshot.KMSKey) { k.Manager = snapshot.ManagerAWS; k.Rotation.Value.Enabled = false }), nil},
 	}

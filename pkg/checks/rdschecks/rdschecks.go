@@ -52,7 +52,7 @@ var InstanceCMK = check.Check{
 	RemediationURL:      "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Overview.Encryption.html",
 	SecurityHubControls: []string{"RDS.3"},
 	RelatedRequirements: append([]string{"CIS AWS Foundations Benchmark v3.0.0/2.3.1"}, nist...),
-	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS},
+	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate:            evaluateInstances,
 }
 
@@ -89,7 +89,7 @@ var ClusterCMK = check.Check{
 	RemediationURL:      "https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Overview.Encryption.html",
 	SecurityHubControls: []string{"RDS.27", "DocumentDB.1", "Neptune.1"},
 	RelatedRequirements: nist,
-	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS},
+	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate:            evaluateClusters,
 }
 
@@ -126,7 +126,7 @@ var SnapshotCMK = check.Check{
 	RemediationURL:      "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_CopySnapshot.html",
 	SecurityHubControls: []string{"RDS.4", "Neptune.6"},
 	RelatedRequirements: nist,
-	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS},
+	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate:            evaluateSnapshots,
 }
 

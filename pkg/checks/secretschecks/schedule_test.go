@@ -96,3 +96,18 @@ func TestIntervalDays(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRotationDue: any schedule text either yields a due time after the
+// last rotation or an error; it never panics or loops.
+func FuzzRotationDue(f *testing.F) {
+	for _, s := range []string{"rate(30 days)", "rate(4 hours)", "cron(0 16 1,15 * ? *)", "cron(0 8 ? * MON#2 *)", "cron(0 0 L * ? *)", "rate(0 days)", "cron()", "cron(* * * * * *)"} {
+		f.Add(s, "3h", int64(0))
+	}
+	last := time.Date(2026, 1, 31, 13, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, expr, duration string, days int64) {
+		due, err := rotationDue(snapshot.SecretRotationRules{ScheduleExpression: expr, Duration: duration, AutomaticallyAfterDays: days}, last)
+		if err == nil && !due.After(last) {
+			t.Fatalf("%q %q %d: due %v is not after the last rotation", expr, duration, days, due)
+		}
+	})
+}

@@ -261,7 +261,7 @@ var CMK = check.Check{
 		"--kms-key-id <key>. Grant the secret's readers kms:Decrypt on that key first; the current version is re-encrypted.",
 	RemediationURL:      "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-28(1)"},
-	Services:            []snapshot.Service{snapshot.SecretsManager, snapshot.KMS},
+	Services:            []snapshot.Service{snapshot.SecretsManager, snapshot.KMS, snapshot.KMSReferenced},
 	Evaluate:            evaluateCMK,
 }
 

@@ -1,7 +1,7 @@
 // Package acmcollect reads the ACM certificates of one region: one
 // ListCertificates pass naming every key type, then DescribeCertificate only
-// for issued AMAZON_ISSUED certificates, whose managed renewal status the
-// list summary lacks.
+// for issued certificates ACM issued itself (AMAZON_ISSUED and PRIVATE),
+// whose managed renewal status the list summary lacks.
 package acmcollect
 
 import (
@@ -184,11 +184,15 @@ func fromSummary(s acmtypes.CertificateSummary) *snapshot.ACMCertificate {
 }
 
 // renewalNotRead says why a listed certificate's renewal status is not
-// worth a DescribeCertificate call, or "" when it is.
+// worth a DescribeCertificate call, or "" when it is. ACM's managed renewal
+// covers the public (AMAZON_ISSUED) and private (PRIVATE, from AWS Private
+// CA through RequestCertificate) certificates it issued; only imported ones
+// are out of its scope. A type ACM adds later is described rather than
+// guessed out of scope.
 func renewalNotRead(cert *snapshot.ACMCertificate) string {
 	switch {
-	case cert.Type != snapshot.CertAmazonIssued:
-		return "ACM manages the renewal of issued AMAZON_ISSUED certificates only; this one is " + cert.Type
+	case cert.Type == snapshot.CertImported:
+		return "ACM does not renew imported certificates"
 	case cert.Status != snapshot.CertIssued:
 		return "certificate is " + cert.Status + ": managed renewal applies to issued certificates only"
 	}
@@ -205,7 +209,7 @@ func describe(ctx context.Context, api API, rec *collect.Recorder, cert *snapsho
 		return false
 	}
 	if out.Certificate == nil {
-		cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal]("DescribeCertificate returned no certificate")
+		cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal](rec.Incomplete("DescribeCertificate", cert.ARN, "certificate"))
 		return false
 	}
 	fromDetail(cert, out.Certificate)
@@ -238,7 +242,7 @@ func fromDetail(cert *snapshot.ACMCertificate, d *acmtypes.CertificateDetail) {
 	cert.InUse = snapshot.KnownFact(len(d.InUseBy) > 0)
 
 	switch {
-	case cert.Type != snapshot.CertAmazonIssued:
+	case cert.Type == snapshot.CertImported:
 		cert.Renewal = snapshot.UnknownFact[snapshot.CertRenewal](renewalNotRead(cert))
 	case d.RenewalSummary == nil:
 		cert.Renewal = snapshot.KnownFact(snapshot.CertRenewal{}) // no renewal under way

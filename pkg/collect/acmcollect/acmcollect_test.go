@@ -132,7 +132,8 @@ var awsSpellings = []string{"RSA-1024", "RSA-2048", "RSA-3072", "RSA-4096", "EC-
 // fakeACM serves n certificates the way AWS does: ListCertificates keeps to
 // RSA_1024 and RSA_2048 unless Includes.KeyTypes names others, and pages by
 // MaxItems/NextToken (moto does neither). Every 250th certificate is an
-// issued AMAZON_ISSUED one; certificate 1 is AMAZON_ISSUED and pending.
+// issued AMAZON_ISSUED one, and the 125th after each an issued PRIVATE one;
+// certificate 1 is AMAZON_ISSUED and pending.
 type fakeACM struct {
 	*wirefake.Server
 	mu       sync.Mutex
@@ -152,6 +153,8 @@ func newFakeACM(n int, failedRenewal, deniedDescribe int, listErr *wirefake.Erro
 		switch {
 		case i%250 == 0:
 			s["Type"] = "AMAZON_ISSUED"
+		case i%250 == 125:
+			s["Type"] = "PRIVATE"
 		case i == 1:
 			s["Type"], s["Status"] = "AMAZON_ISSUED", "PENDING_VALIDATION"
 			delete(s, "NotAfter")
@@ -228,7 +231,7 @@ func newFakeACM(n int, failedRenewal, deniedDescribe int, listErr *wirefake.Erro
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 2,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -238,8 +241,9 @@ func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Co
 }
 
 // TestCollectEveryKeyTypePagedAndDeniedDescribeUnknown pages through 2,500
-// certificates of every key type (3 pages of 1000), describes only the 10
-// issued AMAZON_ISSUED ones, and keeps a denied describe's renewal unknown.
+// certificates of every key type (3 pages of 1000), describes only the 20
+// issued certificates ACM issued (10 AMAZON_ISSUED, 10 PRIVATE: managed
+// renewal covers both), and keeps a denied describe's renewal unknown.
 func TestCollectEveryKeyTypePagedAndDeniedDescribeUnknown(t *testing.T) {
 	const failed, denied = 500, 1000
 	fake := newFakeACM(2500, failed, denied, nil)
@@ -263,13 +267,16 @@ func TestCollectEveryKeyTypePagedAndDeniedDescribeUnknown(t *testing.T) {
 	if got := counter.Count("ACM", "ListCertificates"); got != 3 {
 		t.Errorf("ListCertificates: got %d, want 3", got)
 	}
-	if got := counter.Count("ACM", "DescribeCertificate"); got != 10 {
-		t.Errorf("DescribeCertificate: got %d, want 10 (issued AMAZON_ISSUED certificates only)", got)
+	if got := counter.Count("ACM", "DescribeCertificate"); got != 20 {
+		t.Errorf("DescribeCertificate: got %d, want 20 (issued AMAZON_ISSUED and PRIVATE certificates, no IMPORTED one)", got)
+	}
+	if p := snap.ACM.Certificates[fakeARN(375)]; p.Type != "PRIVATE" || !p.Described || !p.Renewal.Known || p.Renewal.Value.Status != "" {
+		t.Errorf("issued private certificate must be described for its renewal: %+v %+v", p, p.Renewal)
 	}
 
 	ec := snap.ACM.Certificates[fakeARN(4)]
 	if ec.KeyAlgorithm != "EC_prime256v1" || ec.Type != "IMPORTED" || ec.Described || !ec.InUse.Known || !ec.InUse.Value ||
-		ec.NotAfter == nil || !strings.Contains(ec.Renewal.Reason, "IMPORTED") {
+		ec.NotAfter == nil || ec.Renewal.Reason != "ACM does not renew imported certificates" {
 		t.Errorf("imported ECDSA certificate: %+v", ec)
 	}
 	if p := snap.ACM.Certificates[fakeARN(1)]; p.Described || p.NotAfter != nil || p.Renewal.Known {
@@ -341,10 +348,41 @@ func TestCollectOneCertificateServerError(t *testing.T) {
 	}
 }
 
-// TestAllKeyTypesIsTheSDKEnum guards the list against an SDK that adds key
-// types: whatever the enum holds is asked for.
-func TestAllKeyTypesIsTheSDKEnum(t *testing.T) {
-	if got, want := acmcollect.AllKeyTypes(), acmtypes.KeyAlgorithm("").Values(); !reflect.DeepEqual(got, want) || len(got) < 7 {
-		t.Errorf("AllKeyTypes %v, SDK enum %v", got, want)
+// TestDescribeWithoutCertificateIsRecorded: a DescribeCertificate answer
+// without a certificate leaves the renewal unknown and is recorded as a
+// collection error, in a full scan and on a one-certificate run alike, so
+// nothing is archived on it.
+func TestDescribeWithoutCertificateIsRecorded(t *testing.T) {
+	fake := wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
+		switch op {
+		case "ListCertificates":
+			return map[string]any{"CertificateSummaryList": []any{map[string]any{
+				"CertificateArn": fakeARN(0), "DomainName": "c0.example.com", "Type": "AMAZON_ISSUED", "Status": "ISSUED",
+				"KeyAlgorithm": "RSA-2048", "InUse": true,
+			}}}, nil
+		case "DescribeCertificate":
+			return map[string]any{}, nil
+		}
+		return nil, &wirefake.Error{Code: "UnknownOperationException", Message: op}
+	})
+	defer fake.Close()
+	const reason = "DescribeCertificate returned no certificate"
+	for _, scope := range []collect.Scope{{}, {ResourceIDs: []string{fakeARN(0)}}} {
+		snap := snapshot.New(fakeAccount, "aws", region)
+		acmcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, scope)
+		c := snap.ACM.Certificates[fakeARN(0)]
+		if c == nil || c.Described || c.Renewal.Known || c.Renewal.Reason != reason {
+			t.Fatalf("scope %v: renewal must be unknown with the reason: %+v", scope, c)
+		}
+		if !scope.All() && c.ReadError != reason {
+			t.Errorf("one-certificate run: ReadError %q, want %q", c.ReadError, reason)
+		}
+		errs := snap.Errors[snapshot.ACM]
+		if len(errs) != 1 || errs[0].Operation != "DescribeCertificate" || errs[0].Resource != fakeARN(0) || errs[0].Code != collect.IncompleteResponse {
+			t.Errorf("scope %v: errors %+v", scope, errs)
+		}
+		if snap.Complete(snapshot.ACM) {
+			t.Errorf("scope %v: an unanswered describe must make the ACM scope incomplete", scope)
+		}
 	}
 }

@@ -6,6 +6,7 @@ package cloudfrontcollect
 
 import (
 	"context"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -232,12 +233,16 @@ func readPolicy(ctx context.Context, api API, rec *collect.Recorder, id string) 
 	}
 	p := snapshot.ResponseHeadersPolicy{ID: id}
 	if out.ResponseHeadersPolicy == nil || out.ResponseHeadersPolicy.ResponseHeadersPolicyConfig == nil {
-		return snapshot.UnknownFact[snapshot.ResponseHeadersPolicy]("GetResponseHeadersPolicy returned no policy configuration")
+		return snapshot.UnknownFact[snapshot.ResponseHeadersPolicy](rec.Incomplete("GetResponseHeadersPolicy", id, "policy configuration"))
 	}
 	cfg := out.ResponseHeadersPolicy.ResponseHeadersPolicyConfig
 	p.Name = aws.ToString(cfg.Name)
 	if sec := cfg.SecurityHeadersConfig; sec != nil && sec.StrictTransportSecurity != nil {
 		h := sec.StrictTransportSecurity
+		if h.AccessControlMaxAgeSec == nil {
+			// A required field: its absence is not max-age=0.
+			return snapshot.UnknownFact[snapshot.ResponseHeadersPolicy](rec.Incomplete("GetResponseHeadersPolicy", id, "Strict-Transport-Security max-age"))
+		}
 		p.HSTS = &snapshot.StrictTransportSecurity{
 			MaxAgeSeconds:     int64(aws.ToInt32(h.AccessControlMaxAgeSec)),
 			IncludeSubdomains: aws.ToBool(h.IncludeSubdomains),
@@ -257,23 +262,46 @@ func readPolicy(ctx context.Context, api API, rec *collect.Recorder, id string) 
 }
 
 // parseHSTS reads a Strict-Transport-Security header value
-// ("max-age=31536000; includeSubDomains; preload").
+// ("max-age=31536000; includeSubDomains; preload"). A value without exactly
+// one max-age of decimal seconds is marked MaxAgeInvalid: browsers ignore it
+// (RFC 6797 6.1, 8.1), so it must not read as max-age=0 or as valid.
 func parseHSTS(value string) *snapshot.StrictTransportSecurity {
-	h := &snapshot.StrictTransportSecurity{FromCustomHeader: true}
+	h := &snapshot.StrictTransportSecurity{FromCustomHeader: true, Value: value}
+	maxAges := 0
 	for _, part := range strings.Split(value, ";") {
 		part = strings.TrimSpace(part)
 		name, v, _ := strings.Cut(part, "=")
 		switch strings.ToLower(strings.TrimSpace(name)) {
 		case "max-age":
-			n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(v), `"`), 10, 64)
-			if err == nil {
-				h.MaxAgeSeconds = n
-			}
+			maxAges++
+			n, ok := deltaSeconds(v)
+			h.MaxAgeSeconds = n
+			h.MaxAgeInvalid = h.MaxAgeInvalid || !ok
 		case "includesubdomains":
 			h.IncludeSubdomains = true
 		case "preload":
 			h.Preload = true
 		}
 	}
+	if maxAges != 1 {
+		h.MaxAgeInvalid = true
+	}
 	return h
+}
+
+// deltaSeconds parses an HSTS max-age value: decimal digits, optionally
+// quoted. A value too large for int64 is still a valid, very long max-age.
+func deltaSeconds(v string) (int64, bool) {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	if v == "" || strings.TrimLeft(v, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return math.MaxInt64, true
+	}
+	return n, true
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 func TestMain(m *testing.M) { motoserver.TestMain(m) }
@@ -114,7 +115,7 @@ func TestCollectAgainstMoto(t *testing.T) {
 		t.Errorf("viewer certificate: %+v", vc)
 	}
 	if len(s.Origins) != 2 || s.Origins[0].Custom == nil || s.Origins[0].Custom.ProtocolPolicy != "https-only" ||
-		strings.Join(s.Origins[0].Custom.SSLProtocols, ",") != "TLSv1.1,TLSv1.2" || s.Origins[1].Custom != nil {
+		strings.Join(s.Origins[0].Custom.SSLProtocols, ",") != "TLSv1.1,TLSv1.2" || s.Origins[1].Custom != nil || !s.Origins[1].S3 {
 		t.Errorf("origins: %+v", s.Origins)
 	}
 	if s.DefaultBehavior == nil || s.DefaultBehavior.ViewerProtocolPolicy != "redirect-to-https" || s.DefaultBehavior.ResponseHeadersPolicyID != securityHeadersPolicy {
@@ -159,6 +160,9 @@ type fakeCloudFront struct {
 	n            int
 	denyList     bool
 	deniedPolicy string
+	// policyBody, when it names a policy, is the XML inside that policy's
+	// <ResponseHeadersPolicy> element, in place of the generated one.
+	policyBody map[string]string
 
 	mu      sync.Mutex
 	calls   map[string]int
@@ -256,6 +260,10 @@ func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Content-Type", "text/xml")
 		w.Header().Set("ETag", "E1")
+		if body, ok := f.policyBody[id]; ok {
+			fmt.Fprintf(w, `<?xml version="1.0"?><ResponseHeadersPolicy xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/">%s</ResponseHeadersPolicy>`, body)
+			return
+		}
 		fmt.Fprintf(w, `<?xml version="1.0"?><ResponseHeadersPolicy xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Id>%s</Id><LastModifiedTime>2025-01-01T00:00:00Z</LastModifiedTime><ResponseHeadersPolicyConfig><Name>%s</Name>%s%s</ResponseHeadersPolicyConfig></ResponseHeadersPolicy>`,
 			id, id, hsts, custom)
 	default:
@@ -266,7 +274,7 @@ func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -339,6 +347,61 @@ func TestCollectListDenied(t *testing.T) {
 	}
 	if !snap.Collected[snapshot.CloudFront] || snap.Complete(snapshot.CloudFront) {
 		t.Error("a failed list must leave CloudFront collected but incomplete")
+	}
+}
+
+// TestIncompletePoliciesAreRecorded: a policy answered without its
+// configuration, or with HSTS lacking its required max-age, is unknown and
+// recorded as a collection error (the scope is incomplete); an HSTS custom
+// header whose max-age cannot be parsed is kept, marked invalid, not read as
+// max-age=0.
+func TestIncompletePoliciesAreRecorded(t *testing.T) {
+	fake := newFakeCloudFront(60) // custom-0 .. custom-5 and the managed policy
+	custom := func(value string) string {
+		return `<Id>x</Id><ResponseHeadersPolicyConfig><Name>custom</Name><CustomHeadersConfig><Quantity>1</Quantity><Items><ResponseHeadersPolicyCustomHeader>` +
+			`<Header>Strict-Transport-Security</Header><Value>` + value + `</Value><Override>false</Override></ResponseHeadersPolicyCustomHeader></Items></CustomHeadersConfig></ResponseHeadersPolicyConfig>`
+	}
+	fake.policyBody = map[string]string{
+		"custom-1": `<Id>custom-1</Id>`, // no ResponseHeadersPolicyConfig
+		"custom-2": `<Id>custom-2</Id><ResponseHeadersPolicyConfig><Name>n</Name><SecurityHeadersConfig><StrictTransportSecurity><Override>false</Override></StrictTransportSecurity></SecurityHeadersConfig></ResponseHeadersPolicyConfig>`,
+		"custom-3": custom("max-age=one-year; includeSubDomains"),
+		"custom-4": custom("includeSubDomains; preload"),
+		"custom-5": custom(`max-age="0"`),
+	}
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	cloudfrontcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
+	policies := snap.CloudFront.ResponseHeadersPolicies
+
+	for id, reason := range map[string]string{
+		"custom-1": "GetResponseHeadersPolicy returned no policy configuration",
+		"custom-2": "GetResponseHeadersPolicy returned no Strict-Transport-Security max-age",
+	} {
+		if p := policies[id]; p.Known || p.Reason != reason {
+			t.Errorf("%s: %+v, want unknown with %q", id, p, reason)
+		}
+	}
+	errs := snap.Errors[snapshot.CloudFront]
+	if len(errs) != 2 {
+		t.Fatalf("errors: %+v, want one per incomplete policy", errs)
+	}
+	for _, e := range errs {
+		if e.Operation != "GetResponseHeadersPolicy" || e.Code != collect.IncompleteResponse || (e.Resource != "custom-1" && e.Resource != "custom-2") {
+			t.Errorf("error: %+v", e)
+		}
+	}
+	if snap.Complete(snapshot.CloudFront) {
+		t.Error("an incomplete policy answer must make the scope incomplete")
+	}
+	for id, want := range map[string]snapshot.StrictTransportSecurity{
+		"custom-3": {FromCustomHeader: true, IncludeSubdomains: true, MaxAgeInvalid: true, Value: "max-age=one-year; includeSubDomains"},
+		"custom-4": {FromCustomHeader: true, IncludeSubdomains: true, Preload: true, MaxAgeInvalid: true, Value: "includeSubDomains; preload"},
+		"custom-5": {FromCustomHeader: true, Value: `max-age="0"`},
+	} {
+		p := policies[id]
+		if !p.Known || p.Value.HSTS == nil || *p.Value.HSTS != want {
+			t.Errorf("%s: %+v, want HSTS %+v", id, p, want)
+		}
 	}
 }
 

@@ -82,6 +82,9 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		if !scope.All() && !slices.Contains(scope.ResourceIDs, trail.Name) && !slices.Contains(scope.ResourceIDs, trail.ARN) {
 			continue // an endpoint that ignored trailNameList (moto does)
 		}
+		if !trail.LogFileValidation.Known {
+			rec.Incomplete("DescribeTrails", trail.ARN, "LogFileValidationEnabled")
+		}
 		trail.Logging = snapshot.UnknownFact[bool](notRead)
 		trail.ManagementEvents = snapshot.UnknownFact[snapshot.ManagementEventCoverage](notRead)
 		snap.CloudTrail.Trails = append(snap.CloudTrail.Trails, trail)
@@ -117,8 +120,19 @@ func (c AccountCollector) Collect(ctx context.Context, cfg aws.Config, snap *sna
 		return
 	}
 	trails := []*snapshot.CloudTrailTrail{}
+	var unsure []*snapshot.CloudTrailTrail
 	for _, t := range out.TrailList {
-		if trail := fromDescribe(t); trail.MultiRegion {
+		trail := fromDescribe(t)
+		switch {
+		case !trail.MultiRegion.Known:
+			// Kept, unread: it may be the trail that logs the account, so
+			// its absence from the verdict must show.
+			rec.Incomplete("DescribeTrails", trail.ARN, "IsMultiRegionTrail")
+			reason := "whether it is multi-region is unknown: " + trail.MultiRegion.Reason
+			trail.Logging = snapshot.UnknownFact[bool](reason)
+			trail.ManagementEvents = snapshot.UnknownFact[snapshot.ManagementEventCoverage](reason)
+			unsure = append(unsure, trail)
+		case trail.MultiRegion.Value:
 			trails = append(trails, trail)
 		}
 	}
@@ -137,7 +151,7 @@ func (c AccountCollector) Collect(ctx context.Context, cfg aws.Config, snap *sna
 		readStatus(ctx, api, rec, t)
 		readSelectors(ctx, api, rec, t)
 	})
-	snap.CloudTrail.MultiRegionTrails = snapshot.KnownFact(trails)
+	snap.CloudTrail.MultiRegionTrails = snapshot.KnownFact(append(trails, unsure...))
 }
 
 func fromDescribe(t cttypes.Trail) *snapshot.CloudTrailTrail {
@@ -145,10 +159,10 @@ func fromDescribe(t cttypes.Trail) *snapshot.CloudTrailTrail {
 		Name:                       aws.ToString(t.Name),
 		ARN:                        aws.ToString(t.TrailARN),
 		HomeRegion:                 aws.ToString(t.HomeRegion),
-		MultiRegion:                aws.ToBool(t.IsMultiRegionTrail),
+		MultiRegion:                boolFact(t.IsMultiRegionTrail, "IsMultiRegionTrail"),
 		Organization:               aws.ToBool(t.IsOrganizationTrail),
 		IncludeGlobalServiceEvents: aws.ToBool(t.IncludeGlobalServiceEvents),
-		LogFileValidation:          aws.ToBool(t.LogFileValidationEnabled),
+		LogFileValidation:          boolFact(t.LogFileValidationEnabled, "LogFileValidationEnabled"),
 		HasCustomEventSelectors:    aws.ToBool(t.HasCustomEventSelectors),
 		KMSKeyID:                   aws.ToString(t.KmsKeyId),
 		S3BucketName:               aws.ToString(t.S3BucketName),
@@ -157,6 +171,15 @@ func fromDescribe(t cttypes.Trail) *snapshot.CloudTrailTrail {
 		CloudWatchLogsLogGroupARN:  aws.ToString(t.CloudWatchLogsLogGroupArn),
 		CloudWatchLogsRoleARN:      aws.ToString(t.CloudWatchLogsRoleArn),
 	}
+}
+
+// boolFact is a DescribeTrails boolean; nil is unknown, never false (the
+// reason is what Recorder.Incomplete records for it).
+func boolFact(v *bool, field string) snapshot.Fact[bool] {
+	if v == nil {
+		return snapshot.UnknownFact[bool]("DescribeTrails returned no " + field)
+	}
+	return snapshot.KnownFact(*v)
 }
 
 // ownedBy reports a trail ARN in account (an unparsable ARN is kept: the
@@ -173,7 +196,7 @@ func readStatus(ctx context.Context, api API, rec *collect.Recorder, t *snapshot
 		rec.Fail("GetTrailStatus", t.ARN, err)
 		t.Logging = snapshot.UnknownFact[bool](collect.Reason("GetTrailStatus", err))
 	case out.IsLogging == nil:
-		t.Logging = snapshot.UnknownFact[bool]("GetTrailStatus returned no IsLogging")
+		t.Logging = snapshot.UnknownFact[bool](rec.Incomplete("GetTrailStatus", t.ARN, "IsLogging"))
 	default:
 		t.Logging = snapshot.KnownFact(*out.IsLogging)
 	}
@@ -192,41 +215,103 @@ func readSelectors(ctx context.Context, api API, rec *collect.Recorder, t *snaps
 // Coverage is the union of the management events a trail's selectors
 // record. Classic selectors record management events unless
 // IncludeManagementEvents is false (its API default is true), for their
-// ReadWriteType (default All). Advanced selectors record them where a
-// selector matches eventCategory = Management; a readOnly field selector
-// narrows it to reads or writes. Exclusions of single event sources
-// (ExcludeManagementEventSources, eventSource NotEquals) leave the coverage
-// as it is: the trail still records the account's management events.
+// ReadWriteType (default All), less their ExcludeManagementEventSources.
+// Advanced selectors record them where a selector matches eventCategory =
+// Management; a readOnly field selector narrows it to reads or writes, an
+// eventSource one to or away from named sources (NotEquals
+// kms.amazonaws.com). An event source left out by every selector that
+// records management events is Excluded: the AWS Config rule behind
+// CloudTrail.1 (multi-region-cloudtrail-enabled) is NON_COMPLIANT for a
+// trail that excludes management event sources.
 func Coverage(classic []cttypes.EventSelector, advanced []cttypes.AdvancedEventSelector) snapshot.ManagementEventCoverage {
-	var c snapshot.ManagementEventCoverage
+	var scopes []selectorScope
 	for _, s := range classic {
 		if s.IncludeManagementEvents != nil && !*s.IncludeManagementEvents {
 			continue
 		}
+		sc := selectorScope{except: s.ExcludeManagementEventSources}
 		switch s.ReadWriteType {
 		case cttypes.ReadWriteTypeReadOnly:
-			c.Read = true
+			sc.read = true
 		case cttypes.ReadWriteTypeWriteOnly:
-			c.Write = true
+			sc.write = true
 		default:
-			c.Read, c.Write = true, true
+			sc.read, sc.write = true, true
 		}
+		scopes = append(scopes, sc)
 	}
 	for _, s := range advanced {
-		management, read, write := false, true, true
+		management := false
+		sc := selectorScope{read: true, write: true}
 		for _, f := range s.FieldSelectors {
 			switch aws.ToString(f.Field) {
 			case "eventCategory":
 				management = slices.Contains(f.Equals, "Management")
 			case "readOnly":
-				read = slices.Contains(f.Equals, "true") || slices.Contains(f.NotEquals, "false")
-				write = slices.Contains(f.Equals, "false") || slices.Contains(f.NotEquals, "true")
+				sc.read = slices.Contains(f.Equals, "true") || slices.Contains(f.NotEquals, "false")
+				sc.write = slices.Contains(f.Equals, "false") || slices.Contains(f.NotEquals, "true")
+			case "eventSource":
+				sc.except = append(sc.except, f.NotEquals...)
+				// Patterns cannot be listed as sources: each is named as
+				// written, so it is excluded unless another selector
+				// records every source.
+				for _, p := range f.NotStartsWith {
+					sc.except = append(sc.except, "eventSource NotStartsWith "+p)
+				}
+				for _, p := range f.NotEndsWith {
+					sc.except = append(sc.except, "eventSource NotEndsWith "+p)
+				}
+				only := append([]string(nil), f.Equals...)
+				for _, p := range f.StartsWith {
+					only = append(only, "eventSource StartsWith "+p)
+				}
+				for _, p := range f.EndsWith {
+					only = append(only, "eventSource EndsWith "+p)
+				}
+				if len(only) > 0 {
+					sc.only = only
+				}
 			}
 		}
 		if management {
-			c.Read = c.Read || read
-			c.Write = c.Write || write
+			scopes = append(scopes, sc)
 		}
 	}
+
+	var c snapshot.ManagementEventCoverage
+	named := map[string]bool{}
+	for _, sc := range scopes {
+		if sc.only == nil {
+			c.Read = c.Read || sc.read
+			c.Write = c.Write || sc.write
+		}
+		for _, n := range append(slices.Clone(sc.only), sc.except...) {
+			named[n] = true
+		}
+	}
+	for n := range named {
+		if c.Read && !anyCovers(scopes, n, true) || c.Write && !anyCovers(scopes, n, false) {
+			c.Excluded = append(c.Excluded, n)
+		}
+	}
+	slices.Sort(c.Excluded)
 	return c
+}
+
+// selectorScope is what one selector records of management events: reads,
+// writes, from every event source but except, or from only those in only
+// (nil: no such restriction).
+type selectorScope struct {
+	read, write  bool
+	only, except []string
+}
+
+func anyCovers(scopes []selectorScope, source string, read bool) bool {
+	for _, sc := range scopes {
+		if (read && sc.read || !read && sc.write) &&
+			(sc.only == nil || slices.Contains(sc.only, source)) && !slices.Contains(sc.except, source) {
+			return true
+		}
+	}
+	return false
 }

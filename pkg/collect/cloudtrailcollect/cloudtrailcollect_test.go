@@ -2,6 +2,7 @@ package cloudtrailcollect_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -102,11 +103,11 @@ func TestCollectAgainstMoto(t *testing.T) {
 	if len(names) != 2 || names["home-multi"] == nil || names["home-single"] == nil {
 		t.Fatalf("trails homed in us-east-1: %v", names)
 	}
-	if m := names["home-multi"]; !m.MultiRegion || !m.LogFileValidation || m.KMSKeyID != keyARN || m.HomeRegion != "us-east-1" ||
+	if m := names["home-multi"]; !m.MultiRegion.Known || !m.MultiRegion.Value || !m.LogFileValidation.Known || !m.LogFileValidation.Value || m.KMSKeyID != keyARN || m.HomeRegion != "us-east-1" ||
 		m.ARN != "arn:aws:cloudtrail:us-east-1:123456789012:trail/home-multi" || m.S3BucketName != "trails-us-east-1" || m.Logging.Known {
 		t.Errorf("home-multi: %+v", m)
 	}
-	if s := names["home-single"]; s.MultiRegion || s.LogFileValidation || s.KMSKeyID != "" {
+	if s := names["home-single"]; !s.MultiRegion.Known || s.MultiRegion.Value || !s.LogFileValidation.Known || s.LogFileValidation.Value || s.KMSKeyID != "" {
 		t.Errorf("home-single: %+v", s)
 	}
 	uses := snap.KeyUses()
@@ -135,7 +136,7 @@ func TestCollectAgainstMoto(t *testing.T) {
 	}
 	a := multi["away-multi"]
 	if a.HomeRegion != "eu-west-1" || !a.Logging.Known || a.Logging.Value || !a.ManagementEvents.Known ||
-		a.ManagementEvents.Value != (snapshot.ManagementEventCoverage{Read: true}) {
+		!reflect.DeepEqual(a.ManagementEvents.Value, snapshot.ManagementEventCoverage{Read: true}) {
 		t.Errorf("away-multi: home %s logging %+v events %+v", a.HomeRegion, a.Logging, a.ManagementEvents)
 	}
 	for op, want := range map[string]int{"DescribeTrails": 1, "GetTrailStatus": 2, "GetEventSelectors": 2} {
@@ -162,10 +163,12 @@ const account = "111122223333"
 // denied for the organization trail.
 func fakeCloudTrail(describeErr *wirefake.Error) *wirefake.Server {
 	trails := []map[string]any{
-		{"Name": "org", "TrailARN": "arn:aws:cloudtrail:eu-west-1:999999999999:trail/org", "HomeRegion": "eu-west-1", "IsMultiRegionTrail": true, "IsOrganizationTrail": true},
+		{"Name": "org", "TrailARN": "arn:aws:cloudtrail:eu-west-1:999999999999:trail/org", "HomeRegion": "eu-west-1", "IsMultiRegionTrail": true, "IsOrganizationTrail": true,
+			"LogFileValidationEnabled": true},
 		{"Name": "main", "TrailARN": "arn:aws:cloudtrail:us-east-1:" + account + ":trail/main", "HomeRegion": "us-east-1", "IsMultiRegionTrail": true,
 			"LogFileValidationEnabled": true, "KmsKeyId": "arn:aws:kms:us-east-1:" + account + ":key/k", "HasCustomEventSelectors": true},
-		{"Name": "local", "TrailARN": "arn:aws:cloudtrail:us-east-1:" + account + ":trail/local", "HomeRegion": "us-east-1"},
+		{"Name": "local", "TrailARN": "arn:aws:cloudtrail:us-east-1:" + account + ":trail/local", "HomeRegion": "us-east-1", "IsMultiRegionTrail": false,
+			"LogFileValidationEnabled": false},
 	}
 	return wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
 		switch op {
@@ -198,7 +201,7 @@ func fakeCloudTrail(describeErr *wirefake.Error) *wirefake.Server {
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: "us-east-1", EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: "us-east-1", EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -291,7 +294,35 @@ func TestCoverage(t *testing.T) {
 		{"classic management excluded", []cttypes.EventSelector{{ReadWriteType: "All", IncludeManagementEvents: aws.Bool(false)}}, nil, snapshot.ManagementEventCoverage{}},
 		{"classic write only", []cttypes.EventSelector{{ReadWriteType: "WriteOnly", IncludeManagementEvents: aws.Bool(true)}}, nil, snapshot.ManagementEventCoverage{Write: true}},
 		{"classic read plus write", []cttypes.EventSelector{{ReadWriteType: "ReadOnly"}, {ReadWriteType: "WriteOnly"}}, nil, all},
-		{"classic excluding KMS still counts", []cttypes.EventSelector{{ReadWriteType: "All", ExcludeManagementEventSources: []string{"kms.amazonaws.com"}}}, nil, all},
+		// The AWS Config rule behind CloudTrail.1 (multi-region-cloudtrail-
+		// enabled) is NON_COMPLIANT when management event sources are
+		// excluded: such a trail does not record all management events.
+		{"classic excluding KMS", []cttypes.EventSelector{{ReadWriteType: "All", ExcludeManagementEventSources: []string{"kms.amazonaws.com"}}}, nil,
+			snapshot.ManagementEventCoverage{Read: true, Write: true, Excluded: []string{"kms.amazonaws.com"}}},
+		{"classic excluding RDS Data API and KMS", []cttypes.EventSelector{{ReadWriteType: "All", ExcludeManagementEventSources: []string{"rdsdata.amazonaws.com", "kms.amazonaws.com"}}}, nil,
+			snapshot.ManagementEventCoverage{Read: true, Write: true, Excluded: []string{"kms.amazonaws.com", "rdsdata.amazonaws.com"}}},
+		{"classic exclusion made up by another selector", []cttypes.EventSelector{
+			{ReadWriteType: "All", ExcludeManagementEventSources: []string{"kms.amazonaws.com"}}, {ReadWriteType: "All"},
+		}, nil, all},
+		{"classic KMS reads excluded by the only read selector", []cttypes.EventSelector{
+			{ReadWriteType: "ReadOnly", ExcludeManagementEventSources: []string{"kms.amazonaws.com"}}, {ReadWriteType: "WriteOnly"},
+		}, nil, snapshot.ManagementEventCoverage{Read: true, Write: true, Excluded: []string{"kms.amazonaws.com"}}},
+		{"classic empty exclusion list", []cttypes.EventSelector{{ReadWriteType: "All", ExcludeManagementEventSources: []string{}}}, nil, all},
+		{"advanced excluding KMS", nil, []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt, f("eventSource", nil, []string{"kms.amazonaws.com"})}}},
+			snapshot.ManagementEventCoverage{Read: true, Write: true, Excluded: []string{"kms.amazonaws.com"}}},
+		{"advanced excluding RDS Data API, reads only", nil, []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{
+			mgmt, f("readOnly", []string{"true"}, nil), f("eventSource", nil, []string{"rdsdata.amazonaws.com"}),
+		}}}, snapshot.ManagementEventCoverage{Read: true, Excluded: []string{"rdsdata.amazonaws.com"}}},
+		{"advanced exclusion made up by a KMS-only selector", nil, []cttypes.AdvancedEventSelector{
+			{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt, f("eventSource", nil, []string{"kms.amazonaws.com"})}},
+			{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt, f("eventSource", []string{"kms.amazonaws.com"}, nil)}},
+		}, all},
+		{"advanced one source only", nil, []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt, f("eventSource", []string{"kms.amazonaws.com"}, nil)}}},
+			snapshot.ManagementEventCoverage{}},
+		{"advanced exclusion on data events only does not matter", nil, []cttypes.AdvancedEventSelector{
+			{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt}},
+			{FieldSelectors: []cttypes.AdvancedFieldSelector{f("eventCategory", []string{"Data"}, nil), f("eventSource", nil, []string{"kms.amazonaws.com"})}},
+		}, all},
 		{"advanced management", nil, []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt}}}, all},
 		{"advanced reads only", nil, []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt, f("readOnly", []string{"true"}, nil)}}}, snapshot.ManagementEventCoverage{Read: true}},
 		{"advanced not read-only", nil, []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{mgmt, f("readOnly", nil, []string{"true"})}}}, snapshot.ManagementEventCoverage{Write: true}},
@@ -304,9 +335,78 @@ func TestCoverage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := cloudtrailcollect.Coverage(tt.classic, tt.advanced); got != tt.want {
+			if got := cloudtrailcollect.Coverage(tt.classic, tt.advanced); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMissingDescribeFieldsAreUnknownAndRecorded: DescribeTrails without
+// LogFileValidationEnabled or IsMultiRegionTrail (AWS always sends both)
+// leaves them unknown, never false, and records the gap, so the scope is
+// incomplete; a trail of unknown kind stays in the account view, unread,
+// and a GetTrailStatus without IsLogging is recorded the same way.
+func TestMissingDescribeFieldsAreUnknownAndRecorded(t *testing.T) {
+	fake := wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
+		switch op {
+		case "DescribeTrails":
+			return map[string]any{"trailList": []any{
+				map[string]any{"Name": "bare", "TrailARN": "arn:aws:cloudtrail:us-east-1:" + account + ":trail/bare", "HomeRegion": "us-east-1"},
+				map[string]any{"Name": "multi", "TrailARN": "arn:aws:cloudtrail:us-east-1:" + account + ":trail/multi", "HomeRegion": "us-east-1",
+					"IsMultiRegionTrail": true, "LogFileValidationEnabled": true},
+			}}, nil
+		case "GetTrailStatus":
+			return map[string]any{}, nil
+		case "GetEventSelectors":
+			return map[string]any{"EventSelectors": []any{map[string]any{"ReadWriteType": "All"}}}, nil
+		}
+		return nil, &wirefake.Error{Code: "UnknownOperationException", Message: op}
+	})
+	defer fake.Close()
+	counter := awsconfig.NewCallCounter()
+	cfg := fakeConfig(t, fake.URL, counter)
+	snap := snapshot.New(account, "aws", "us-east-1")
+	cloudtrailcollect.Collector{}.Collect(context.Background(), cfg, snap, collect.Scope{})
+	cloudtrailcollect.AccountCollector{}.Collect(context.Background(), cfg, snap, collect.Scope{})
+
+	bare := snap.CloudTrail.Trails[0]
+	if bare.Name != "bare" || bare.LogFileValidation.Known || bare.LogFileValidation.Reason != "DescribeTrails returned no LogFileValidationEnabled" || bare.MultiRegion.Known {
+		t.Errorf("per-region view of a trail without the fields: %+v", bare)
+	}
+	if errs := snap.Errors[snapshot.CloudTrail]; len(errs) != 1 || errs[0].Operation != "DescribeTrails" || errs[0].Resource != bare.ARN || errs[0].Code != collect.IncompleteResponse {
+		t.Errorf("per-region errors: %+v", errs)
+	}
+	trails := snap.CloudTrail.MultiRegionTrails
+	if !trails.Known || len(trails.Value) != 2 {
+		t.Fatalf("account view: %+v (a trail of unknown kind must be kept)", trails)
+	}
+	byName := map[string]*snapshot.CloudTrailTrail{}
+	for _, tr := range trails.Value {
+		byName[tr.Name] = tr
+	}
+	if b := byName["bare"]; b.Logging.Known || b.Logging.Reason != "whether it is multi-region is unknown: DescribeTrails returned no IsMultiRegionTrail" || b.ManagementEvents.Known {
+		t.Errorf("account view of a trail of unknown kind: %+v", b)
+	}
+	if m := byName["multi"]; m.Logging.Known || m.Logging.Reason != "GetTrailStatus returned no IsLogging" || !m.ManagementEvents.Known {
+		t.Errorf("account view of a trail without IsLogging: %+v", m)
+	}
+	errs := snap.Errors[snapshot.CloudTrailAccount]
+	got := map[string]string{}
+	for _, e := range errs {
+		if e.Code != collect.IncompleteResponse {
+			t.Errorf("error code: %+v", e)
+		}
+		got[e.Operation] = e.Resource
+	}
+	if len(errs) != 2 || got["DescribeTrails"] != byName["bare"].ARN || got["GetTrailStatus"] != byName["multi"].ARN {
+		t.Errorf("account errors: %+v", errs)
+	}
+	if snap.Complete(snapshot.CloudTrail) || snap.Complete(snapshot.CloudTrailAccount) {
+		t.Error("missing fields must make both scopes incomplete")
+	}
+	// The trail of unknown kind is not read: only the multi-region one is.
+	if counter.Count("CloudTrail", "GetTrailStatus") != 1 || counter.Count("CloudTrail", "GetEventSelectors") != 1 {
+		t.Errorf("calls: %+v", counter.Snapshot())
 	}
 }

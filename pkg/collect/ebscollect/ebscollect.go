@@ -91,7 +91,7 @@ func readDefaults(ctx context.Context, api API, rec *collect.Recorder) *snapshot
 		rec.Fail("GetEbsEncryptionByDefault", "", err)
 		d.EncryptionByDefault = snapshot.UnknownFact[bool](collect.Reason("GetEbsEncryptionByDefault", err))
 	} else if out.EbsEncryptionByDefault == nil {
-		d.EncryptionByDefault = snapshot.UnknownFact[bool]("GetEbsEncryptionByDefault returned no value")
+		d.EncryptionByDefault = snapshot.UnknownFact[bool](rec.Incomplete("GetEbsEncryptionByDefault", "", "value"))
 	} else {
 		d.EncryptionByDefault = snapshot.KnownFact(*out.EbsEncryptionByDefault)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 func TestMain(m *testing.M) { motoserver.TestMain(m) }
@@ -205,6 +206,8 @@ type ec2Fake struct {
 	// fail maps an Action (DescribeVolumes: "DescribeVolumes@<token>") to
 	// the error it answers: HTTP status and code.
 	fail map[string]ec2Error
+	// omitSetting answers GetEbsEncryptionByDefault without its value.
+	omitSetting bool
 
 	mu       sync.Mutex
 	requests []url.Values
@@ -242,6 +245,10 @@ func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch action {
 	case "GetEbsEncryptionByDefault":
+		if f.omitSetting {
+			fmt.Fprintf(w, `<GetEbsEncryptionByDefaultResponse xmlns="%s"><requestId>fake</requestId></GetEbsEncryptionByDefaultResponse>`, ec2NS)
+			return
+		}
 		fmt.Fprintf(w, `<GetEbsEncryptionByDefaultResponse xmlns="%s"><requestId>fake</requestId><ebsEncryptionByDefault>true</ebsEncryptionByDefault><sseType>sse-ebs</sseType></GetEbsEncryptionByDefaultResponse>`, ec2NS)
 	case "GetEbsDefaultKmsKeyId":
 		fmt.Fprintf(w, `<GetEbsDefaultKmsKeyIdResponse xmlns="%s"><requestId>fake</requestId><kmsKeyId>arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab</kmsKeyId></GetEbsDefaultKmsKeyIdResponse>`, ec2NS)
@@ -298,7 +305,7 @@ func (f *ec2Fake) calls(action string) []url.Values {
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -408,5 +415,25 @@ func TestDefaultsDeniedOrFailing(t *testing.T) {
 				t.Errorf("errors %+v, %d volumes", errs, len(snap.EBS.Volumes))
 			}
 		})
+	}
+}
+
+// TestDefaultsWithoutValueIsRecorded: a GetEbsEncryptionByDefault answer
+// without its value leaves the setting unknown and is recorded, so the
+// region's EBS scope is incomplete and nothing is archived on it.
+func TestDefaultsWithoutValueIsRecorded(t *testing.T) {
+	fake := newEC2Fake(2, nil)
+	fake.omitSetting = true
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
+	if d := snap.EBS.Defaults; d.EncryptionByDefault.Known || d.EncryptionByDefault.Reason != "GetEbsEncryptionByDefault returned no value" || !d.DefaultKMSKey.Known {
+		t.Errorf("defaults: %+v", d)
+	}
+	if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || errs[0].Operation != "GetEbsEncryptionByDefault" || errs[0].Code != collect.IncompleteResponse {
+		t.Errorf("errors: %+v", errs)
+	}
+	if snap.Complete(snapshot.EBS) {
+		t.Error("an unanswered setting must make the EBS scope incomplete")
 	}
 }

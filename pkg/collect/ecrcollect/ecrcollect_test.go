@@ -169,7 +169,7 @@ func fakeECR(n int, failAt string, failure *wirefake.Error) *wirefake.Server {
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -231,7 +231,8 @@ func TestCollectThrottledNamed(t *testing.T) {
 	snap := snapshot.New("111122223333", "aws", region)
 	ecrcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{"repo-0000", "repo-0001"}})
 	errs := snap.Errors[snapshot.ECR]
-	if len(errs) != 1 || errs[0].Resource != "repo-0000,repo-0001" || errs[0].Code != "ThrottlingException" || fake.Calls("DescribeRepositories") != 1 {
+	// Throttling is retried (TestRetries attempts), then recorded.
+	if len(errs) != 1 || errs[0].Resource != "repo-0000,repo-0001" || errs[0].Code != "ThrottlingException" || fake.Calls("DescribeRepositories") != wirefake.TestRetries {
 		t.Errorf("errors %+v after %d calls", errs, fake.Calls("DescribeRepositories"))
 	}
 }

@@ -182,6 +182,11 @@ func fill(k *snapshot.KMSKey, out *kms.DescribeKeyOutput) {
 	k.State = string(m.KeyState)
 	k.Spec = string(m.KeySpec)
 	k.Usage = string(m.KeyUsage)
+	if k.Usage == "" && k.Spec == "SYMMETRIC_DEFAULT" {
+		// The only usage a symmetric default key can have; some endpoints
+		// (moto) omit it when the key was created without KeyUsage.
+		k.Usage = "ENCRYPT_DECRYPT"
+	}
 	k.Origin = string(m.Origin)
 	k.CustomKeyStoreID = aws.ToString(m.CustomKeyStoreId)
 	k.CreationDate = aws.ToTime(m.CreationDate)
@@ -217,9 +222,11 @@ func keyRef(k *snapshot.KMSKey) string {
 // resources point at and that the snapshot cannot answer for yet (another
 // account or region, or a key the listing did not return). It runs after the
 // service collectors. A denied describe leaves the key unknown, with the
-// error recorded, so the checks on those resources say NOT_AVAILABLE.
+// error recorded under snapshot.KMSReferenced, so the checks on those
+// resources say NOT_AVAILABLE and archive nothing, while kms.rotation and
+// kms.pending-deletion keep their own, complete scope.
 func (c Collector) DescribeReferenced(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot) {
-	rec := collect.NewRecorder(snap, snapshot.KMS)
+	rec := collect.NewRecorder(snap, snapshot.KMSReferenced)
 	if snap.KMS.Referenced == nil {
 		snap.KMS.Referenced = map[string]*snapshot.KMSKey{}
 	}
@@ -233,29 +240,40 @@ func (c Collector) DescribeReferenced(ctx context.Context, cfg aws.Config, snap 
 		seen[ref.Lookup()] = true
 		refs = append(refs, ref)
 	}
-	results := make([]*snapshot.KMSKey, len(refs))
-	idx := make(map[string]int, len(refs))
-	for i, r := range refs {
-		idx[r.Lookup()] = i
+	// One client per key region, shared by the workers.
+	apis := map[string]API{}
+	for _, r := range refs {
+		if apis[r.Region] == nil {
+			apis[r.Region] = c.api(awsconfig.ForRegion(cfg, r.Region))
+		}
 	}
-	collect.ForEach(ctx, c.workers(), refs, func(ctx context.Context, ref keyref.Ref) {
-		k := &snapshot.KMSKey{ARN: ref.Lookup()}
-		api := c.api(awsconfig.ForRegion(cfg, ref.Region))
-		k.Rotation = snapshot.UnknownFact[snapshot.KeyRotation]("not read for referenced keys")
-		out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref.Lookup())})
+	described := make([]*snapshot.KMSKey, len(refs))
+	collect.ForEach(ctx, c.workers(), indexes(len(refs)), func(ctx context.Context, i int) {
+		ref := refs[i]
+		k := &snapshot.KMSKey{ARN: ref.Lookup(), Rotation: snapshot.UnknownFact[snapshot.KeyRotation]("not read for referenced keys")}
+		out, err := apis[ref.Region].DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref.Lookup())})
 		switch {
 		case err == nil:
 			fill(k, out)
 		case collect.ErrorCode(err) == "NotFoundException" && ref.Account == snap.Account:
+			// An answer, not a failure: the account's own key is gone.
 			k.NotFound = true
 			k.DescribeReason = collect.Reason("DescribeKey", err)
 		default:
 			rec.Fail("DescribeKey", ref.Lookup(), err)
 			k.DescribeReason = collect.Reason("DescribeKey", err)
 		}
-		results[idx[ref.Lookup()]] = k
+		described[i] = k
 	})
 	for i, r := range refs {
-		snap.KMS.Referenced[r.Lookup()] = results[i]
+		snap.KMS.Referenced[r.Lookup()] = described[i]
 	}
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }

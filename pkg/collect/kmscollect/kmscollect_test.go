@@ -140,7 +140,7 @@ func fakeKMS(n int, denied map[string]bool, listErr *wirefake.Error) *wirefake.S
 func fakeConfig(t testing.TB, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -244,6 +244,8 @@ func TestDescribeReferenced(t *testing.T) {
 		goneID    = "22222222-2222-2222-2222-222222222222"
 		foreignID = "33333333-3333-3333-3333-333333333333"
 		westID    = "44444444-4444-4444-4444-444444444444"
+		// undescribableID is listed, but its DescribeKey failed in Collect.
+		undescribableID = "55555555-5555-5555-5555-555555555555"
 	)
 	var regions []string
 	fake := wirefake.NewJSON(func(op string, in map[string]any) (any, *wirefake.Error) {
@@ -266,12 +268,16 @@ func TestDescribeReferenced(t *testing.T) {
 	fake.Config.Handler = regionRecorder(fake.Config.Handler, &regions)
 
 	snap := snapshot.New("111122223333", "aws", region)
-	snap.KMS.Keys = map[string]*snapshot.KMSKey{localID: {ID: localID, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + localID, Manager: snapshot.ManagerCustomer, Described: true, State: "Enabled"}}
+	snap.KMS.Keys = map[string]*snapshot.KMSKey{
+		localID:         {ID: localID, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + localID, Manager: snapshot.ManagerCustomer, Described: true, State: "Enabled"},
+		undescribableID: {ID: undescribableID, ARN: "arn:aws:kms:eu-west-1:111122223333:key/" + undescribableID, DescribeReason: "DescribeKey failed: ThrottlingException: slow"},
+	}
 	snap.KMS.Aliases = map[string]string{}
 	use := func(name, key string) {
 		snap.AddKeyUse(snapshot.KeyUse{Service: snapshot.RDS, ResourceARN: "arn:aws:rds:eu-west-1:111122223333:db:" + name, KeyRef: key, DefaultAlias: "alias/aws/rds"})
 	}
 	use("listed", localID)                                         // known from the listing: no call
+	use("undescribable", undescribableID)                          // listed, its describe already failed: no second call
 	use("default", "")                                             // AWS managed: no call
 	use("gone1", goneID)                                           // own key, deleted
 	use("gone2", "arn:aws:kms:eu-west-1:111122223333:key/"+goneID) // same key, other form: no second call
@@ -293,8 +299,11 @@ func TestDescribeReferenced(t *testing.T) {
 	if k := snap.KMS.Referenced["arn:aws:kms:us-west-2:111122223333:key/"+westID]; k == nil || k.State != "Disabled" {
 		t.Errorf("other-region key: %+v", k)
 	}
-	if errs := snap.Errors[snapshot.KMS]; len(errs) != 1 || errs[0].Code != "AccessDeniedException" {
+	if errs := snap.Errors[snapshot.KMSReferenced]; len(errs) != 1 || errs[0].Code != "AccessDeniedException" {
 		t.Errorf("only the denied describe is a collection error (NotFound is an answer): %+v", errs)
+	}
+	if len(snap.Errors[snapshot.KMS]) != 0 || !snap.Collected[snapshot.KMSReferenced] {
+		t.Error("referenced-key errors belong to their own scope, not to the region's KMS listing")
 	}
 	sort.Strings(regions)
 	if strings.Join(regions, ",") != "eu-west-1,eu-west-1,us-west-2" {

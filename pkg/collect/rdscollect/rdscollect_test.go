@@ -22,6 +22,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/collect/rdscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 func TestMain(m *testing.M) { motoserver.TestMain(m) }
@@ -348,7 +349,7 @@ func element(tag string, pairs ...string) string {
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {

@@ -192,7 +192,7 @@ func newFake(n int, fail func(call int) *wirefake.Error) *fakeSecrets {
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: 1,
+		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
 		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
 	if err != nil {
@@ -267,11 +267,12 @@ func TestCollectListDenied(t *testing.T) {
 	}
 }
 
-// TestCollectPageFailureKeepsNothing: a listing that fails on its second
-// page is not a smaller list of secrets; nothing of it is kept.
+// TestCollectPageFailureKeepsNothing: a listing whose second page stays
+// throttled through every retry is not a smaller list of secrets; nothing
+// of it is kept.
 func TestCollectPageFailureKeepsNothing(t *testing.T) {
 	fake := newFake(250, func(call int) *wirefake.Error {
-		if call == 2 {
+		if call >= 2 {
 			return &wirefake.Error{Status: 400, Code: "ThrottlingException", Message: "Rate exceeded"}
 		}
 		return nil
