@@ -29,7 +29,7 @@ const region = "us-east-1"
 
 // newRunner builds a runner exactly as FromEnvironment does, with the
 // config pointed at endpoint (moto, or the gap-filling proxy before it).
-func newRunner(t *testing.T, srv *motoserver.Server, endpoint string) (*runner.Runner, *awsconfig.CallCounter) {
+func newRunner(t testing.TB, srv *motoserver.Server, endpoint string) (*runner.Runner, *awsconfig.CallCounter) {
 	t.Helper()
 	counter := awsconfig.NewCallCounter()
 	cfg, err := srv.ConfigAt(context.Background(), endpoint, region, counter)
@@ -51,7 +51,7 @@ type demoAccount struct {
 	gaps     *gapfill.Proxy
 }
 
-func seedDemo(t *testing.T) demoAccount {
+func seedDemo(t testing.TB) demoAccount {
 	t.Helper()
 	srv := motoserver.Fresh(t)
 	gaps, err := gapfill.New(srv.URL)
