@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"golang.org/x/time/rate"
@@ -61,12 +60,7 @@ func testPublisher() (publish.Publisher, *bytes.Buffer) {
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{Region: region, EndpointURL: url, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff, Counter: counter,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return wirefake.Config(t, url, region, counter)
 }
 
 // motoHub is moto behind the gap-filling proxy, Security Hub enabled.

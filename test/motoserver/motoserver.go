@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/test/wirefake"
@@ -89,13 +88,7 @@ func (s *Server) Config(ctx context.Context, region string, counter *awsconfig.C
 
 // ConfigAt is Config pointed at endpoint (a proxy in front of the server).
 func (s *Server) ConfigAt(ctx context.Context, endpoint, region string, counter *awsconfig.CallCounter) (aws.Config, error) {
-	return awsconfig.Load(ctx, awsconfig.Options{
-		Region:      region,
-		EndpointURL: endpoint,
-		Counter:     counter,
-		MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
+	return wirefake.LocalConfig(ctx, endpoint, region, counter)
 }
 
 func freePort() (int, error) {

@@ -6,6 +6,7 @@
 package wirefake
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,7 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 )
 
 // TestRetries and TestBackoff are the retry settings of every test config.
@@ -109,4 +116,25 @@ func Page[T any](items []T, input map[string]any, limitKey, tokenKey string, def
 		return items[start:], ""
 	}
 	return items[start:end], strconv.Itoa(end)
+}
+
+// LocalConfig is the SDK config of a test endpoint (a fake, moto, or the
+// gap-filling proxy): built by the production builder, with static
+// credentials and the test retry settings.
+func LocalConfig(ctx context.Context, url, region string, counter *awsconfig.CallCounter) (aws.Config, error) {
+	return awsconfig.Load(ctx, awsconfig.Options{
+		Region: region, EndpointURL: url, Counter: counter,
+		MaxAttempts: TestRetries, MaxBackoff: TestBackoff,
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	})
+}
+
+// Config is LocalConfig for a test, which fails if the config cannot be built.
+func Config(t testing.TB, url, region string, counter *awsconfig.CallCounter) aws.Config {
+	t.Helper()
+	cfg, err := LocalConfig(context.Background(), url, region, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

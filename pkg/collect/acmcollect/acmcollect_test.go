@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 
@@ -229,15 +228,7 @@ func newFakeACM(n int, failedRenewal, deniedDescribe int, listErr *wirefake.Erro
 // aws/aws-sdk-go-v2#1825, #2737), an error its retryer retries, as a scan
 // does with its 8 attempts. AccessDenied is never retried.
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	t.Helper()
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return wirefake.Config(t, url, region, counter)
 }
 
 // TestCollectEveryKeyTypePagedAndDeniedDescribeUnknown pages through 2,500

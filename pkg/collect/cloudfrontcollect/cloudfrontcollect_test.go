@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
@@ -272,15 +271,7 @@ func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	t.Helper()
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return wirefake.Config(t, url, region, counter)
 }
 
 // TestCollectPaginatesAndKeepsDeniedPolicyUnknown pages through 250

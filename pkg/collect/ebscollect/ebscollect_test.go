@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -303,15 +302,7 @@ func (f *ec2Fake) calls(action string) []url.Values {
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	t.Helper()
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return wirefake.Config(t, url, region, counter)
 }
 
 // TestCollectPaginates reads 1,201 volumes in 3 pages of at most 500, with

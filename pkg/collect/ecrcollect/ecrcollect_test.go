@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -167,15 +166,7 @@ func fakeECR(n int, failAt string, failure *wirefake.Error) *wirefake.Server {
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	t.Helper()
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return wirefake.Config(t, url, region, counter)
 }
 
 // TestCollectPaginates reads 2,500 repositories in 3 pages of 1000.

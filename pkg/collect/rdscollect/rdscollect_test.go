@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
@@ -347,15 +346,7 @@ func element(tag string, pairs ...string) string {
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {
-	t.Helper()
-	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
-		Region: region, EndpointURL: url, Counter: counter, MaxAttempts: wirefake.TestRetries, MaxBackoff: wirefake.TestBackoff,
-		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return wirefake.Config(t, url, region, counter)
 }
 
 const fakeAccount = "111122223333"
