@@ -30,8 +30,8 @@ const (
 	// this run could only say NOT_AVAILABLE for it: an unreadable resource
 	// must never hide a known problem. Nothing is imported.
 	ActionKeptFailed Action = "kept-failed"
-	// ActionRefreshed re-imports a kept or kept-failed finding unchanged
-	// but for UpdatedAt, so Security Hub does not delete it (RefreshAfter).
+	// ActionRefreshed re-imports a kept FAILED finding unchanged but for
+	// UpdatedAt, so Security Hub does not delete it (RefreshAfter).
 	ActionRefreshed Action = "refreshed"
 )
 
@@ -146,17 +146,23 @@ func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(check
 	return plan
 }
 
-// RefreshAfter is how long a kept finding may go without an update before
-// it is re-imported unchanged: Security Hub deletes a finding 90 days after
+// RefreshAfter is how long a kept FAILED finding may go without an update
+// before it is re-imported unchanged: Security Hub deletes a finding 90 days after
 // its last update, which would lose a known problem whose resource stays
 // unreadable.
 const RefreshAfter = 30 * 24 * time.Hour
 
-// refreshIfStale re-imports a kept finding exactly as stored (ACTIVE, a
-// later UpdatedAt, LastObservedAt unchanged) once it is RefreshAfter old.
+// refreshIfStale re-imports a kept FAILED finding exactly as stored
+// (ACTIVE, a later UpdatedAt, LastObservedAt unchanged) once it is
+// RefreshAfter old. Only a known problem is kept alive this way: a kept
+// PASSED or NOT_AVAILABLE finding of a scope that keeps failing is left to
+// Security Hub's 90-day expiry rather than kept forever.
 func refreshIfStale(old types.AwsSecurityFinding, now time.Time) (Change, bool) {
+	if complianceStatus(old) != types.ComplianceStatusFailed {
+		return Change{}, false
+	}
 	updated, ok := parseTimestamp(aws.ToString(old.UpdatedAt))
-	if ok && now.Sub(updated) < RefreshAfter {
+	if !ok || now.Sub(updated) < RefreshAfter {
 		return Change{}, false
 	}
 	f := archive(old, now)

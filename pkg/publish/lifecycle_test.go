@@ -344,3 +344,18 @@ func TestDuplicateObservationsLastWinsBeforeDeciding(t *testing.T) {
 		t.Errorf("changes %d keptFailed %d duplicates %v", len(p.Changes), len(p.KeptFailed), p.Duplicates)
 	}
 }
+
+// TestOnlyKnownProblemsAreRefreshed: a kept PASSED finding is left to
+// Security Hub's expiry, and an unreadable UpdatedAt never triggers a
+// refresh on every run.
+func TestOnlyKnownProblemsAreRefreshed(t *testing.T) {
+	const key = "arn:aws:kms:eu-west-1:111122223333:key/a"
+	passed := lf("kms.rotation", key, types.ComplianceStatusPassed, types.RecordStateActive, past, "")
+	if p := MakePlan([]types.AwsSecurityFinding{passed}, nil, noScope, tNow); len(p.Changes) != 0 || len(p.Kept) != 1 {
+		t.Errorf("stale kept PASSED finding: %+v", p.Changes)
+	}
+	garbled := lf("kms.rotation", key, types.ComplianceStatusFailed, types.RecordStateActive, "not a time", "")
+	if p := MakePlan([]types.AwsSecurityFinding{garbled}, nil, noScope, tNow); len(p.Changes) != 0 {
+		t.Errorf("kept finding with an unreadable UpdatedAt: %+v", p.Changes)
+	}
+}

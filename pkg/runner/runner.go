@@ -266,6 +266,11 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 				}
 			}
 		}
+		if n := len(scope.Errors); n > maxScopeErrors {
+			// A thousand denied describes say no more than twenty do, and
+			// every check reading the service repeats them.
+			scope.Errors, scope.ErrorsOmitted = scope.Errors[:maxScopeErrors], n-maxScopeErrors
+		}
 		rr.scopes = append(rr.scopes, scope)
 		for _, res := range c.Evaluate(snap, x.params) {
 			res.CheckID = c.ID
@@ -301,7 +306,12 @@ type Scope struct {
 	// Restricted is set when the run read only some resources.
 	Restricted bool                       `json:"restricted,omitempty"`
 	Errors     []snapshot.CollectionError `json:"errors,omitempty"`
+	// ErrorsOmitted counts errors beyond the first maxScopeErrors.
+	ErrorsOmitted int `json:"errorsOmitted,omitempty"`
 }
+
+// maxScopeErrors bounds the errors a scope lists in the summary.
+const maxScopeErrors = 20
 
 func sortFindings(fs []FindingSummary) {
 	sort.SliceStable(fs, func(i, j int) bool {

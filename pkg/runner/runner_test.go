@@ -64,3 +64,14 @@ func TestCapFindingsDropsPassedFirst(t *testing.T) {
 		t.Errorf("under the cap: %d kept, %d omitted", len(got), omitted)
 	}
 }
+
+func TestCapFindingsKeepsFailedBeforeNotAvailable(t *testing.T) {
+	fs := []FindingSummary{
+		{FindingID: "na1", Status: check.NotAvailable}, {FindingID: "p1", Status: check.Passed},
+		{FindingID: "na2", Status: check.NotAvailable}, {FindingID: "f1", Status: check.Failed}, {FindingID: "f2", Status: check.Failed},
+	}
+	got, omitted := capFindings(fs, 3)
+	if omitted != 2 || len(got) != 3 || got[0].FindingID != "na1" || got[1].FindingID != "f1" || got[2].FindingID != "f2" {
+		t.Errorf("omitted %d, kept %+v", omitted, got)
+	}
+}

@@ -21,7 +21,7 @@ type Summary struct {
 	// Counts are findings by check ID and status.
 	Counts   map[string]map[check.Status]int `json:"counts"`
 	Findings []FindingSummary                `json:"findings"`
-	// FindingsOmitted counts rows (PASSED first) left out of Findings to keep the
+	// FindingsOmitted counts rows (PASSED, then NOT_AVAILABLE first) left out of Findings to keep the
 	// reply under Lambda's 6 MB response limit (see MaxSummaryFindings).
 	FindingsOmitted int `json:"findingsOmitted,omitempty"`
 	// FailedScopes are the (region, check) scopes whose collection did not
@@ -128,7 +128,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 	}
 	sortFindings(s.Findings)
 	if s.Findings, s.FindingsOmitted = capFindings(s.Findings, MaxSummaryFindings); s.FindingsOmitted > 0 {
-		s.Notices = append(s.Notices, fmt.Sprintf("%d findings (PASSED ones first) are left out of this reply to keep it under Lambda's 6 MB response limit; counts and Security Hub hold them all", s.FindingsOmitted))
+		s.Notices = append(s.Notices, fmt.Sprintf("%d findings (PASSED, then NOT_AVAILABLE ones first) are left out of this reply to keep it under Lambda's 6 MB response limit; counts and Security Hub hold them all", s.FindingsOmitted))
 	}
 	if x.Counter != nil {
 		s.Calls = x.Counter.Snapshot()
@@ -185,28 +185,34 @@ func (s *Summary) addReport(rep publish.Report) {
 // synchronous Lambda reply may not exceed 6 MB.
 const MaxSummaryFindings = 4000
 
-// capFindings keeps at most max rows, dropping PASSED ones first (FAILED
-// and NOT_AVAILABLE rows are what an invoker acts on), in their order.
+// capFindings keeps at most max rows, in their order, dropping PASSED rows
+// first, then NOT_AVAILABLE ones: FAILED rows are what an invoker acts on.
 func capFindings(fs []FindingSummary, max int) ([]FindingSummary, int) {
 	if len(fs) <= max {
 		return fs, 0
 	}
-	notPassed := 0
-	for _, f := range fs {
-		if f.Status != check.Passed {
-			notPassed++
+	rank := func(st check.Status) int {
+		switch st {
+		case check.Failed:
+			return 0
+		case check.NotAvailable:
+			return 1
 		}
+		return 2
 	}
-	passedRoom := max - notPassed
+	var room [3]int
+	for _, f := range fs {
+		room[rank(f.Status)]++
+	}
+	left := max
+	for r := range room {
+		room[r] = min(room[r], left)
+		left -= room[r]
+	}
 	out := make([]FindingSummary, 0, max)
 	for _, f := range fs {
-		if f.Status == check.Passed {
-			if passedRoom <= 0 {
-				continue
-			}
-			passedRoom--
-		}
-		if len(out) < max {
+		if r := rank(f.Status); room[r] > 0 {
+			room[r]--
 			out = append(out, f)
 		}
 	}

@@ -74,6 +74,10 @@ type KeyUse struct {
 	KeyRef string
 	// DefaultAlias is the service's AWS managed key alias (alias/aws/rds).
 	DefaultAlias string
+	// Setting marks a key named by an account setting (the EBS default
+	// key) rather than one protecting data: it is resolved and described
+	// like any other, but it is no dependent of kms.key-in-use-unhealthy.
+	Setting bool
 }
 
 // AddKeyUse records a resource's key; collectors call it concurrently.

@@ -47,6 +47,9 @@ type keyInUse struct {
 func evaluateKeyInUse(s *snapshot.Snapshot, _ check.Params) []check.Result {
 	byKey := map[string]*keyInUse{}
 	for _, u := range s.KeyUses() {
+		if u.Setting {
+			continue // a setting's key protects no data (ebs.default-encryption judges it)
+		}
 		k := keyref.Resolve(s, keyref.Parse(s, u.KeyRef, u.DefaultAlias))
 		if k.Manager == snapshot.ManagerAWS || k.Ref.Form == keyref.Unrecognised {
 			continue // AWS keeps its managed keys usable; the CMK checks report unreadable references

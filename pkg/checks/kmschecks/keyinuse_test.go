@@ -97,3 +97,13 @@ func TestKeyInUseGroupsReferenceForms(t *testing.T) {
 		t.Errorf("reason %q name %q", got[0].Reason, got[0].ResourceName)
 	}
 }
+
+// TestKeyInUseIgnoresSettings: the EBS default key is described like any
+// key use, but protects no data, so it is no dependent here.
+func TestKeyInUseIgnoresSettings(t *testing.T) {
+	setting := snapshot.KeyUse{Service: snapshot.EBS, ResourceARN: "AWS::::Account:111122223333", ResourceType: "AwsAccount",
+		KeyRef: offID, DefaultAlias: "alias/aws/ebs", Setting: true}
+	if got := KeyInUseUnhealthy.Evaluate(inUseSnapshot(setting), nil); len(got) != 0 {
+		t.Errorf("a setting's disabled key is not a key in use: %+v", got)
+	}
+}

@@ -54,6 +54,15 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 	var volumes []ec2types.Volume
 	if scope.All() {
 		snap.EBS.Defaults = readDefaults(ctx, api, rec)
+		if k := snap.EBS.Defaults.DefaultKMSKey; k.Known {
+			// So that the KMS pass describes it when its own listing does
+			// not cover it (another account or region): its health decides
+			// whether new encrypted volumes can be created.
+			snap.AddKeyUse(snapshot.KeyUse{
+				Service: snapshot.EBS, ResourceARN: "AWS::::Account:" + snap.Account, ResourceName: "EBS encryption by default",
+				ResourceType: "AwsAccount", KeyRef: k.Value, DefaultAlias: snapshot.EBSDefaultKeyAlias, Setting: true,
+			})
+		}
 		listed, err := listAll(ctx, api)
 		if err != nil {
 			rec.Fail("DescribeVolumes", "", err)

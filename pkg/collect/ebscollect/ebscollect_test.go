@@ -111,7 +111,7 @@ func TestCollectAgainstMoto(t *testing.T) {
 		t.Errorf("volume encrypted without a key must report the aws/ebs key: %+v", managed)
 	}
 	uses := map[string]snapshot.KeyUse{}
-	for _, u := range snap.KeyUses() {
+	for _, u := range dataKeyUses(snap) {
 		uses[u.ResourceARN] = u
 	}
 	if len(uses) != 2 || uses[plain.ARN].ResourceARN != "" {
@@ -333,8 +333,14 @@ func TestCollectPaginates(t *testing.T) {
 			t.Errorf("MaxResults %q, want 500", in.Get("MaxResults"))
 		}
 	}
-	if got := len(snap.KeyUses()); got != 600 {
+	if got := len(dataKeyUses(snap)); got != 600 {
 		t.Errorf("key uses: %d, want 600 (the encrypted volumes)", got)
+	}
+	// The default key is recorded too, as a setting, so that it gets
+	// described when the region's own listing does not cover it.
+	if all := snap.KeyUses(); len(all) != 601 || !all[0].Setting || all[0].KeyRef != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" ||
+		all[0].ResourceARN != "AWS::::Account:111122223333" {
+		t.Errorf("default key use: %+v", all[0])
 	}
 	v := snap.EBS.Volumes[1200]
 	if v.ID != "vol-00000000000001200" || v.Name != "web-1200" || v.State != "in-use" || v.VolumeType != "gp2" || v.SizeGiB != 8 ||
@@ -358,8 +364,8 @@ func TestCollectListDenied(t *testing.T) {
 	defer fake.Close()
 	snap := snapshot.New("111122223333", "aws", region)
 	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{})
-	if len(snap.EBS.Volumes) != 0 || len(snap.KeyUses()) != 0 {
-		t.Errorf("%d volumes, %d key uses after a failed listing", len(snap.EBS.Volumes), len(snap.KeyUses()))
+	if len(snap.EBS.Volumes) != 0 || len(dataKeyUses(snap)) != 0 {
+		t.Errorf("%d volumes, %d key uses after a failed listing", len(snap.EBS.Volumes), len(dataKeyUses(snap)))
 	}
 	errs := snap.Errors[snapshot.EBS]
 	if len(errs) != 1 || errs[0].Operation != "DescribeVolumes" || errs[0].Resource != "" || errs[0].Code != "UnauthorizedOperation" {
@@ -427,4 +433,15 @@ func TestDefaultsWithoutValueIsRecorded(t *testing.T) {
 	if snap.Complete(snapshot.EBS) {
 		t.Error("an unanswered setting must make the EBS scope incomplete")
 	}
+}
+
+// dataKeyUses are the key uses of volumes, without the default-key setting.
+func dataKeyUses(snap *snapshot.Snapshot) []snapshot.KeyUse {
+	var out []snapshot.KeyUse
+	for _, u := range snap.KeyUses() {
+		if !u.Setting {
+			out = append(out, u)
+		}
+	}
+	return out
 }
