@@ -26,8 +26,8 @@ import (
 // TestRetries and TestBackoff are the retry settings of every test config.
 // The SDK (smithy-go 1.28) now and then fails a 200 response with "use of
 // closed network connection" (aws/aws-sdk-go-v2 #1825, #2935; reproduced
-// here at about 1 call in 150 with 250 KB bodies, with the SDK's client and
-// not with net/http alone). It is retryable and production retries it (8
+// here in 1 to 5 of 400 calls with 250 KB bodies, with the SDK's client, and
+// in none with net/http alone). It is retryable and production retries it (8
 // attempts); tests retry it too, fast, or they flake. Call counts are
 // asserted with awsconfig.CallCounter, which counts a call once however
 // many attempts it took.
