@@ -39,6 +39,9 @@ const (
 type Change struct {
 	Action  Action
 	Finding types.AwsSecurityFinding
+	// size is the finding's encoded size once measured (Fit), so batching
+	// and retries do not encode it again.
+	size int
 }
 
 // Plan is what one region's publish will do.

@@ -297,13 +297,13 @@ type failure struct {
 func (p Publisher) importAll(ctx context.Context, api API, lim rateWaiter, changes []Change, rep *Report) {
 	var pending []Change
 	for _, c := range changes {
-		f, ok := Fit(c.Finding)
+		f, size, ok := Fit(c.Finding)
 		if !ok {
 			rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.Id), Action: c.Action, ErrorCode: "FindingSizeExceeded",
-				ErrorMessage: fmt.Sprintf("finding is %d bytes, over Security Hub's 240 KB, even without resource details", EncodedSize(f))})
+				ErrorMessage: fmt.Sprintf("finding is %d bytes, over Security Hub's 240 KB, even without resource details", size)})
 			continue
 		}
-		c.Finding = f
+		c.Finding, c.size = f, size
 		pending = append(pending, c)
 	}
 	rep.Sent = len(pending)
@@ -489,7 +489,10 @@ func Batches(changes []Change) [][]Change {
 	var cur []Change
 	size := 0
 	for _, c := range changes {
-		n := EncodedSize(c.Finding)
+		n := c.size
+		if n == 0 {
+			n = EncodedSize(c.Finding)
+		}
 		if len(cur) > 0 && (len(cur) == MaxBatchFindings || size+n > MaxBatchBytes) {
 			out = append(out, cur)
 			cur, size = nil, 0
@@ -512,12 +515,13 @@ func EncodedSize(f types.AwsSecurityFinding) int {
 	return len(b)
 }
 
-// Fit returns f within MaxFindingBytes: first without its related
-// resources, then without the resource details. ok is false when even that
-// is too large (the finding is then reported, never sent).
-func Fit(f types.AwsSecurityFinding) (types.AwsSecurityFinding, bool) {
-	if EncodedSize(f) <= MaxFindingBytes {
-		return f, true
+// Fit returns f within MaxFindingBytes, and its encoded size: first as it
+// is, then without its related resources, then without the resource
+// details. ok is false when even that is too large (the finding is then
+// reported, never sent).
+func Fit(f types.AwsSecurityFinding) (types.AwsSecurityFinding, int, bool) {
+	if n := EncodedSize(f); n <= MaxFindingBytes {
+		return f, n, true
 	}
 	note := func(what string) {
 		pf := make(map[string]string, len(f.ProductFields)+1)
@@ -533,8 +537,8 @@ func Fit(f types.AwsSecurityFinding) (types.AwsSecurityFinding, bool) {
 	if len(f.Resources) > 1 {
 		f.Resources = f.Resources[:1:1]
 		note("related resources dropped to fit 240 KB")
-		if EncodedSize(f) <= MaxFindingBytes {
-			return f, true
+		if n := EncodedSize(f); n <= MaxFindingBytes {
+			return f, n, true
 		}
 	}
 	if len(f.Resources) == 1 && f.Resources[0].Details != nil {
@@ -542,9 +546,7 @@ func Fit(f types.AwsSecurityFinding) (types.AwsSecurityFinding, bool) {
 		r.Details = nil
 		f.Resources = []types.Resource{r}
 		note("resource details dropped to fit 240 KB")
-		if EncodedSize(f) <= MaxFindingBytes {
-			return f, true
-		}
 	}
-	return f, false
+	n := EncodedSize(f)
+	return f, n, n <= MaxFindingBytes
 }
