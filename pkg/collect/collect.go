@@ -15,15 +15,26 @@ import (
 )
 
 // Scope narrows a collection. The zero value reads every resource.
+//
+// A scoped collection (not All) reads the named resources only, and for each
+// one leaves exactly one of three outcomes in the snapshot: the resource
+// itself; snap.MarkAbsent(service, id) when AWS answered that it does not
+// exist (a NotFound error, or a filtered read that matched nothing), which
+// is an answer and not an error; or a recorded error naming it. A re-check
+// archives a resource's findings only on the second outcome.
 type Scope struct {
 	// ResourceIDs, when set, names the only resources to read (IDs or ARNs,
-	// as the service's describe call accepts them). A restricted collection
-	// never archives anything: the runner marks it partial.
+	// as the service's describe call accepts them). Each absent one is
+	// marked with exactly this string.
 	ResourceIDs []string
+	// AccountSettings asks for the service's account-level settings (EBS
+	// encryption by default) without listing its resources. Alone, it reads
+	// only the settings; with ResourceIDs, both.
+	AccountSettings bool
 }
 
 // All reports whether the scope is the whole service.
-func (s Scope) All() bool { return len(s.ResourceIDs) == 0 }
+func (s Scope) All() bool { return len(s.ResourceIDs) == 0 && !s.AccountSettings }
 
 // Collector reads one service in one region into the snapshot. It never
 // fails as a whole: every AWS error is recorded in snap.Errors so the checks

@@ -53,7 +53,11 @@ type Snapshot struct {
 	CloudFront     CloudFrontData
 	CloudTrail     CloudTrailData
 
-	// mu guards Collected, Errors and keyUses, which collectors running in
+	// absent are the resources a scoped collection named that AWS answered
+	// do not exist, by service, as the scope named them.
+	absent map[Service]map[string]bool
+
+	// mu guards Collected, Errors, absent and keyUses, which collectors running in
 	// parallel all write.
 	mu sync.Mutex
 	// keyUses are the KMS key references of every resource collected: the
@@ -106,6 +110,28 @@ func (s *Snapshot) AddError(e CollectionError) {
 	s.mu.Lock()
 	s.Errors[e.Service] = append(s.Errors[e.Service], e)
 	s.mu.Unlock()
+}
+
+// MarkAbsent records that a scoped read of id (as the scope named it) was
+// answered "does not exist". It is an answer, not an error: the service's
+// collection stays complete.
+func (s *Snapshot) MarkAbsent(svc Service, id string) {
+	s.mu.Lock()
+	if s.absent == nil {
+		s.absent = map[Service]map[string]bool{}
+	}
+	if s.absent[svc] == nil {
+		s.absent[svc] = map[string]bool{}
+	}
+	s.absent[svc][id] = true
+	s.mu.Unlock()
+}
+
+// Absent reports whether a scoped read of id was answered "does not exist".
+func (s *Snapshot) Absent(svc Service, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.absent[svc][id]
 }
 
 // New returns an empty snapshot for one account and region.
