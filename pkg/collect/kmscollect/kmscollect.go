@@ -1,5 +1,7 @@
 // Package kmscollect reads the KMS keys of one region: ListKeys, ListAliases,
-// then DescribeKey and GetKeyRotationStatus only where they can matter.
+// then DescribeKey and GetKeyRotationStatus only where they can matter. A
+// scoped run reads only the named keys, ListAliases with KeyId in place of
+// the full alias listing.
 package kmscollect
 
 import (
@@ -8,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
@@ -43,12 +47,19 @@ const awsManagedAliasPrefix = "alias/aws/"
 // period was chosen; older API responses omit the field in that case.
 const defaultRotationPeriodDays = 365
 
-// Collect implements collect.Collector.
+// Collect implements collect.Collector. A scope names keys by key ID or
+// key ARN; they are read one by one without listing (see collectNamed).
 func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
 	api := c.api(cfg)
 	rec := collect.NewRecorder(snap, snapshot.KMS)
 	if snap.KMS.Keys == nil {
 		snap.KMS.Keys = map[string]*snapshot.KMSKey{}
+	}
+	if !scope.All() {
+		// KMS has no account-level setting: a scope of AccountSettings
+		// alone reads nothing here.
+		c.collectNamed(ctx, api, rec, snap, scope.ResourceIDs)
+		return
 	}
 
 	aliases, targets, aliasErr := listAliases(ctx, api)
@@ -59,49 +70,23 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		rec.Fail("ListAliases", "", aliasErr)
 	}
 
-	var keys []*snapshot.KMSKey
-	if scope.All() {
-		listed, err := listKeys(ctx, api)
-		if err != nil {
-			rec.Fail("ListKeys", "", err)
-			return
-		}
-		keys = listed
-	} else {
-		for _, id := range scope.ResourceIDs {
-			keys = append(keys, &snapshot.KMSKey{ID: id})
-		}
+	keys, err := listKeys(ctx, api)
+	if err != nil {
+		rec.Fail("ListKeys", "", err)
+		return
 	}
 
 	for _, k := range keys {
-		for _, a := range aliases[k.ID] {
-			k.Aliases = append(k.Aliases, a)
-			if strings.HasPrefix(a, awsManagedAliasPrefix) {
-				k.Manager = snapshot.ManagerAWS
-			}
-		}
+		applyAliases(k, aliases[k.ID])
 		k.Rotation = snapshot.UnknownFact[snapshot.KeyRotation]("rotation status not read")
 	}
 
 	collect.ForEach(ctx, c.workers(), keys, func(ctx context.Context, k *snapshot.KMSKey) {
-		if k.Manager == snapshot.ManagerAWS {
-			k.DescribeReason = "AWS managed key: not described"
-			k.Rotation.Reason = "AWS managed keys rotate automatically every year"
+		if skipAWSManaged(k) {
 			return
 		}
 		describeKey(ctx, api, rec, k)
-		if !k.Described {
-			k.Rotation.Reason = k.DescribeReason
-			return
-		}
-		switch {
-		case !k.RotationApplies():
-			k.Rotation.Reason = "automatic rotation does not apply to this key"
-		case k.PendingDeletion():
-			k.Rotation.Reason = "key is pending deletion"
-		default:
-			readRotation(ctx, api, rec, k)
-		}
+		readRotationIfApplies(ctx, api, rec, k)
 	})
 
 	for _, k := range keys {
@@ -109,6 +94,174 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 			snap.KMS.Keys[k.ID] = k
 		}
 	}
+}
+
+// applyAliases names k by its aliases; an alias/aws/* alias marks an AWS
+// managed key.
+func applyAliases(k *snapshot.KMSKey, aliases []string) {
+	for _, a := range aliases {
+		k.Aliases = append(k.Aliases, a)
+		if strings.HasPrefix(a, awsManagedAliasPrefix) {
+			k.Manager = snapshot.ManagerAWS
+		}
+	}
+}
+
+// skipAWSManaged reports a key known to be AWS managed from its alias, which
+// is not described: AWS rotates it every year by itself.
+func skipAWSManaged(k *snapshot.KMSKey) bool {
+	if k.Manager != snapshot.ManagerAWS {
+		return false
+	}
+	k.DescribeReason = "AWS managed key: not described"
+	k.Rotation.Reason = "AWS managed keys rotate automatically every year"
+	return true
+}
+
+// readRotationIfApplies reads the rotation status of a described key where
+// automatic rotation applies, and otherwise says why it was not read.
+func readRotationIfApplies(ctx context.Context, api API, rec *collect.Recorder, k *snapshot.KMSKey) {
+	switch {
+	case !k.Described:
+		k.Rotation.Reason = k.DescribeReason
+	case !k.RotationApplies():
+		k.Rotation.Reason = "automatic rotation does not apply to this key"
+	case k.PendingDeletion():
+		k.Rotation.Reason = "key is pending deletion"
+	default:
+		readRotation(ctx, api, rec, k)
+	}
+}
+
+// notFound is KMS's answer for a key that does not exist (never created, or
+// deleted at the end of its waiting period). A key pending deletion still
+// exists: DescribeKey answers with KeyState PendingDeletion.
+const notFound = "NotFoundException"
+
+// namedKey is one key a scope names, and what reading it found.
+type namedKey struct {
+	id  string // as the scope named it
+	ref keyref.Ref
+	key *snapshot.KMSKey
+	// aliasTargets are the alias names ListAliases returned for the key.
+	aliasTargets map[string]string
+	// gone is set when DescribeKey answered NotFound.
+	gone bool
+}
+
+// collectNamed reads the named keys one by one, at most three calls each:
+// ListAliases with KeyId (names, and an AWS managed key known by its alias
+// without a describe), DescribeKey, and GetKeyRotationStatus where rotation
+// applies. Each named key ends in exactly one of: in snap.KMS.Keys; absent
+// (DescribeKey answered NotFound: marked with snap.MarkAbsent and recorded
+// in snap.KMS.Referenced as NotFound, so the key model resolves resources
+// under it as Deleted, while kms.rotation does not judge it); or a
+// recorded error. An entry that names a key of another region or account
+// is not this snapshot's to read and is left alone, as the other region's
+// or account's collection reads it; an entry that is not a key ID or key
+// ARN is recorded as an error.
+func (c Collector) collectNamed(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, ids []string) {
+	targets := map[string]string{}
+	snap.KMS.Aliases = targets
+	var named []*namedKey
+	for _, id := range ids {
+		ref := keyref.Parse(snap, id, "")
+		switch {
+		case ref.Form != keyref.KeyID && ref.Form != keyref.KeyARN:
+			rec.Fail("DescribeKey", id, &smithy.GenericAPIError{Code: invalidScopeEntry, Message: "not a KMS key ID or key ARN: " + id})
+			continue
+		case ref.Partition != snap.Partition || ref.Account != snap.Account || ref.Region != snap.Region:
+			continue
+		}
+		k := &snapshot.KMSKey{ID: ref.KeyID, Rotation: snapshot.UnknownFact[snapshot.KeyRotation]("rotation status not read")}
+		if ref.Form == keyref.KeyARN {
+			k.ARN = id
+		}
+		named = append(named, &namedKey{id: id, ref: ref, key: k})
+	}
+
+	collect.ForEach(ctx, c.workers(), named, func(ctx context.Context, n *namedKey) {
+		readNamed(ctx, api, rec, n)
+	})
+
+	for _, n := range named {
+		if n.gone {
+			if snap.KMS.Referenced == nil {
+				snap.KMS.Referenced = map[string]*snapshot.KMSKey{}
+			}
+			n.key.ARN = n.ref.Lookup()
+			snap.KMS.Referenced[n.ref.Lookup()] = n.key
+			snap.MarkAbsent(snapshot.KMS, n.id)
+			continue
+		}
+		for alias, target := range n.aliasTargets {
+			targets[alias] = target
+		}
+		if n.key.ID != "" {
+			snap.KMS.Keys[n.key.ID] = n.key
+		}
+	}
+}
+
+// invalidScopeEntry is the code recorded for a scope entry that names no
+// key the collector can read.
+const invalidScopeEntry = "InvalidScopeEntry"
+
+func readNamed(ctx context.Context, api API, rec *collect.Recorder, n *namedKey) {
+	k := n.key
+	aliases, aliasErr := keyAliases(ctx, api, n.id)
+	if aliasErr == nil {
+		n.aliasTargets = map[string]string{}
+		var names []string
+		for _, a := range aliases {
+			if a.TargetKeyId == nil {
+				continue
+			}
+			name := aws.ToString(a.AliasName)
+			names = append(names, name)
+			n.aliasTargets[name] = aws.ToString(a.TargetKeyId)
+		}
+		applyAliases(k, names)
+	}
+	if skipAWSManaged(k) {
+		return
+	}
+	out, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(n.id)})
+	switch {
+	case err == nil:
+		fill(k, out)
+	case collect.ErrorCode(err) == notFound:
+		// The key does not exist: an answer, not a failure. Its aliases
+		// (ListAliases answers NotFound too) are moot.
+		n.gone = true
+		k.NotFound = true
+		k.DescribeReason = collect.Reason("DescribeKey", err)
+		k.Rotation.Reason = k.DescribeReason
+		return
+	default:
+		rec.Fail("DescribeKey", n.id, err)
+		k.DescribeReason = collect.Reason("DescribeKey", err)
+	}
+	if aliasErr != nil {
+		// The key exists (or may): its names, and whether an alias marks
+		// it AWS managed, are unknown.
+		rec.Fail("ListAliases", n.id, aliasErr)
+	}
+	readRotationIfApplies(ctx, api, rec, k)
+}
+
+// keyAliases pages through the aliases of one key (ListAliases with KeyId).
+func keyAliases(ctx context.Context, api API, keyID string) ([]kmstypes.AliasListEntry, error) {
+	var out []kmstypes.AliasListEntry
+	p := kms.NewListAliasesPaginator(api, &kms.ListAliasesInput{KeyId: aws.String(keyID), Limit: aws.Int32(100)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Aliases...)
+	}
+	return out, nil
 }
 
 func (c Collector) api(cfg aws.Config) API {

@@ -16,7 +16,9 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/kmscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/keyref"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
 	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
@@ -115,6 +117,16 @@ func fakeKMS(n int, denied map[string]bool, listErr *wirefake.Error) *wirefake.S
 			page, next := wirefake.Page(keys, in, "Limit", "Marker", 100)
 			return map[string]any{"Keys": page, "NextMarker": next, "Truncated": next != ""}, nil
 		case "ListAliases":
+			if keyID, ok := in["KeyId"].(string); ok {
+				// ListAliases with KeyId: that key's aliases only.
+				var own []map[string]any
+				for _, a := range aliases {
+					if t, ok := a["TargetKeyId"].(string); ok && strings.HasSuffix(keyID, t) {
+						own = append(own, a)
+					}
+				}
+				return map[string]any{"Aliases": own, "Truncated": false}, nil
+			}
 			page, next := wirefake.Page(aliases, in, "Limit", "Marker", 50)
 			return map[string]any{"Aliases": page, "NextMarker": next, "Truncated": next != ""}, nil
 		case "DescribeKey":
@@ -314,4 +326,196 @@ func regionRecorder(next http.Handler, regions *[]string) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// TestCollectNamedAgainstMoto reads named keys through the real client
+// without listing: a key found costs at most three calls (ListAliases with
+// KeyId, DescribeKey, GetKeyRotationStatus); a key pending deletion exists;
+// a key that does not exist is marked absent, with no error, and recorded
+// as NotFound for the key model; a denied DescribeKey is an error naming
+// the key, never absent.
+func TestCollectNamedAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	gaps, err := gapfill.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gaps.Close()
+	ctx := context.Background()
+	cfg, err := moto.ConfigAt(ctx, gaps.URL, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kms.NewFromConfig(cfg)
+	mk := func(alias string) *kmstypes.KeyMetadata {
+		out, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+		return out.KeyMetadata
+	}
+	app := mk("alias/app")
+	if _, err := c.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: app.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	mk("alias/other") // must not show up in a read of app
+	retired := mk("alias/retired")
+	if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: retired.KeyId, PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
+	}
+	const goneID = "0badc0de-0000-4000-8000-000000000000"
+	goneARN := "arn:aws:kms:eu-west-1:" + motoserver.Account + ":key/0badc0de-0000-4000-8000-000000000001"
+
+	read := func(ids ...string) (*snapshot.Snapshot, *awsconfig.CallCounter) {
+		t.Helper()
+		counter := awsconfig.NewCallCounter()
+		cfg, err := moto.ConfigAt(ctx, gaps.URL, region, counter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := snapshot.New(motoserver.Account, "aws", region)
+		kmscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: ids})
+		return snap, counter
+	}
+
+	t.Run("found", func(t *testing.T) {
+		for _, id := range []string{*app.KeyId, *app.Arn} {
+			snap, counter := read(id)
+			if !snap.Complete(snapshot.KMS) || snap.Absent(snapshot.KMS, id) {
+				t.Fatalf("%s: errors %v, absent %v", id, snap.Errors, snap.Absent(snapshot.KMS, id))
+			}
+			k := snap.KMS.Keys[*app.KeyId]
+			if len(snap.KMS.Keys) != 1 || k == nil || !k.Described || k.ARN != *app.Arn || k.Name() != "alias/app" || len(k.Aliases) != 1 ||
+				!k.Rotation.Known || !k.Rotation.Value.Enabled {
+				t.Fatalf("%s: keys %+v", id, snap.KMS.Keys)
+			}
+			if snap.KMS.Aliases["alias/app"] != *app.KeyId || len(snap.KMS.Aliases) != 1 {
+				t.Errorf("%s: aliases %v", id, snap.KMS.Aliases)
+			}
+			for op, want := range map[string]int{"ListAliases": 1, "DescribeKey": 1, "GetKeyRotationStatus": 1, "ListKeys": 0} {
+				if got := counter.Count("KMS", op); got != want {
+					t.Errorf("%s: %s called %d times, want %d", id, op, got, want)
+				}
+			}
+			if n := counter.Total(); n > 3 {
+				t.Errorf("%s: %d calls, want at most 3: %+v", id, n, counter.Snapshot())
+			}
+		}
+	})
+
+	t.Run("pending deletion is not absent", func(t *testing.T) {
+		snap, counter := read(*retired.Arn)
+		k := snap.KMS.Keys[*retired.KeyId]
+		if !snap.Complete(snapshot.KMS) || snap.Absent(snapshot.KMS, *retired.Arn) || k == nil || !k.PendingDeletion() || k.Rotation.Known {
+			t.Fatalf("retired: %+v, errors %v", k, snap.Errors)
+		}
+		if counter.Count("KMS", "GetKeyRotationStatus") != 0 {
+			t.Error("rotation of a key pending deletion is not read")
+		}
+	})
+
+	t.Run("absent", func(t *testing.T) {
+		snap, counter := read(goneID, goneARN)
+		if !snap.Complete(snapshot.KMS) || len(snap.Errors[snapshot.KMS]) != 0 {
+			t.Fatalf("a key that does not exist is an answer, not an error: %v", snap.Errors)
+		}
+		for _, id := range []string{goneID, goneARN} {
+			if !snap.Absent(snapshot.KMS, id) {
+				t.Errorf("%s not marked absent", id)
+			}
+		}
+		if len(snap.KMS.Keys) != 0 {
+			t.Errorf("a key that does not exist must not be judged: %+v", snap.KMS.Keys)
+		}
+		for _, id := range []string{goneID, goneARN} {
+			ref := keyref.Parse(snap, id, "")
+			if r := snap.KMS.Referenced[ref.Lookup()]; r == nil || !r.NotFound || !strings.HasPrefix(r.DescribeReason, "DescribeKey failed: NotFoundException") {
+				t.Errorf("%s: referenced record %+v", id, r)
+			}
+			if k := keyref.Resolve(snap, ref); k.Health != keyref.Deleted {
+				t.Errorf("%s resolves as %s, want Deleted", id, k.Health)
+			}
+		}
+		if snap.KMS.Referenced["arn:aws:kms:eu-west-1:"+motoserver.Account+":key/"+goneID] == nil {
+			t.Error("a key named by ID is recorded under its key ARN")
+		}
+		if n := counter.Count("KMS", "GetKeyRotationStatus"); n != 0 {
+			t.Errorf("%d rotation reads for keys that do not exist", n)
+		}
+		// The key model has nothing left to describe for them.
+		for _, id := range []string{goneID, goneARN} {
+			snap.AddKeyUse(snapshot.KeyUse{Service: snapshot.RDS, ResourceARN: "arn:aws:rds:eu-west-1:" + motoserver.Account + ":db:x", KeyRef: id, DefaultAlias: "alias/aws/rds"})
+		}
+		counter = awsconfig.NewCallCounter()
+		cfg, _ := moto.ConfigAt(ctx, gaps.URL, region, counter)
+		kmscollect.Collector{}.DescribeReferenced(ctx, cfg, snap)
+		if counter.Total() != 0 {
+			t.Errorf("DescribeReferenced described a key already known gone: %+v", counter.Snapshot())
+		}
+	})
+
+	t.Run("denied is an error, not absent", func(t *testing.T) {
+		gaps.Deny("kms", "DescribeKey")
+		defer gaps.Allow("kms", "DescribeKey")
+		snap, _ := read(*app.KeyId, goneID)
+		if snap.Complete(snapshot.KMS) {
+			t.Fatal("a denied DescribeKey must make KMS incomplete")
+		}
+		for _, id := range []string{*app.KeyId, goneID} {
+			if snap.Absent(snapshot.KMS, id) {
+				t.Errorf("%s marked absent after a denied describe", id)
+			}
+			failed := false
+			for _, e := range snap.Errors[snapshot.KMS] {
+				failed = failed || e.Operation == "DescribeKey" && e.Resource == id && e.Code == "AccessDeniedException"
+			}
+			if !failed {
+				t.Errorf("%s: no DescribeKey error naming it: %+v", id, snap.Errors[snapshot.KMS])
+			}
+			if k := snap.KMS.Keys[id]; k == nil || k.Described || k.Rotation.Known || !strings.Contains(k.DescribeReason, "AccessDeniedException") {
+				t.Errorf("%s: kept undescribed with the reason: %+v", id, k)
+			}
+		}
+		if len(snap.KMS.Referenced) != 0 {
+			t.Errorf("referenced: %+v", snap.KMS.Referenced)
+		}
+	})
+}
+
+// TestCollectNamedAWSManagedAndOutOfRegion: an AWS managed key named in the
+// scope is known by its alias from one ListAliases call; a key ARN of
+// another region is left to that region's collection, with no call; an
+// entry that is no key ID or key ARN is an error; AccountSettings alone
+// reads nothing.
+func TestCollectNamedAWSManagedAndOutOfRegion(t *testing.T) {
+	fake := fakeKMS(3, nil, nil)
+	defer fake.Close()
+	managed := fmt.Sprintf("00000000-0000-0000-0000-%012d", 0)
+	counter := awsconfig.NewCallCounter()
+	snap := snapshot.New("111122223333", "aws", region)
+	kmscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, collect.Scope{ResourceIDs: []string{
+		managed, "arn:aws:kms:us-west-2:111122223333:key/" + managed, "alias/app",
+	}})
+	if k := snap.KMS.Keys[managed]; k == nil || k.Manager != snapshot.ManagerAWS || k.Described || k.Name() != "alias/k0" {
+		t.Errorf("AWS managed key: %+v", k)
+	}
+	if counter.Total() != 1 || counter.Count("KMS", "ListAliases") != 1 {
+		t.Errorf("calls: %+v, want one ListAliases", counter.Snapshot())
+	}
+	if errs := snap.Errors[snapshot.KMS]; len(errs) != 1 || errs[0].Resource != "alias/app" || errs[0].Code != "InvalidScopeEntry" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if snap.Absent(snapshot.KMS, "arn:aws:kms:us-west-2:111122223333:key/"+managed) || snap.Absent(snapshot.KMS, "alias/app") {
+		t.Error("nothing read may be marked absent")
+	}
+
+	counter = awsconfig.NewCallCounter()
+	snap = snapshot.New("111122223333", "aws", region)
+	kmscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, collect.Scope{AccountSettings: true})
+	if counter.Total() != 0 || !snap.Complete(snapshot.KMS) {
+		t.Errorf("KMS has no account setting: calls %+v, errors %v", counter.Snapshot(), snap.Errors)
+	}
 }
