@@ -46,31 +46,26 @@ const (
 )
 
 // Collect implements collect.Collector. A scope names volumes (IDs or
-// ARNs): they are described by ID without listing, and the account-level
-// setting, which no volume scope asks about, is not read.
+// ARNs): they are described by ID without listing. The account-level
+// setting is read in a full scan, and in a scoped run only when the scope
+// asks for AccountSettings (alone, it lists no volume).
 func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
 	api := c.api(cfg)
 	rec := collect.NewRecorder(snap, snapshot.EBS)
+	if scope.All() || scope.AccountSettings {
+		readSettings(ctx, api, rec, snap)
+	}
 	var volumes []ec2types.Volume
-	if scope.All() {
-		snap.EBS.Defaults = readDefaults(ctx, api, rec)
-		if k := snap.EBS.Defaults.DefaultKMSKey; k.Known {
-			// So that the KMS pass describes it when its own listing does
-			// not cover it (another account or region): its health decides
-			// whether new encrypted volumes can be created.
-			snap.AddKeyUse(snapshot.KeyUse{
-				Service: snapshot.EBS, ResourceARN: "AWS::::Account:" + snap.Account, ResourceName: "EBS encryption by default",
-				ResourceType: "AwsAccount", KeyRef: k.Value, DefaultAlias: snapshot.EBSDefaultKeyAlias, Setting: true,
-			})
-		}
+	switch {
+	case scope.All():
 		listed, err := listAll(ctx, api)
 		if err != nil {
 			rec.Fail("DescribeVolumes", "", err)
 			return
 		}
 		volumes = listed
-	} else {
-		volumes = describeNamed(ctx, api, rec, volumeIDs(scope.ResourceIDs))
+	case len(scope.ResourceIDs) > 0:
+		volumes = describeNamed(ctx, api, rec, snap, scope.ResourceIDs)
 	}
 	for _, v := range volumes {
 		vol := fromAPI(snap, v)
@@ -82,6 +77,21 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 				DefaultAlias: snapshot.EBSDefaultKeyAlias,
 			})
 		}
+	}
+}
+
+// readSettings reads the encryption-by-default setting into the snapshot,
+// and records its key as a key use.
+func readSettings(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot) {
+	snap.EBS.Defaults = readDefaults(ctx, api, rec)
+	if k := snap.EBS.Defaults.DefaultKMSKey; k.Known {
+		// So that the KMS pass describes it when its own listing does
+		// not cover it (another account or region): its health decides
+		// whether new encrypted volumes can be created.
+		snap.AddKeyUse(snapshot.KeyUse{
+			Service: snapshot.EBS, ResourceARN: "AWS::::Account:" + snap.Account, ResourceName: "EBS encryption by default",
+			ResourceType: "AwsAccount", KeyRef: k.Value, DefaultAlias: snapshot.EBSDefaultKeyAlias, Setting: true,
+		})
 	}
 }
 
@@ -132,25 +142,70 @@ func listAll(ctx context.Context, api API) ([]ec2types.Volume, error) {
 }
 
 // describeNamed describes the named volumes, 100 to a call (VolumeIds and
-// MaxResults cannot be combined). One missing ID fails its whole call, so
-// that call's IDs are then asked for one by one: the others are still read,
-// and the missing one is recorded.
-func describeNamed(ctx context.Context, api API, rec *collect.Recorder, ids []string) []ec2types.Volume {
+// MaxResults cannot be combined), and returns those that exist. One missing
+// ID fails its whole call, so that call's IDs are then asked for one by one:
+// the others are still read. Each named volume ends in exactly one outcome:
+// returned; marked absent (its own call answered InvalidVolume.NotFound, or
+// it came back deleting or deleted, which the sweep does not judge either);
+// or a recorded error naming it.
+func describeNamed(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, scoped []string) []ec2types.Volume {
+	// The scope's spelling of each ID, to mark it absent as it was named.
+	named := map[string][]string{}
+	var ids []string
+	for _, s := range scoped {
+		id := volumeID(s)
+		if named[id] == nil {
+			ids = append(ids, id)
+		}
+		named[id] = append(named[id], s)
+	}
+	absent := func(id string) {
+		for _, s := range named[id] {
+			snap.MarkAbsent(snapshot.EBS, s)
+		}
+	}
 	var out []ec2types.Volume
+	keep := func(got []ec2types.Volume) {
+		for _, v := range got {
+			if (&snapshot.EBSVolume{State: string(v.State)}).Gone() {
+				absent(aws.ToString(v.VolumeId))
+				continue
+			}
+			out = append(out, v)
+		}
+	}
+	describeOne := func(id string) {
+		one, err := api.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
+		switch {
+		case err == nil:
+			keep(one.Volumes)
+			if !returned(one.Volumes, id) {
+				rec.Incomplete("DescribeVolumes", id, "volume")
+			}
+		case collect.ErrorCode(err) == notFound:
+			absent(id)
+		default:
+			rec.Fail("DescribeVolumes", id, err)
+		}
+	}
 	for start := 0; start < len(ids); start += idsPerCall {
 		chunk := ids[start:min(start+idsPerCall, len(ids))]
+		if len(chunk) == 1 {
+			describeOne(chunk[0])
+			continue
+		}
 		got, err := api.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: chunk})
 		switch {
 		case err == nil:
-			out = append(out, got.Volumes...)
-		case collect.ErrorCode(err) == notFound && len(chunk) > 1:
+			keep(got.Volumes)
 			for _, id := range chunk {
-				one, err := api.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{id}})
-				if err != nil {
-					rec.Fail("DescribeVolumes", id, err)
-					continue
+				if !returned(got.Volumes, id) {
+					rec.Incomplete("DescribeVolumes", id, "volume")
 				}
-				out = append(out, one.Volumes...)
+			}
+		case collect.ErrorCode(err) == notFound:
+			for _, id := range chunk {
+				describeOne(id)
 			}
 		default:
 			rec.Fail("DescribeVolumes", strings.Join(chunk, ","), err)
@@ -159,17 +214,25 @@ func describeNamed(ctx context.Context, api API, rec *collect.Recorder, ids []st
 	return out
 }
 
-// volumeIDs turns volume ARNs (arn:aws:ec2:<region>:<account>:volume/<id>)
-// into IDs; anything else is taken as an ID.
-func volumeIDs(ids []string) []string {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if i := strings.LastIndex(id, ":volume/"); i >= 0 {
-			id = id[i+len(":volume/"):]
+// returned reports whether the answer holds volume id. AWS answers a
+// describe by ID with every volume or InvalidVolume.NotFound; an answer
+// without one is not taken as "does not exist".
+func returned(vols []ec2types.Volume, id string) bool {
+	for _, v := range vols {
+		if aws.ToString(v.VolumeId) == id {
+			return true
 		}
-		out = append(out, id)
 	}
-	return out
+	return false
+}
+
+// volumeID turns a volume ARN (arn:aws:ec2:<region>:<account>:volume/<id>)
+// into its ID; anything else is taken as an ID.
+func volumeID(id string) string {
+	if i := strings.LastIndex(id, ":volume/"); i >= 0 {
+		return id[i+len(":volume/"):]
+	}
+	return id
 }
 
 func fromAPI(snap *snapshot.Snapshot, v ec2types.Volume) *snapshot.EBSVolume {

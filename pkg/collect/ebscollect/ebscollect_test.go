@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,15 +185,116 @@ func TestCollectNamedAgainstMoto(t *testing.T) {
 	counter = awsconfig.NewCallCounter()
 	cfg, _ = moto.Config(ctx, region, counter)
 	snap = snapshot.New(motoserver.Account, "aws", region)
-	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{a.ID, "vol-0123456789abcdef0", b.ID}})
+	const gone = "vol-0123456789abcdef0"
+	goneARN := "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef1"
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{a.ID, gone, b.ID, goneARN}})
 	if len(snap.EBS.Volumes) != 2 {
 		t.Errorf("a missing ID must not hide the others: %d volumes", len(snap.EBS.Volumes))
 	}
-	if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || errs[0].Resource != "vol-0123456789abcdef0" || errs[0].Code != "InvalidVolume.NotFound" {
-		t.Errorf("errors: %+v", errs)
+	// InvalidVolume.NotFound on a volume's own describe is an answer: the
+	// volume is absent, as the scope named it, and EBS stays complete.
+	if !snap.Complete(snapshot.EBS) || !snap.Absent(snapshot.EBS, gone) || !snap.Absent(snapshot.EBS, goneARN) {
+		t.Errorf("errors %+v, absent %v %v", snap.Errors, snap.Absent(snapshot.EBS, gone), snap.Absent(snapshot.EBS, goneARN))
 	}
-	if got := counter.Count("EC2", "DescribeVolumes"); got != 4 {
-		t.Errorf("DescribeVolumes called %d times, want 4 (one for all three IDs, then one each)", got)
+	if snap.Absent(snapshot.EBS, a.ID) || snap.Absent(snapshot.EBS, b.ID) {
+		t.Error("volumes that exist marked absent")
+	}
+	if got := counter.Count("EC2", "DescribeVolumes"); got != 5 {
+		t.Errorf("DescribeVolumes called %d times, want 5 (one for all four IDs, then one each)", got)
+	}
+
+	// One volume alone: one call, absent without a retry.
+	counter = awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap = snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{gone}})
+	if !snap.Complete(snapshot.EBS) || !snap.Absent(snapshot.EBS, gone) || len(snap.EBS.Volumes) != 0 || counter.Total() != 1 {
+		t.Errorf("one missing volume: errors %+v, absent %v, calls %+v", snap.Errors, snap.Absent(snapshot.EBS, gone), counter.Snapshot())
+	}
+}
+
+// TestCollectNamedDeniedAgainstMoto: a denied describe of named volumes is
+// an error naming them, never an absence.
+func TestCollectNamedDeniedAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	gaps, err := gapfill.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gaps.Close()
+	ctx := context.Background()
+	cfg, _ := moto.ConfigAt(ctx, gaps.URL, region, nil)
+	seedVolumes(t, cfg)
+	all := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, all, collect.Scope{})
+	id := all.EBS.Volumes[0].ID
+
+	gaps.Deny("ec2", "DescribeVolumes")
+	for _, ids := range [][]string{{id}, {id, "vol-0123456789abcdef0"}} {
+		snap := snapshot.New(motoserver.Account, "aws", region)
+		ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: ids})
+		errs := snap.Errors[snapshot.EBS]
+		if len(errs) != 1 || errs[0].Code != "UnauthorizedOperation" || errs[0].Resource != strings.Join(ids, ",") || snap.Complete(snapshot.EBS) {
+			t.Errorf("%v: errors %+v", ids, errs)
+		}
+		for _, id := range ids {
+			if snap.Absent(snapshot.EBS, id) {
+				t.Errorf("%s marked absent after a denied describe", id)
+			}
+		}
+	}
+}
+
+// TestCollectAccountSettingsAgainstMoto: a scope of AccountSettings reads
+// the encryption-by-default setting and its key without listing a volume;
+// with volumes named too, it reads both.
+func TestCollectAccountSettingsAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	gaps, err := gapfill.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gaps.Close()
+	ctx := context.Background()
+	cfg, _ := moto.ConfigAt(ctx, gaps.URL, region, nil)
+	cmkARN := seedVolumes(t, cfg)
+	c := ec2.NewFromConfig(cfg)
+	if _, err := c.EnableEbsEncryptionByDefault(ctx, &ec2.EnableEbsEncryptionByDefaultInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ModifyEbsDefaultKmsKeyId(ctx, &ec2.ModifyEbsDefaultKmsKeyIdInput{KmsKeyId: aws.String(cmkARN)}); err != nil {
+		t.Fatal(err)
+	}
+
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.ConfigAt(ctx, gaps.URL, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{AccountSettings: true})
+	if !snap.Complete(snapshot.EBS) {
+		t.Fatalf("errors: %v", snap.Errors)
+	}
+	d := snap.EBS.Defaults
+	if d == nil || !d.EncryptionByDefault.Value || d.DefaultKMSKey.Value != cmkARN || len(snap.EBS.Volumes) != 0 {
+		t.Fatalf("defaults %+v, %d volumes", d, len(snap.EBS.Volumes))
+	}
+	if uses := snap.KeyUses(); len(uses) != 1 || !uses[0].Setting || uses[0].KeyRef != cmkARN {
+		t.Errorf("key uses: %+v", uses)
+	}
+	for op, want := range map[string]int{"GetEbsEncryptionByDefault": 1, "GetEbsDefaultKmsKeyId": 1, "DescribeVolumes": 0} {
+		if got := counter.Count("EC2", op); got != want {
+			t.Errorf("%s called %d times, want %d", op, got, want)
+		}
+	}
+
+	vol := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, vol, collect.Scope{})
+	id := vol.EBS.Volumes[0].ID
+	counter = awsconfig.NewCallCounter()
+	cfg, _ = moto.ConfigAt(ctx, gaps.URL, region, counter)
+	both := snapshot.New(motoserver.Account, "aws", region)
+	ebscollect.Collector{}.Collect(ctx, cfg, both, collect.Scope{AccountSettings: true, ResourceIDs: []string{id}})
+	if both.EBS.Defaults == nil || len(both.EBS.Volumes) != 1 || both.EBS.Volumes[0].ID != id || counter.Total() != 3 {
+		t.Errorf("settings and a volume: defaults %+v, volumes %+v, calls %+v", both.EBS.Defaults, both.EBS.Volumes, counter.Snapshot())
 	}
 }
 
@@ -207,6 +309,8 @@ type ec2Fake struct {
 	fail map[string]ec2Error
 	// omitSetting answers GetEbsEncryptionByDefault without its value.
 	omitSetting bool
+	// states overrides the state of volume i.
+	states map[int]string
 
 	mu       sync.Mutex
 	requests []url.Values
@@ -252,6 +356,26 @@ func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
 	case "GetEbsDefaultKmsKeyId":
 		fmt.Fprintf(w, `<GetEbsDefaultKmsKeyIdResponse xmlns="%s"><requestId>fake</requestId><kmsKeyId>arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab</kmsKeyId></GetEbsDefaultKmsKeyIdResponse>`, ec2NS)
 	case "DescribeVolumes":
+		if in.Get("VolumeId.1") != "" {
+			// By ID, as AWS answers: every volume, or InvalidVolume.NotFound.
+			var b strings.Builder
+			for n := 1; in.Get("VolumeId."+strconv.Itoa(n)) != ""; n++ {
+				id := in.Get("VolumeId." + strconv.Itoa(n))
+				i, err := strconv.Atoi(strings.TrimPrefix(id, "vol-"))
+				if err != nil || i >= f.volumes || id != fmt.Sprintf("vol-%017d", i) {
+					w.WriteHeader(http.StatusBadRequest)
+					fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>InvalidVolume.NotFound</Code><Message>The volume '%s' does not exist.</Message></Error></Errors><RequestID>fake</RequestID></Response>`, id)
+					return
+				}
+				v := fakeVolume(i)
+				if st, ok := f.states[i]; ok {
+					v = statusRE.ReplaceAllString(v, "<status>"+st+"</status><attachmentSet/>")
+				}
+				b.WriteString(v)
+			}
+			fmt.Fprintf(w, `<DescribeVolumesResponse xmlns="%s"><requestId>fake</requestId><volumeSet>%s</volumeSet></DescribeVolumesResponse>`, ec2NS, b.String())
+			return
+		}
 		start, _ := strconv.Atoi(in.Get("NextToken"))
 		end := f.volumes // without MaxResults AWS returns every volume
 		if n, err := strconv.Atoi(in.Get("MaxResults")); err == nil {
@@ -273,6 +397,9 @@ func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<Response><Errors><Error><Code>InvalidAction</Code><Message>%s</Message></Error></Errors></Response>`, action)
 	}
 }
+
+// statusRE is a volume's own status and its attachments.
+var statusRE = regexp.MustCompile(`<status>[a-z-]+</status><createTime>[^<]*</createTime><attachmentSet.*?(</attachmentSet>|/>)`)
 
 // fakeVolume i is attached and named on even i, encrypted with a customer
 // managed key on odd i.
@@ -444,4 +571,36 @@ func dataKeyUses(snap *snapshot.Snapshot) []snapshot.KeyUse {
 		}
 	}
 	return out
+}
+
+// TestCollectNamedGoneAndServerError: a named volume AWS returns deleting or
+// deleted is absent and not judged; a 5xx on a named volume's describe is
+// an error naming it, never an absence.
+func TestCollectNamedGoneAndServerError(t *testing.T) {
+	fake := newEC2Fake(4, nil)
+	fake.states = map[int]string{1: "deleting", 2: "deleted"}
+	defer fake.Close()
+	ids := []string{"vol-00000000000000000", "vol-00000000000000001", "arn:aws:ec2:eu-west-1:111122223333:volume/vol-00000000000000002"}
+	snap := snapshot.New("111122223333", "aws", region)
+	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: ids})
+	if !snap.Complete(snapshot.EBS) || len(snap.EBS.Volumes) != 1 || snap.EBS.Volumes[0].ID != ids[0] {
+		t.Fatalf("errors %+v, volumes %+v", snap.Errors, snap.EBS.Volumes)
+	}
+	if snap.Absent(snapshot.EBS, ids[0]) || !snap.Absent(snapshot.EBS, ids[1]) || !snap.Absent(snapshot.EBS, ids[2]) {
+		t.Errorf("absent: %v %v %v", snap.Absent(snapshot.EBS, ids[0]), snap.Absent(snapshot.EBS, ids[1]), snap.Absent(snapshot.EBS, ids[2]))
+	}
+	if len(fake.calls("DescribeVolumes")) != 1 || len(fake.calls("GetEbsEncryptionByDefault")) != 0 {
+		t.Errorf("calls: %v", fake.requests)
+	}
+	if uses := snap.KeyUses(); len(uses) != 0 {
+		t.Errorf("key uses of gone volumes: %+v", uses)
+	}
+
+	fake5xx := newEC2Fake(4, map[string]ec2Error{"DescribeVolumes@": {http.StatusServiceUnavailable, "Unavailable"}})
+	defer fake5xx.Close()
+	snap = snapshot.New("111122223333", "aws", region)
+	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake5xx.URL, nil), snap, collect.Scope{ResourceIDs: ids[:1]})
+	if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || errs[0].Resource != ids[0] || errs[0].Code != "Unavailable" || snap.Absent(snapshot.EBS, ids[0]) || len(snap.EBS.Volumes) != 0 {
+		t.Errorf("5xx: errors %+v, absent %v", errs, snap.Absent(snapshot.EBS, ids[0]))
+	}
 }
