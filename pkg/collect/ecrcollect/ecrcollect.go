@@ -56,7 +56,7 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		}
 		repos = listed
 	} else {
-		repos = describeNamed(ctx, api, rec, repositoryNames(scope.ResourceIDs))
+		repos = describeNamed(ctx, api, rec, snap, scope.ResourceIDs)
 	}
 	for _, r := range repos {
 		repo := fromAPI(r)
@@ -94,26 +94,63 @@ func listAll(ctx context.Context, api API) ([]ecrtypes.Repository, error) {
 	return out, nil
 }
 
-// describeNamed describes the named repositories, 100 to a call. One
-// missing name fails its whole call, so that call's names are then asked
-// for one by one: the others are still read, and the missing one is
-// recorded.
-func describeNamed(ctx context.Context, api API, rec *collect.Recorder, names []string) []ecrtypes.Repository {
+// describeNamed describes the named repositories, 100 to a call, and
+// returns those that exist. One missing name fails its whole call, so that
+// call's names are then asked for one by one: the others are still read.
+// Each named repository ends in exactly one outcome: returned; marked
+// absent, as the scope named it, when its own call answered
+// RepositoryNotFoundException; or a recorded error naming it. A repository
+// ARN of another region or account is not this registry's to read.
+func describeNamed(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, scoped []string) []ecrtypes.Repository {
+	named := map[string][]string{} // name -> the scope's spellings of it
+	var names []string
+	for _, id := range scoped {
+		name, ok := repositoryName(snap, id)
+		if !ok {
+			continue
+		}
+		if named[name] == nil {
+			names = append(names, name)
+		}
+		named[name] = append(named[name], id)
+	}
 	var out []ecrtypes.Repository
+	keep := func(got []ecrtypes.Repository, asked []string) {
+		out = append(out, got...)
+		for _, name := range asked {
+			if !returned(got, name) {
+				// AWS answers every name or RepositoryNotFoundException: an
+				// answer without one is no proof it is gone.
+				rec.Incomplete("DescribeRepositories", name, "repository")
+			}
+		}
+	}
+	describeOne := func(name string) {
+		one, err := api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{name}})
+		switch {
+		case err == nil:
+			keep(one.Repositories, []string{name})
+		case collect.ErrorCode(err) == notFound:
+			for _, id := range named[name] {
+				snap.MarkAbsent(snapshot.ECR, id)
+			}
+		default:
+			rec.Fail("DescribeRepositories", name, err)
+		}
+	}
 	for start := 0; start < len(names); start += namesPerCall {
 		chunk := names[start:min(start+namesPerCall, len(names))]
+		if len(chunk) == 1 {
+			describeOne(chunk[0])
+			continue
+		}
 		got, err := api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: chunk})
 		switch {
 		case err == nil:
-			out = append(out, got.Repositories...)
-		case collect.ErrorCode(err) == notFound && len(chunk) > 1:
+			keep(got.Repositories, chunk)
+		case collect.ErrorCode(err) == notFound:
 			for _, name := range chunk {
-				one, err := api.DescribeRepositories(ctx, &ecr.DescribeRepositoriesInput{RepositoryNames: []string{name}})
-				if err != nil {
-					rec.Fail("DescribeRepositories", name, err)
-					continue
-				}
-				out = append(out, one.Repositories...)
+				describeOne(name)
 			}
 		default:
 			rec.Fail("DescribeRepositories", strings.Join(chunk, ","), err)
@@ -122,17 +159,27 @@ func describeNamed(ctx context.Context, api API, rec *collect.Recorder, names []
 	return out
 }
 
-// repositoryNames turns repository ARNs (arn:aws:ecr:<region>:<account>:
-// repository/<name>) into names; anything else is taken as a name.
-func repositoryNames(ids []string) []string {
-	names := make([]string, 0, len(ids))
-	for _, id := range ids {
-		if a, err := arn.Parse(id); err == nil && strings.HasPrefix(a.Resource, "repository/") {
-			id = strings.TrimPrefix(a.Resource, "repository/")
+func returned(repos []ecrtypes.Repository, name string) bool {
+	for _, r := range repos {
+		if aws.ToString(r.RepositoryName) == name {
+			return true
 		}
-		names = append(names, id)
 	}
-	return names
+	return false
+}
+
+// repositoryName turns a repository ARN (arn:aws:ecr:<region>:<account>:
+// repository/<name>) into its name; anything else is taken as a name. It
+// reports false for an ARN of another region or account.
+func repositoryName(snap *snapshot.Snapshot, id string) (string, bool) {
+	a, err := arn.Parse(id)
+	if err != nil || !strings.HasPrefix(a.Resource, "repository/") {
+		return id, true
+	}
+	if a.Region != snap.Region || a.AccountID != snap.Account {
+		return "", false
+	}
+	return strings.TrimPrefix(a.Resource, "repository/"), true
 }
 
 func fromAPI(r ecrtypes.Repository) *snapshot.ECRRepository {

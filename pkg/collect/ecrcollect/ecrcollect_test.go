@@ -125,12 +125,27 @@ func TestCollectNamedAgainstMoto(t *testing.T) {
 	if len(snap.ECR.Repositories) != 2 {
 		t.Errorf("a missing name must not hide the others: %d repositories", len(snap.ECR.Repositories))
 	}
-	if errs := snap.Errors[snapshot.ECR]; len(errs) != 1 || errs[0].Resource != "gone" || errs[0].Code != "RepositoryNotFoundException" {
-		t.Errorf("errors: %+v", errs)
+	// RepositoryNotFoundException on the name's own describe is an answer:
+	// absent, as the scope named it, and ECR stays complete.
+	if !snap.Complete(snapshot.ECR) || !snap.Absent(snapshot.ECR, "gone") || snap.Absent(snapshot.ECR, "one") || snap.Absent(snapshot.ECR, "three") {
+		t.Errorf("errors %+v, absent %v", snap.Errors, snap.Absent(snapshot.ECR, "gone"))
 	}
 	// One call for the three names, then one each after the not-found.
 	if got := counter.Count("ECR", "DescribeRepositories"); got != 4 {
 		t.Errorf("DescribeRepositories called %d times, want 4", got)
+	}
+
+	// One missing repository named by ARN: one call, absent as named; an
+	// ARN of another region is not read here.
+	goneARN := "arn:aws:ecr:eu-west-1:123456789012:repository/team/gone"
+	otherRegion := "arn:aws:ecr:us-east-1:123456789012:repository/one"
+	counter = awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap = snapshot.New(motoserver.Account, "aws", region)
+	ecrcollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{goneARN, otherRegion}})
+	if !snap.Complete(snapshot.ECR) || !snap.Absent(snapshot.ECR, goneARN) || snap.Absent(snapshot.ECR, otherRegion) ||
+		len(snap.ECR.Repositories) != 0 || counter.Total() != 1 {
+		t.Errorf("errors %+v, absent %v/%v, calls %+v", snap.Errors, snap.Absent(snapshot.ECR, goneARN), snap.Absent(snapshot.ECR, otherRegion), counter.Snapshot())
 	}
 }
 
@@ -225,5 +240,26 @@ func TestCollectThrottledNamed(t *testing.T) {
 	// Throttling is retried (TestRetries attempts), then recorded.
 	if len(errs) != 1 || errs[0].Resource != "repo-0000,repo-0001" || errs[0].Code != "ThrottlingException" || fake.Calls("DescribeRepositories") != wirefake.TestRetries {
 		t.Errorf("errors %+v after %d calls", errs, fake.Calls("DescribeRepositories"))
+	}
+	if snap.Absent(snapshot.ECR, "repo-0000") || snap.Absent(snapshot.ECR, "repo-0001") {
+		t.Error("a throttled describe marked a repository absent")
+	}
+}
+
+// TestCollectNamedDeniedAndServerError: a denied or failing describe of one
+// named repository is an error naming it, never an absence.
+func TestCollectNamedDeniedAndServerError(t *testing.T) {
+	for _, failure := range []*wirefake.Error{
+		wirefake.AccessDenied("ecr:DescribeRepositories"),
+		{Status: 500, Code: "ServerException", Message: "internal"},
+	} {
+		fake := fakeECR(3, "", failure)
+		snap := snapshot.New("111122223333", "aws", region)
+		ecrcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{"repo-0001"}})
+		fake.Close()
+		errs := snap.Errors[snapshot.ECR]
+		if len(errs) != 1 || errs[0].Resource != "repo-0001" || errs[0].Code != failure.Code || snap.Absent(snapshot.ECR, "repo-0001") || len(snap.ECR.Repositories) != 0 {
+			t.Errorf("%s: errors %+v, absent %v", failure.Code, errs, snap.Absent(snapshot.ECR, "repo-0001"))
+		}
 	}
 }
