@@ -22,6 +22,9 @@ const (
 	ProductName = "posture-auditor"
 	// IDPrefix starts every finding Id this tool imports.
 	IDPrefix = "posture-auditor/"
+	// ObservedAtField is the ProductFields key of when the resource was
+	// read: Context.Now, taken before the run's reads began.
+	ObservedAtField = "posture-auditor/ObservedAt"
 
 	MaxTitle          = 256
 	MaxDescription    = 1024
@@ -38,8 +41,10 @@ type Context struct {
 	Partition string
 	// ProductRegion is the region whose Security Hub imports the finding.
 	ProductRegion string
-	Now           time.Time
-	ToolVersion   string
+	// Now is when the reads behind the result began: the finding's
+	// observation time (ObservedAtField).
+	Now         time.Time
+	ToolVersion string
 }
 
 // ProductARN is the account's default product ARN, the only one an account
@@ -116,6 +121,7 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 			"ProviderVersion":              ctx.ToolVersion,
 			"posture-auditor/CheckId":      c.ID,
 			"posture-auditor/ResourceName": r.ResourceName,
+			ObservedAtField:                now,
 		},
 		Resources: []types.Resource{{
 			Type:      aws.String(resourceType),

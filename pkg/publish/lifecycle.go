@@ -56,6 +56,27 @@ type Plan struct {
 	KeptFailed []types.AwsSecurityFinding
 	// Duplicates are Ids the run produced more than once; the last wins.
 	Duplicates []string
+	// Superseded are stored findings observed after this run's observation
+	// (another run read the resource later): left as they are.
+	Superseded []types.AwsSecurityFinding
+}
+
+// ObservedAtField is the ProductFields key holding when the resource of a
+// finding was read (asff sets it). It orders observations across the
+// sweep, on-demand runs and event re-checks, which may run concurrently.
+const ObservedAtField = asff.ObservedAtField
+
+// ObservedAt is when f's resource was read, if f says.
+func ObservedAt(f types.AwsSecurityFinding) (time.Time, bool) {
+	return parseTimestamp(f.ProductFields[ObservedAtField])
+}
+
+// supersedes reports a stored finding whose resource was read after the
+// new observation's.
+func supersedes(old, f types.AwsSecurityFinding) bool {
+	was, ok1 := ObservedAt(old)
+	now, ok2 := ObservedAt(f)
+	return ok1 && ok2 && was.After(now)
 }
 
 // Count returns how many changes have action a.
@@ -104,6 +125,15 @@ func (o Owner) Owns(f types.AwsSecurityFinding) bool {
 //
 // It is pure: the same inputs give the same plan.
 func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(checkID string) bool, now time.Time) Plan {
+	return PlanFor(stored, observed, func(f types.AwsSecurityFinding) bool { return archivable(aws.ToString(f.GeneratorId)) }, now, time.Time{})
+}
+
+// PlanFor is MakePlan with archiving decided per stored finding (a re-check
+// archives by resource, not by check), and with the run's observation time:
+// a stored finding observed after observedAt (a re-check that read the
+// resource while this run was still collecting) is neither replaced nor
+// archived by this run. A zero observedAt takes each observation's own.
+func PlanFor(stored, observed []types.AwsSecurityFinding, archivable func(types.AwsSecurityFinding) bool, now, observedAt time.Time) Plan {
 	plan := Plan{Changes: make([]Change, 0, len(observed))}
 	byID := make(map[string]types.AwsSecurityFinding, len(stored))
 	for _, f := range stored {
@@ -123,6 +153,12 @@ func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(check
 	}
 	for _, id := range order {
 		f := observed[last[id]]
+		if old, ok := byID[id]; ok && supersedes(old, f) {
+			// Newer observation wins: a path that read the resource later
+			// already published what it saw.
+			plan.Superseded = append(plan.Superseded, old)
+			continue
+		}
 		if old, ok := byID[id]; ok && hidesKnownFailure(old, f) {
 			plan.KeptFailed = append(plan.KeptFailed, old)
 			if c, due := refreshIfStale(old, now); due {
@@ -137,7 +173,11 @@ func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(check
 		if _, ok := last[id]; ok || f.RecordState == types.RecordStateArchived {
 			continue
 		}
-		if !archivable(aws.ToString(f.GeneratorId)) {
+		if obs, ok := ObservedAt(f); ok && !observedAt.IsZero() && obs.After(observedAt) {
+			plan.Superseded = append(plan.Superseded, f)
+			continue
+		}
+		if !archivable(f) {
 			plan.Kept = append(plan.Kept, f)
 			if c, due := refreshIfStale(f, now); due {
 				plan.Changes = append(plan.Changes, c)
@@ -187,6 +227,13 @@ func observe(f types.AwsSecurityFinding, stored map[string]types.AwsSecurityFind
 	f = withoutCustomerFields(f)
 	f.RecordState = types.RecordStateActive // moto stores RecordState as sent: always send it
 	old, exists := stored[aws.ToString(f.Id)]
+	// UpdatedAt is the observation's time, not the import's: when two
+	// paths race between their read-back and their import, Security Hub
+	// itself then keeps the later observation (it ignores an update whose
+	// UpdatedAt is not later than the stored one).
+	if obs, ok := ObservedAt(f); ok && obs.Before(now) {
+		now = obs
+	}
 	if !exists {
 		ts := aws.String(asff.Timestamp(now))
 		// CreatedAt must equal UpdatedAt on creation.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,6 +85,25 @@ type Request struct {
 	Now        time.Time
 	// DryRun reads and plans, but imports and archives nothing.
 	DryRun bool
+	// ObservedAt is when the run's reads in the region began: a stored
+	// finding observed later is neither replaced nor archived.
+	ObservedAt time.Time
+	// Targets, when set, make this a re-check's publish: only the stored
+	// findings of these resources are read (by resource, not the whole
+	// scope) and may change; Checks and Archivable are then unused.
+	Targets []Target
+}
+
+// Target is one resource a re-check read.
+type Target struct {
+	// ResourceARN is Resources[0].Id of the resource's findings.
+	ResourceARN string
+	// Checks are the checks evaluated for it: only their findings change.
+	Checks []string
+	// Confirmed is set when the resource was read whole or AWS answered
+	// that it no longer exists: its stored findings of Checks that the run
+	// did not observe are then archived. Otherwise they are kept.
+	Confirmed bool
 }
 
 // FailedFinding is a finding Security Hub did not import, or, with Count,
@@ -138,6 +158,9 @@ type Report struct {
 	// Refreshed are kept findings re-imported unchanged so that Security
 	// Hub does not delete them after 90 days without an update.
 	Refreshed int `json:"refreshed"`
+	// Superseded are stored findings another run observed after this one
+	// read its resources: left as they are (newer observation wins).
+	Superseded int `json:"superseded,omitempty"`
 	// Sent is how many distinct findings the publish tried to import;
 	// Imported how many Security Hub took; Retried how many re-sends failed
 	// findings needed.
@@ -182,7 +205,13 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	rep := Report{Region: region, DryRun: req.DryRun}
 	owner := Owner{ProductARN: asff.ProductARN(req.Partition, region, req.Account), Account: req.Account, Checks: req.Checks}
 
-	stored, err := readStored(ctx, api, limits, req.Account, region, owner, &rep)
+	var stored []types.AwsSecurityFinding
+	var err error
+	if req.Targets != nil {
+		stored, err = readTargets(ctx, api, limits, req.Account, region, owner.ProductARN, req.Targets, &rep)
+	} else {
+		stored, err = readStored(ctx, api, limits, req.Account, region, owner, &rep)
+	}
 	if err != nil {
 		code := collect.ErrorCode(err)
 		if notEnabled(code) {
@@ -200,8 +229,17 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	}
 	rep.Stored = len(stored)
 
-	plan := MakePlan(stored, req.Findings, func(checkID string) bool { return req.Archivable[checkID] }, now)
+	archivable := func(f types.AwsSecurityFinding) bool { return req.Archivable[aws.ToString(f.GeneratorId)] }
+	if req.Targets != nil {
+		confirmed := map[string]bool{}
+		for _, t := range req.Targets {
+			confirmed[t.ResourceARN] = t.Confirmed
+		}
+		archivable = func(f types.AwsSecurityFinding) bool { return confirmed[resourceID(f)] }
+	}
+	plan := PlanFor(stored, req.Findings, archivable, now, req.ObservedAt)
 	rep.Duplicates = plan.Duplicates
+	rep.Superseded = len(plan.Superseded)
 	rep.Kept = len(plan.Kept)
 	rep.KeptFailed = len(plan.KeptFailed)
 	rep.Actions = make(map[string]Action, len(plan.Changes)+len(plan.KeptFailed))
@@ -266,6 +304,70 @@ func readStored(ctx context.Context, api API, limits *Limiters, account, region 
 		}
 	}
 	return out, nil
+}
+
+// readTargets reads the stored findings of a re-check's resources: by
+// resource Id, at most 20 to a call, within the GetFindings quota. Only
+// findings whose main resource is a target, of a check evaluated for it,
+// are kept (the filter also matches related resources, and an endpoint may
+// ignore filters).
+func readTargets(ctx context.Context, api API, limits *Limiters, account, region, productARN string, targets []Target, rep *Report) ([]types.AwsSecurityFinding, error) {
+	lim := limits.Read(account, region)
+	checks := map[string]map[string]bool{}
+	var arns []string
+	for _, t := range targets {
+		if checks[t.ResourceARN] == nil {
+			checks[t.ResourceARN] = map[string]bool{}
+			arns = append(arns, t.ResourceARN)
+		}
+		for _, c := range t.Checks {
+			checks[t.ResourceARN][c] = true
+		}
+	}
+	eq := func(v string) types.StringFilter {
+		return types.StringFilter{Comparison: types.StringFilterComparisonEquals, Value: aws.String(v)}
+	}
+	var out []types.AwsSecurityFinding
+	seen := map[string]bool{}
+	for start := 0; start < len(arns); start += maxFilterValues {
+		filters := &types.AwsSecurityFindingFilters{
+			ProductArn:   []types.StringFilter{eq(productARN)},
+			AwsAccountId: []types.StringFilter{eq(account)},
+			Id:           []types.StringFilter{{Comparison: types.StringFilterComparisonPrefix, Value: aws.String(asff.IDPrefix)}},
+		}
+		for _, a := range arns[start:min(start+maxFilterValues, len(arns))] {
+			filters.ResourceId = append(filters.ResourceId, eq(a))
+		}
+		pager := securityhub.NewGetFindingsPaginator(api, &securityhub.GetFindingsInput{Filters: filters, MaxResults: aws.Int32(readPageSize)})
+		for pager.HasMorePages() {
+			if err := lim.Wait(ctx); err != nil {
+				return nil, err
+			}
+			rep.ReadCalls++
+			page, err := pager.NextPage(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range page.Findings {
+				id := aws.ToString(f.Id)
+				if seen[id] || aws.ToString(f.ProductArn) != productARN || aws.ToString(f.AwsAccountId) != account ||
+					!strings.HasPrefix(id, asff.IDPrefix) || !checks[resourceID(f)][aws.ToString(f.GeneratorId)] {
+					continue
+				}
+				seen[id] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
+}
+
+// resourceID is the Id of a finding's main resource.
+func resourceID(f types.AwsSecurityFinding) string {
+	if len(f.Resources) == 0 {
+		return ""
+	}
+	return aws.ToString(f.Resources[0].Id)
 }
 
 // Filters are the GetFindings filters selecting o's findings: at most 20

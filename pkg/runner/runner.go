@@ -22,6 +22,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
+	"github.com/posture-auditor/posture-auditor/pkg/resource"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -53,6 +54,13 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 	req, err := trigger.Parse(raw)
 	if err != nil {
 		return nil, err
+	}
+	if len(req.Resources) > 0 {
+		targets := make([]resource.Target, len(req.Resources))
+		for i, ref := range req.Resources {
+			targets[i] = resource.Target{Ref: ref}
+		}
+		return r.Recheck(ctx, RecheckRequest{Kind: req.Kind, Targets: targets, Checks: req.Checks, DryRun: req.DryRun, Thresholds: req.Thresholds})
 	}
 	checks, err := registry.Select(req.Checks)
 	if err != nil {
@@ -116,6 +124,8 @@ type regionResult struct {
 	results  []scopedResult
 	scopes   []Scope
 	findings []types.AwsSecurityFinding
+	// targets are a re-check's resources, by ARN (nil in a sweep).
+	targets map[string]*target
 }
 
 type scopedResult struct {

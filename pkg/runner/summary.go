@@ -41,6 +41,8 @@ type Summary struct {
 	Published    []publish.Report      `json:"published,omitempty"`
 	WouldPublish []publish.Report      `json:"wouldPublish,omitempty"`
 	Calls        []awsconfig.CallCount `json:"calls"`
+	// Resources is each resource of a re-check and what became of it.
+	Resources []TargetResult `json:"resources,omitempty"`
 }
 
 // Lifecycle counts findings by what the publisher did with them.

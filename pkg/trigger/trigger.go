@@ -12,6 +12,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
+	"github.com/posture-auditor/posture-auditor/pkg/resource"
 )
 
 // Kind says what started a run.
@@ -20,6 +21,9 @@ type Kind string
 const (
 	Schedule Kind = "schedule"
 	OnDemand Kind = "on-demand"
+	// Event is a re-check started by an EventBridge event or the Security
+	// Hub "Re-check" action.
+	Event Kind = "event"
 )
 
 // Request is a validated run request. Empty Regions means the configured
@@ -30,6 +34,9 @@ type Request struct {
 	Checks     []string               `json:"checks,omitempty"`
 	DryRun     bool                   `json:"dryRun"`
 	Thresholds map[string]check.Value `json:"thresholds,omitempty"`
+	// Resources, when set, restricts the run to these resources (a
+	// re-check): parsed and validated from the payload's ARNs.
+	Resources []resource.Ref `json:"resources,omitempty"`
 }
 
 // onDemandPayload is the body `aws lambda invoke` sends. Every field is
@@ -39,6 +46,7 @@ type onDemandPayload struct {
 	Checks     []string               `json:"checks"`
 	DryRun     *bool                  `json:"dryRun"`
 	Thresholds map[string]check.Value `json:"thresholds"`
+	Resources  []string               `json:"resources"`
 }
 
 // scheduledEvent is the envelope of an EventBridge scheduled rule event, and
@@ -70,13 +78,17 @@ func Parse(raw []byte) (Request, error) {
 	// must be spelled exactly, or "dryrun": true would silently publish.
 	for key := range probe {
 		if !payloadFields[key] {
-			return Request{}, fmt.Errorf("invalid on-demand payload: unknown field %q (known: regions, checks, dryRun, thresholds)", key)
+			return Request{}, fmt.Errorf("invalid on-demand payload: unknown field %q (known: regions, checks, dryRun, thresholds, resources)", key)
 		}
 	}
 	return parseOnDemand(raw)
 }
 
-var payloadFields = map[string]bool{"regions": true, "checks": true, "dryRun": true, "thresholds": true}
+var payloadFields = map[string]bool{"regions": true, "checks": true, "dryRun": true, "thresholds": true, "resources": true}
+
+// MaxResources bounds the ARNs of one on-demand payload: a re-check reads
+// each one, and a larger set is what a sweep is for.
+const MaxResources = 100
 
 func parseEventBridge(raw []byte) (Request, error) {
 	var ev scheduledEvent
@@ -119,7 +131,39 @@ func parseOnDemand(raw []byte) (Request, error) {
 		return Request{}, fmt.Errorf("invalid on-demand payload: %w", err)
 	}
 	req.Checks = dedupe(p.Checks)
+	if p.Resources != nil {
+		refs, err := parseResources(p.Resources, p.Regions != nil)
+		if err != nil {
+			return Request{}, fmt.Errorf("invalid on-demand payload: %w", err)
+		}
+		req.Resources = refs
+	}
 	return req, nil
+}
+
+// parseResources validates the ARNs of a resource-targeted run.
+func parseResources(arns []string, withRegions bool) ([]resource.Ref, error) {
+	switch {
+	case len(arns) == 0:
+		return nil, fmt.Errorf("\"resources\" is empty; omit it to audit every resource")
+	case len(arns) > MaxResources:
+		return nil, fmt.Errorf("\"resources\" names %d ARNs; at most %d (run a sweep for more)", len(arns), MaxResources)
+	case withRegions:
+		return nil, fmt.Errorf("\"regions\" and \"resources\" cannot be combined: each ARN names its region")
+	}
+	var refs []resource.Ref
+	seen := map[string]bool{}
+	for _, a := range arns {
+		ref, err := resource.FromARN(strings.TrimSpace(a))
+		if err != nil {
+			return nil, fmt.Errorf("\"resources\": %w", err)
+		}
+		if !seen[ref.Key()] {
+			seen[ref.Key()] = true
+			refs = append(refs, ref)
+		}
+	}
+	return refs, nil
 }
 
 // ValidateRegions checks region names and drops duplicates, keeping order.
@@ -157,7 +201,7 @@ func describeDecodeError(err error) string {
 
 func expectedType(field string) string {
 	switch {
-	case field == "regions", field == "checks", strings.HasPrefix(field, "regions."), strings.HasPrefix(field, "checks."):
+	case field == "regions", field == "checks", field == "resources", strings.HasPrefix(field, "regions."), strings.HasPrefix(field, "checks."), strings.HasPrefix(field, "resources."):
 		return "a list of strings"
 	case field == "dryRun":
 		return "a boolean"

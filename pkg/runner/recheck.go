@@ -1,0 +1,477 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/registry"
+	"github.com/posture-auditor/posture-auditor/pkg/resource"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
+	"github.com/posture-auditor/posture-auditor/pkg/trigger"
+)
+
+// RecheckRequest asks to re-read some resources and publish only their
+// findings: what an event, the "Re-check" action or an on-demand
+// `resources` payload asks for.
+type RecheckRequest struct {
+	Kind    trigger.Kind
+	Targets []resource.Target
+	// Checks narrows the checks run (empty: every check of each target).
+	Checks     []string
+	DryRun     bool
+	Thresholds map[string]check.Value
+}
+
+// Outcome is what a re-check did for one resource.
+type Outcome string
+
+const (
+	// Rechecked: read and judged; its findings were published.
+	Rechecked Outcome = "rechecked"
+	// Gone: AWS answered that it does not exist; its findings were archived.
+	Gone Outcome = "gone"
+	// Failed: it could not be read or published (Reason says why);
+	// nothing of it was archived.
+	Failed Outcome = "failed"
+	// Skipped: not re-checked (another account, a region not audited).
+	Skipped Outcome = "skipped"
+)
+
+// TargetResult is one resource's outcome.
+type TargetResult struct {
+	Resource resource.Ref `json:"resource"`
+	Outcome  Outcome      `json:"outcome"`
+	// Transient is set when a retry may succeed (throttled, 5xx, timeout):
+	// the events function then reports its message for redelivery.
+	Transient bool   `json:"transient,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	// Via is the Key of the target whose dependents this one is.
+	Via string `json:"via,omitempty"`
+}
+
+// Recheck re-reads the requested resources, judges them with the checks
+// that cover them, and publishes only their findings. A resource's findings
+// not observed again are archived only when its read completed: found whole,
+// or answered "does not exist".
+func (r *Runner) Recheck(ctx context.Context, req RecheckRequest) (*Summary, error) {
+	checks, err := registry.Select(req.Checks)
+	if err != nil {
+		return nil, err
+	}
+	params, err := check.ResolveParams(registry.Thresholds(), r.Getenv, req.Thresholds)
+	if err != nil {
+		return nil, fmt.Errorf("invalid thresholds: %w", err)
+	}
+	for _, t := range req.Targets {
+		if _, ok := resource.SpecOf(t.Ref.Kind); !ok {
+			return nil, fmt.Errorf("unknown resource kind %q", t.Ref.Kind)
+		}
+	}
+	if len(r.Regions) == 0 {
+		return nil, fmt.Errorf("no regions configured: set AUDIT_REGIONS")
+	}
+	identity := r.Identity
+	if identity == nil {
+		identity = callerIdentity
+	}
+	home := r.home(r.Regions)
+	account, partition, err := identity(ctx, awsconfig.ForRegion(r.AWS, home))
+	if err != nil {
+		return nil, fmt.Errorf("identify the audited account: %w", err)
+	}
+	x := &run{
+		Runner: r, req: trigger.Request{Kind: req.Kind, DryRun: req.DryRun, Checks: req.Checks}, checks: checks, params: params,
+		account: account, partition: partition, regions: r.Regions, home: home, started: r.now(),
+	}
+	return x.recheck(ctx, req.Targets), nil
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// target is one resource of a region's re-check, as resolved.
+type target struct {
+	ref    resource.Ref
+	checks map[string]bool
+	via    string
+	result *TargetResult
+}
+
+func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary {
+	audited := map[string]bool{}
+	for _, reg := range x.Regions {
+		audited[reg] = true
+	}
+	var results []*TargetResult
+	byRegion := map[string][]*target{}
+	seen := map[string]*target{}
+	add := func(ref resource.Ref, via string) *TargetResult {
+		if t, ok := seen[ref.Key()]; ok {
+			return t.result
+		}
+		res := &TargetResult{Resource: ref, Via: via}
+		results = append(results, res)
+		spec, _ := resource.SpecOf(ref.Kind)
+		region := ref.Region
+		if spec.Global {
+			region = x.home
+		}
+		switch {
+		case ref.Account != x.account:
+			res.Outcome, res.Reason = Skipped, fmt.Sprintf("belongs to account %s; this deployment audits %s", ref.Account, x.account)
+			return res
+		case !audited[region]:
+			res.Outcome, res.Reason = Skipped, fmt.Sprintf("region %s is not audited by this deployment (AUDIT_REGIONS: %s)", region, strings.Join(x.Regions, ","))
+			return res
+		}
+		t := &target{ref: ref, checks: map[string]bool{}, via: via, result: res}
+		for _, c := range spec.Checks {
+			if x.selected(c) {
+				t.checks[c] = true
+			}
+		}
+		if len(t.checks) == 0 {
+			res.Outcome, res.Reason = Skipped, "none of the requested checks covers it"
+			return res
+		}
+		seen[ref.Key()] = t
+		byRegion[region] = append(byRegion[region], t)
+		return res
+	}
+	for _, rt := range requested {
+		res := add(rt.Ref, "")
+		if !rt.Dependents || res.Outcome == Skipped || rt.Ref.Kind != resource.KMSKey || rt.Ref.ARN == "" {
+			continue
+		}
+		// What the key protects is re-judged with it: its health decides
+		// their kms.key-in-use-unhealthy and cloudtrail.encryption.
+		deps, err := x.Publisher.Dependents(ctx, awsconfig.ForRegion(x.AWS, rt.Ref.Region), x.account, x.partition, rt.Ref.ARN)
+		if err != nil {
+			res.Transient = transient(collect.ErrorCode(err))
+			res.Reason = "its dependents could not be found: " + collect.Reason("GetFindings", err)
+			continue
+		}
+		for _, d := range deps {
+			ref, err := resource.FromFinding(d.Type, d.ARN, x.partition, x.account, rt.Ref.Region, "")
+			if err != nil {
+				continue // a related resource no check of this tool covers
+			}
+			add(ref, rt.Ref.Key())
+		}
+	}
+
+	regions := make([]string, 0, len(byRegion))
+	for reg := range byRegion {
+		regions = append(regions, reg)
+	}
+	sort.Strings(regions)
+	x.regions = regions
+	out := make([]*regionResult, len(regions))
+	observed := make([]time.Time, len(regions))
+	collectCtx, cancel := collectionContext(ctx, time.Now())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i, reg := range regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			observed[i] = x.now()
+			out[i] = x.recheckRegion(collectCtx, reg, byRegion[reg], observed[i])
+		}()
+	}
+	wg.Wait()
+
+	reports := make([]publish.Report, len(out))
+	publishCtx, cancelPublish := publishContext(ctx)
+	defer cancelPublish()
+	var pwg sync.WaitGroup
+	for i, rr := range out {
+		req := x.targetedPublish(rr, byRegion[regions[i]], observed[i])
+		if len(req.Targets) == 0 {
+			continue
+		}
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			reports[i] = x.Publisher.Publish(publishCtx, awsconfig.ForRegion(x.AWS, rr.region), req)
+		}()
+	}
+	pwg.Wait()
+	for i, rep := range reports {
+		settlePublish(byRegion[regions[i]], rep)
+	}
+	s := x.summarise(out, reports)
+	for _, res := range results {
+		s.Resources = append(s.Resources, *res)
+	}
+	return s
+}
+
+func (x *run) selected(checkID string) bool {
+	for _, c := range x.checks {
+		if c.ID == checkID {
+			return true
+		}
+	}
+	return false
+}
+
+// recheckRegion reads the region's targets, each with the narrowest scope
+// its collector offers, and judges them.
+func (x *run) recheckRegion(ctx context.Context, region string, targets []*target, observedAt time.Time) *regionResult {
+	snap := snapshot.New(x.account, x.partition, region)
+	cfg := awsconfig.ForRegion(x.AWS, region)
+	scopes := map[snapshot.Service]*collect.Scope{}
+	active := map[string]bool{}
+	for _, t := range targets {
+		spec, _ := resource.SpecOf(t.ref.Kind)
+		sc := scopes[spec.Service]
+		if sc == nil {
+			sc = &collect.Scope{}
+			scopes[spec.Service] = sc
+		}
+		if spec.AccountLevel {
+			sc.AccountSettings = true
+		} else {
+			sc.ResourceIDs = append(sc.ResourceIDs, t.ref.ID)
+		}
+		for c := range t.checks {
+			active[c] = true
+		}
+	}
+	var checks []check.Check
+	needed := map[snapshot.Service]bool{}
+	for _, c := range x.checks {
+		if active[c.ID] {
+			checks = append(checks, c)
+			for _, s := range c.Services {
+				needed[s] = true
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	var second []collect.ReferenceDescriber
+	for _, col := range x.Collectors {
+		if rd, ok := col.(collect.ReferenceDescriber); ok && needed[snapshot.KMSReferenced] {
+			second = append(second, rd)
+		}
+		sc, ok := scopes[col.Service()]
+		if !ok {
+			if needed[col.Service()] {
+				// Read by none of the targets but named by a check (the
+				// KMS listing of an RDS check): its only data here are the
+				// targets' own, and their keys are described by reference.
+				snap.MarkCollected(col.Service())
+			}
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			col.Collect(ctx, cfg, snap, *sc)
+		}()
+	}
+	wg.Wait()
+	for _, rd := range second {
+		rd.DescribeReferenced(ctx, cfg, snap)
+	}
+
+	// Resolve what the reads found: a secret named without its ARN, the
+	// distributions that use a response headers policy.
+	byARN := map[string]*target{}
+	for _, t := range targets {
+		switch t.ref.Kind {
+		case resource.Secret:
+			if t.ref.ARN == "" {
+				for _, s := range snap.SecretsManager.Secrets {
+					if s.Name == t.ref.ID || s.ARN == t.ref.ID {
+						t.ref.ARN = s.ARN
+					}
+				}
+			}
+		case resource.ResponseHeadersPolicy:
+			for _, d := range snap.CloudFront.Distributions {
+				dt := byARN[d.ARN]
+				if dt == nil {
+					dt = &target{ref: resource.Ref{Kind: resource.Distribution, Partition: x.partition, Account: x.account, ID: d.ARN, ARN: d.ARN}, checks: map[string]bool{}, result: t.result}
+					byARN[d.ARN] = dt
+				}
+				for c := range t.checks {
+					dt.checks[c] = true
+				}
+			}
+			continue
+		}
+		if t.ref.ARN != "" {
+			if prev := byARN[t.ref.ARN]; prev != nil {
+				for c := range prev.checks {
+					t.checks[c] = true
+				}
+			}
+			byARN[t.ref.ARN] = t
+		}
+	}
+
+	rr := &regionResult{region: region, snap: snap}
+	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
+	for _, c := range checks {
+		scope := Scope{Region: region, CheckID: c.ID, Complete: true, Restricted: true}
+		for _, s := range c.Services {
+			if !snap.Complete(s) {
+				scope.Complete = false
+				scope.Errors = append(scope.Errors, snap.Errors[s]...)
+			}
+		}
+		if n := len(scope.Errors); n > maxScopeErrors {
+			scope.Errors, scope.ErrorsOmitted = scope.Errors[:maxScopeErrors], n-maxScopeErrors
+		}
+		rr.scopes = append(rr.scopes, scope)
+		for _, res := range c.Evaluate(snap, x.params) {
+			// Only the targets' findings: a check over the dependents of a
+			// key also judges their other keys, which were not re-read.
+			if t := byARN[res.ResourceARN]; t == nil || !t.checks[c.ID] {
+				continue
+			}
+			res.CheckID = c.ID
+			if res.Region == "" {
+				res.Region = region
+			}
+			rr.results = append(rr.results, scopedResult{check: c, result: res})
+			rr.findings = append(rr.findings, asff.Map(c, res, fctx))
+		}
+	}
+	rr.targets = byARN
+
+	// Each target's outcome, before publishing.
+	for _, t := range targets {
+		spec, _ := resource.SpecOf(t.ref.Kind)
+		errs := targetErrors(snap, t)
+		res := t.result
+		switch {
+		case len(errs) > 0:
+			res.Outcome = Failed
+			res.Reason = errs[0].Error()
+			if len(errs) > 1 {
+				res.Reason += fmt.Sprintf(" (and %d more errors)", len(errs)-1)
+			}
+			for _, e := range errs {
+				res.Transient = res.Transient || transient(e.Code)
+			}
+		case !spec.AccountLevel && t.ref.Kind != resource.ResponseHeadersPolicy && snap.Absent(spec.Service, t.ref.ID):
+			res.Outcome = Gone
+			if t.ref.ARN == "" {
+				res.Reason = "does not exist; its ARN is unknown, so its findings are left to the next sweep"
+			}
+		default:
+			if res.Outcome == "" {
+				res.Outcome = Rechecked
+			}
+		}
+		if t.ref.Kind == resource.ResponseHeadersPolicy && res.Outcome == Rechecked {
+			n := 0
+			for _, d := range byARN {
+				if d.result == res {
+					n++
+				}
+			}
+			res.Reason = fmt.Sprintf("%d distributions use it", n)
+		}
+	}
+	return rr
+}
+
+// targetErrors are the collection errors that leave a target's verdict
+// unsure: those of every service its checks read.
+func targetErrors(snap *snapshot.Snapshot, t *target) []snapshot.CollectionError {
+	services := map[snapshot.Service]bool{}
+	for _, c := range registry.All() {
+		if t.checks[c.ID] {
+			for _, s := range c.Services {
+				services[s] = true
+			}
+		}
+	}
+	var out []snapshot.CollectionError
+	for s := range services {
+		out = append(out, snap.Errors[s]...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
+	return out
+}
+
+// targetedPublish tells the publisher which resources were read and which
+// of them may archive: only those read without error (found whole, or
+// answered "does not exist").
+func (x *run) targetedPublish(rr *regionResult, targets []*target, observedAt time.Time) publish.Request {
+	req := publish.Request{
+		Account: x.account, Partition: x.partition, Findings: rr.findings,
+		Now: x.now(), DryRun: x.req.DryRun, ObservedAt: observedAt,
+	}
+	arns := make([]string, 0, len(rr.targets))
+	for a := range rr.targets {
+		arns = append(arns, a)
+	}
+	sort.Strings(arns)
+	for _, a := range arns {
+		t := rr.targets[a]
+		pt := publish.Target{ResourceARN: a, Confirmed: len(targetErrors(rr.snap, t)) == 0}
+		for c := range t.checks {
+			pt.Checks = append(pt.Checks, c)
+		}
+		sort.Strings(pt.Checks)
+		req.Targets = append(req.Targets, pt)
+	}
+	return req
+}
+
+// settlePublish marks the region's targets failed when their findings
+// could not be published.
+func settlePublish(targets []*target, rep publish.Report) {
+	if rep.Region == "" {
+		return
+	}
+	problem := rep.Error
+	if problem == "" && rep.FailedCount() > 0 {
+		problem = fmt.Sprintf("%d findings were not imported: %s %s", rep.FailedCount(), rep.Failed[0].ErrorCode, rep.Failed[0].ErrorMessage)
+	}
+	if problem == "" {
+		return
+	}
+	for _, t := range targets {
+		res := t.result
+		if res.Outcome == Skipped {
+			continue
+		}
+		res.Outcome = Failed
+		res.Reason = "publish: " + problem
+		// A region where Security Hub is off will not accept a retry.
+		res.Transient = res.Transient || !rep.SecurityHubNotEnabled
+	}
+}
+
+// transient reports AWS error codes a later retry may not meet: throttling,
+// server errors, broken connections and timeouts.
+func transient(code string) bool {
+	switch code {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException",
+		"ProvisionedThroughputExceededException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete",
+		"InternalFailure", "InternalError", "InternalServerError", "InternalErrorException", "InternalServiceError",
+		"InternalServiceErrorException", "KMSInternalException", "ServiceUnavailable", "ServiceUnavailableException",
+		"RequestError", "Timeout", "RequestTimeout", "RequestTimeoutException", "DependencyTimeoutException":
+		return true
+	}
+	return strings.HasPrefix(code, "5") || strings.Contains(code, "Throttl")
+}
