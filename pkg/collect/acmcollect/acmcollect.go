@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/acm"
 	acmtypes "github.com/aws/aws-sdk-go-v2/service/acm/types"
 	"golang.org/x/time/rate"
@@ -59,25 +60,7 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 	describePace := pacer(describeInterval)
 
 	if !scope.All() {
-		// A one-certificate run: DescribeCertificate answers everything the
-		// summary would, and listing the whole region would cost more.
-		certs := make([]*snapshot.ACMCertificate, len(scope.ResourceIDs))
-		for i, arn := range scope.ResourceIDs {
-			certs[i] = &snapshot.ACMCertificate{ARN: arn}
-		}
-		collect.ForEach(ctx, c.workers(), certs, func(ctx context.Context, cert *snapshot.ACMCertificate) {
-			if err := describePace.Wait(ctx); err != nil {
-				recordDescribeFailure(rec, cert, err)
-				cert.ReadError = cert.Renewal.Reason
-				return
-			}
-			if !describe(ctx, api, rec, cert) {
-				cert.ReadError = cert.Renewal.Reason
-			}
-		})
-		for _, cert := range certs {
-			snap.ACM.Certificates[cert.ARN] = cert
-		}
+		c.collectNamed(ctx, api, rec, snap, scope.ResourceIDs, describePace)
 		return
 	}
 
@@ -104,6 +87,62 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 	for _, cert := range certs {
 		snap.ACM.Certificates[cert.ARN] = cert
 	}
+}
+
+// notFound is ACM's answer for a certificate that does not exist in the
+// caller's account and region (deleted, or never there).
+const notFound = "ResourceNotFoundException"
+
+// collectNamed is a one-certificate run: DescribeCertificate answers
+// everything the summary would, and listing the whole region would cost
+// more. Each named certificate ends in exactly one outcome: described;
+// marked absent, as the scope named it, when DescribeCertificate answered
+// ResourceNotFoundException (not stored, so nothing judges it); or kept
+// unread with its ReadError and the error recorded. A certificate ARN of
+// another region or account is not this region's to read: ACM would answer
+// ResourceNotFoundException for it here.
+func (c Collector) collectNamed(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, ids []string, describePace *rate.Limiter) {
+	var certs []*snapshot.ACMCertificate
+	var named []string
+	for _, id := range ids {
+		if a, err := arn.Parse(id); err == nil && a.Service == "acm" && (a.Region != snap.Region || a.AccountID != snap.Account) {
+			continue
+		}
+		certs = append(certs, &snapshot.ACMCertificate{ARN: id})
+		named = append(named, id)
+	}
+	gone := make([]bool, len(certs))
+	collect.ForEach(ctx, c.workers(), indexes(len(certs)), func(ctx context.Context, i int) {
+		cert := certs[i]
+		if err := describePace.Wait(ctx); err != nil {
+			recordDescribeFailure(rec, cert, err)
+			cert.ReadError = cert.Renewal.Reason
+			return
+		}
+		out, err := api.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(cert.ARN)})
+		if err != nil && collect.ErrorCode(err) == notFound {
+			gone[i] = true
+			return
+		}
+		if !answered(rec, cert, out, err) {
+			cert.ReadError = cert.Renewal.Reason
+		}
+	})
+	for i, cert := range certs {
+		if gone[i] {
+			snap.MarkAbsent(snapshot.ACM, named[i])
+			continue
+		}
+		snap.ACM.Certificates[cert.ARN] = cert
+	}
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func (c Collector) api(cfg aws.Config) API {
@@ -204,6 +243,13 @@ func renewalNotRead(cert *snapshot.ACMCertificate) string {
 // error recorded.
 func describe(ctx context.Context, api API, rec *collect.Recorder, cert *snapshot.ACMCertificate) bool {
 	out, err := api.DescribeCertificate(ctx, &acm.DescribeCertificateInput{CertificateArn: aws.String(cert.ARN)})
+	return answered(rec, cert, out, err)
+}
+
+// answered fills cert from a DescribeCertificate answer and reports
+// whether it carried the certificate; an error or an empty answer is
+// recorded, leaving the renewal unknown.
+func answered(rec *collect.Recorder, cert *snapshot.ACMCertificate, out *acm.DescribeCertificateOutput, err error) bool {
 	if err != nil {
 		recordDescribeFailure(rec, cert, err)
 		return false

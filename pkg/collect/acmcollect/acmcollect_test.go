@@ -337,6 +337,69 @@ func TestCollectOneCertificateServerError(t *testing.T) {
 	if fake.Calls("ListCertificates") != 0 {
 		t.Error("a one-certificate scope must not list every certificate")
 	}
+	if snap.Absent(snapshot.ACM, fakeARN(7)) || snap.Complete(snapshot.ACM) {
+		t.Error("a 5xx is an error, never an absence")
+	}
+}
+
+// TestCollectNamedAbsentAgainstMoto: a named certificate ACM answers
+// ResourceNotFoundException for is marked absent as named, not stored, and
+// ACM stays complete; one that exists is read alongside; an ARN of another
+// region is not asked about here (ACM would answer not found for it).
+func TestCollectNamedAbsentAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	ctx := context.Background()
+	cfg, err := moto.Config(ctx, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testcert.RSA("here.example.com", 2048, 365*day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, err := acm.NewFromConfig(cfg).ImportCertificate(ctx, &acm.ImportCertificateInput{Certificate: p.Certificate, PrivateKey: p.PrivateKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	here := aws.ToString(imported.CertificateArn)
+	gone := "arn:aws:acm:eu-west-1:" + motoserver.Account + ":certificate/0badc0de-0000-4000-8000-000000000000"
+	elsewhere := "arn:aws:acm:us-east-1:" + motoserver.Account + ":certificate/0badc0de-0000-4000-8000-000000000001"
+
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	acmcollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{here, gone, elsewhere}})
+	if !snap.Complete(snapshot.ACM) {
+		t.Fatalf("a certificate that does not exist is an answer, not an error: %v", snap.Errors)
+	}
+	if !snap.Absent(snapshot.ACM, gone) || snap.Absent(snapshot.ACM, here) || snap.Absent(snapshot.ACM, elsewhere) {
+		t.Errorf("absent: gone %v, here %v, elsewhere %v", snap.Absent(snapshot.ACM, gone), snap.Absent(snapshot.ACM, here), snap.Absent(snapshot.ACM, elsewhere))
+	}
+	if len(snap.ACM.Certificates) != 1 || snap.ACM.Certificates[here] == nil || !snap.ACM.Certificates[here].Described {
+		t.Errorf("certificates: %+v", snap.ACM.Certificates)
+	}
+	if n := counter.Count("ACM", "DescribeCertificate"); n != 2 || counter.Total() != 2 {
+		t.Errorf("calls %+v, want two DescribeCertificate (none for another region)", counter.Snapshot())
+	}
+}
+
+// TestCollectNamedDenied: a denied describe keeps the certificate unread,
+// with the error naming it, and never marks it absent.
+func TestCollectNamedDenied(t *testing.T) {
+	fake := newFakeACM(3, -1, 2, nil)
+	defer fake.Close()
+	snap := snapshot.New(fakeAccount, "aws", region)
+	acmcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{fakeARN(2)}})
+	c := snap.ACM.Certificates[fakeARN(2)]
+	if c == nil || c.Described || !strings.HasPrefix(c.ReadError, "DescribeCertificate failed: AccessDeniedException") {
+		t.Fatalf("certificate: %+v", c)
+	}
+	if errs := snap.Errors[snapshot.ACM]; len(errs) != 1 || errs[0].Resource != fakeARN(2) || errs[0].Code != "AccessDeniedException" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if snap.Absent(snapshot.ACM, fakeARN(2)) {
+		t.Error("a denied describe marked the certificate absent")
+	}
 }
 
 // TestDescribeWithoutCertificateIsRecorded: a DescribeCertificate answer
