@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -69,22 +70,7 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		}
 		secrets = listed
 	} else {
-		// One name-filtered listing per requested secret: the filter is a
-		// prefix match, so each answer is narrowed to exact matches here.
-		seen := map[string]bool{}
-		for _, id := range scope.ResourceIDs {
-			listed, err := list(ctx, api, []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{nameOf(id)}}})
-			if err != nil {
-				rec.Fail("ListSecrets", id, err)
-				continue
-			}
-			for _, s := range listed {
-				if matches(s, id) && !seen[s.ARN] {
-					seen[s.ARN] = true
-					secrets = append(secrets, s)
-				}
-			}
-		}
+		secrets = listNamed(ctx, api, rec, snap, scope.ResourceIDs)
 	}
 
 	for _, s := range secrets {
@@ -98,6 +84,43 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 			DefaultAlias: snapshot.SecretsManagerDefaultKeyAlias,
 		})
 	}
+}
+
+// listNamed makes one name-filtered listing per requested secret: the
+// filter is a prefix match, so each answer is narrowed to exact matches
+// here. A listing that answered without an exact match says the secret does
+// not exist, or is scheduled for deletion (left out on purpose, see
+// includePlannedDeletion): it is marked absent as the scope named it. A
+// failed listing is recorded naming the secret. A secret ARN of another
+// region or account is not this region's to read.
+func listNamed(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, ids []string) []*snapshot.Secret {
+	var secrets []*snapshot.Secret
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if a, err := arn.Parse(id); err == nil && a.Service == "secretsmanager" && (a.Region != snap.Region || a.AccountID != snap.Account) {
+			continue
+		}
+		listed, err := list(ctx, api, []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{nameOf(id)}}})
+		if err != nil {
+			rec.Fail("ListSecrets", id, err)
+			continue
+		}
+		found := false
+		for _, s := range listed {
+			if !matches(s, id) {
+				continue
+			}
+			found = true
+			if !seen[s.ARN] {
+				seen[s.ARN] = true
+				secrets = append(secrets, s)
+			}
+		}
+		if !found {
+			snap.MarkAbsent(snapshot.SecretsManager, id)
+		}
+	}
+	return secrets
 }
 
 func (c Collector) api(cfg aws.Config) API {

@@ -305,3 +305,70 @@ func TestCollectScopedByNameAndPartialARN(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectNamedAbsentAgainstMoto: a name-filtered listing without an
+// exact match marks the secret absent as the scope named it, with no error:
+// a secret that never existed, one whose name is only a prefix of others,
+// and one scheduled for deletion (ListSecrets leaves it out on purpose). An
+// ARN of another region is not asked about here.
+func TestCollectNamedAbsentAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	ctx := context.Background()
+	cfg, err := moto.Config(ctx, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	mk := func(name string) string {
+		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String("not-a-real-secret")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ARN)
+	}
+	plain := mk("plain")
+	mk("plain-other")
+	retired := mk("retired")
+	if _, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(retired), RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := "arn:aws:secretsmanager:us-east-1:" + motoserver.Account + ":secret:plain-AbCdEf"
+	named := []string{"plain", plain, "plai", "never-created", "retired", retired, elsewhere}
+
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	secretscollect.Collector{Now: fixedClock}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: named})
+	if !snap.Complete(snapshot.SecretsManager) {
+		t.Fatalf("absent secrets are answers, not errors: %v", snap.Errors)
+	}
+	if len(snap.SecretsManager.Secrets) != 1 || snap.SecretsManager.Secrets[plain] == nil {
+		t.Errorf("secrets: %+v", snap.SecretsManager.Secrets)
+	}
+	for id, want := range map[string]bool{"plain": false, plain: false, "plai": true, "never-created": true, "retired": true, retired: true, elsewhere: false} {
+		if got := snap.Absent(snapshot.SecretsManager, id); got != want {
+			t.Errorf("%s: absent %v, want %v", id, got, want)
+		}
+	}
+	if got := counter.Count("Secrets Manager", "ListSecrets"); got != 6 {
+		t.Errorf("ListSecrets called %d times, want 6 (none for another region)", got)
+	}
+}
+
+// TestCollectNamedDeniedOrFailing: a named secret whose listing is denied or
+// fails with a 5xx is an error naming it, never an absence.
+func TestCollectNamedDeniedOrFailing(t *testing.T) {
+	for _, failure := range []*wirefake.Error{
+		wirefake.AccessDenied("secretsmanager:ListSecrets"),
+		{Status: 503, Code: "InternalServiceError", Message: "unavailable"},
+	} {
+		fake := newFake(3, func(int) *wirefake.Error { return failure })
+		snap := snapshot.New("111122223333", "aws", region)
+		secretscollect.Collector{Now: fixedClock}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{"app/secret-0001"}})
+		fake.Close()
+		errs := snap.Errors[snapshot.SecretsManager]
+		if len(errs) != 1 || errs[0].Resource != "app/secret-0001" || errs[0].Code != failure.Code || snap.Absent(snapshot.SecretsManager, "app/secret-0001") {
+			t.Errorf("%s: errors %+v, absent %v", failure.Code, errs, snap.Absent(snapshot.SecretsManager, "app/secret-0001"))
+		}
+	}
+}
