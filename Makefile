@@ -4,7 +4,7 @@ GO       ?= go
 GOFLAGS  ?=
 FUZZTIME ?= 20s
 
-.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction clean
+.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction clean
 
 demo:
 	$(GO) run ./test/demo
@@ -19,7 +19,7 @@ vet:
 	$(GO) vet ./...
 
 lint:
-	cfn-lint template.yaml
+	cfn-lint template.yaml deploy/*.yaml
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./test/integration
@@ -31,12 +31,20 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/keyref
 	$(GO) test -run '^$$' -fuzz FuzzRotationDue -fuzztime $(FUZZTIME) ./pkg/checks/secretschecks
 
+# One Lambda binary: $(call lambda-build,<output>,<package>).
+lambda-build = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w' -o $(1) $(2)
+
+# Every function's arm64 bootstrap, as bin/<function>/bootstrap.
 build:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w' -o bin/bootstrap ./functions/auditor
+	$(call lambda-build,bin/auditor/bootstrap,./functions/auditor)
+	$(call lambda-build,bin/events/bootstrap,./functions/events)
 
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set.
 build-AuditorFunction:
-	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/auditor
+	$(call lambda-build,$(ARTIFACTS_DIR)/bootstrap,./functions/auditor)
+
+build-EventsFunction:
+	$(call lambda-build,$(ARTIFACTS_DIR)/bootstrap,./functions/events)
 
 clean:
 	rm -rf bin .aws-sam

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
+	"github.com/posture-auditor/posture-auditor/test/iampolicy"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
 	"github.com/posture-auditor/posture-auditor/test/seed"
 )
@@ -108,10 +108,16 @@ func TestDemoAccount(t *testing.T) {
 	}
 }
 
-var templateAction = regexp.MustCompile(`(?m)^\s*-\s*([a-z0-9-]+:[A-Za-z0-9]+)\s*$`)
+// grantedForTargetedRuns are granted to AuditorFunction for on-demand runs that
+// name single resources, which a full scan does not make. Until such a run is
+// part of this test, exactly these may be granted without being called.
+var grantedForTargetedRuns = map[string]bool{
+	"cloudfront:GetDistribution": true,
+}
 
 // TestTemplateGrantsExactlyTheCallsMade runs a full scan of the demo account
-// and compares the IAM actions it needed with those template.yaml grants.
+// and compares the IAM actions it needed with those template.yaml grants
+// AuditorFunction.
 func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
 	acct := seedDemo(t)
 	r, counter := newRunner(t, acct.srv, acct.endpoint)
@@ -124,15 +130,23 @@ func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
 			called[c.IAMAction()] = true
 		}
 	}
-	tmpl, err := os.ReadFile("../../template.yaml")
+	actions, err := iampolicy.Actions("../../template.yaml", "AuditorFunction")
 	if err != nil {
 		t.Fatal(err)
 	}
 	granted := map[string]bool{}
-	for _, m := range templateAction.FindAllStringSubmatch(string(tmpl), -1) {
-		granted[m[1]] = true
+	for _, a := range actions {
+		granted[a] = true
 	}
-	if missing, extra := diff(called, granted), diff(granted, called); len(missing) > 0 || len(extra) > 0 {
+	extra := diff(granted, called)
+	for i := 0; i < len(extra); {
+		if grantedForTargetedRuns[extra[i]] {
+			extra = append(extra[:i], extra[i+1:]...)
+		} else {
+			i++
+		}
+	}
+	if missing := diff(called, granted); len(missing) > 0 || len(extra) > 0 {
 		t.Errorf("template.yaml policy differs from the calls a scan makes:\n  called but not granted: %v\n  granted but not called: %v", missing, extra)
 	}
 	for _, forbidden := range []string{"secretsmanager:GetSecretValue", "kms:Decrypt", "kms:GenerateDataKey"} {
