@@ -52,47 +52,46 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 	rec := collect.NewRecorder(snap, snapshot.RDS)
 	t := targetsOf(scope, snap)
 
+	// ok[k] is set when kind k's describe answered without error.
+	var ok [kinds]bool
 	var wg sync.WaitGroup
-	run := func(ids []string, fn func()) {
-		if !t.all && len(ids) == 0 {
+	run := func(k kind, fn func() error) {
+		if !t.all && len(t.filters[k]) == 0 {
 			return // the scope names nothing of this kind: no call
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); fn() }()
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				// A scoped describe's error names what the scope asked for.
+				rec.Fail(operations[k], strings.Join(t.named[k], ","), err)
+				return
+			}
+			ok[k] = true
+		}()
 	}
-	run(t.instances, func() {
-		out, err := listInstances(ctx, api, filter("db-instance-id", t.instances))
-		if err != nil {
-			rec.Fail("DescribeDBInstances", "", err)
-			return
-		}
+	run(instances, func() error {
+		out, err := listInstances(ctx, api, filter("db-instance-id", t.filters[instances]))
 		snap.RDS.Instances = out
+		return err
 	})
-	run(t.clusters, func() {
-		out, err := listClusters(ctx, api, filter("db-cluster-id", t.clusters))
-		if err != nil {
-			rec.Fail("DescribeDBClusters", "", err)
-			return
-		}
+	run(clusters, func() error {
+		out, err := listClusters(ctx, api, filter("db-cluster-id", t.filters[clusters]))
 		snap.RDS.Clusters = out
+		return err
 	})
-	run(t.snapshots, func() {
-		out, err := listSnapshots(ctx, api, filter("db-snapshot-id", t.snapshots))
-		if err != nil {
-			rec.Fail("DescribeDBSnapshots", "", err)
-			return
-		}
+	run(snapshots, func() error {
+		out, err := listSnapshots(ctx, api, filter("db-snapshot-id", t.filters[snapshots]))
 		snap.RDS.Snapshots = out
+		return err
 	})
-	run(t.clusterSnapshots, func() {
-		out, err := listClusterSnapshots(ctx, api, filter("db-cluster-snapshot-id", t.clusterSnapshots))
-		if err != nil {
-			rec.Fail("DescribeDBClusterSnapshots", "", err)
-			return
-		}
+	run(clusterSnapshots, func() error {
+		out, err := listClusterSnapshots(ctx, api, filter("db-cluster-snapshot-id", t.filters[clusterSnapshots]))
 		snap.RDS.ClusterSnapshots = out
+		return err
 	})
 	wg.Wait()
+	markAbsent(snap, t, ok)
 
 	// Every encrypted resource's key goes to the key model; an unencrypted
 	// one has no key to resolve.
@@ -127,51 +126,120 @@ func addKeyUse(snap *snapshot.Snapshot, arn, name, resourceType string, encrypte
 	})
 }
 
+// kind is one of the four kinds of resource the collector reads.
+type kind int
+
+const (
+	instances kind = iota
+	clusters
+	snapshots
+	clusterSnapshots
+	kinds
+)
+
+// operations names each kind's describe, as errors record it.
+var operations = [kinds]string{"DescribeDBInstances", "DescribeDBClusters", "DescribeDBSnapshots", "DescribeDBClusterSnapshots"}
+
 // targets is what a scope asks for, by kind of resource.
 type targets struct {
-	all                                              bool
-	instances, clusters, snapshots, clusterSnapshots []string
+	all bool
+	// filters are each kind's filter values; named are the same entries as
+	// the scope spelled them.
+	filters, named [kinds][]string
+	requests       []request
+}
+
+// request is one scope entry: the identifier it names in each kind it may
+// be (one kind for an ARN, all four for a bare identifier).
+type request struct {
+	id    string
+	names map[kind]string
 }
 
 // targetsOf sorts the scope's resource IDs by kind. An RDS ARN names its
 // kind (db, cluster, snapshot, cluster-snapshot); a bare identifier could be
-// any kind, so it is looked for in all four. ARNs of another region or of
-// another service are not in this region's scope.
+// any kind, so it is looked for in all four. ARNs of another region or
+// account, of another service, or of a kind not read here are not in this
+// region's scope.
 func targetsOf(scope collect.Scope, snap *snapshot.Snapshot) targets {
 	if scope.All() {
 		return targets{all: true}
 	}
 	var t targets
+	add := func(k kind, filterValue, id, name string, r *request) {
+		t.filters[k] = append(t.filters[k], filterValue)
+		t.named[k] = append(t.named[k], id)
+		r.names[k] = name
+	}
 	for _, id := range scope.ResourceIDs {
+		r := request{id: id, names: map[kind]string{}}
 		if !strings.HasPrefix(id, "arn:") {
-			t.instances = append(t.instances, id)
-			t.clusters = append(t.clusters, id)
-			t.snapshots = append(t.snapshots, id)
-			t.clusterSnapshots = append(t.clusterSnapshots, id)
+			for k := range kinds {
+				add(k, id, id, id, &r)
+			}
+			t.requests = append(t.requests, r)
 			continue
 		}
 		a, err := arn.Parse(id)
-		if err != nil || a.Service != "rds" || a.Region != snap.Region {
+		if err != nil || a.Service != "rds" || a.Region != snap.Region || a.AccountID != snap.Account {
 			continue
 		}
-		kind, name, ok := strings.Cut(a.Resource, ":")
+		resourceKind, name, ok := strings.Cut(a.Resource, ":")
 		if !ok || name == "" {
 			continue
 		}
-		switch kind {
+		switch resourceKind {
 		case "db":
-			t.instances = append(t.instances, id)
+			add(instances, id, id, name, &r)
 		case "cluster":
-			t.clusters = append(t.clusters, id)
+			add(clusters, id, id, name, &r)
 		case "snapshot":
 			// The snapshot filters take identifiers, not ARNs; an automated
 			// snapshot's identifier itself holds a colon (rds:db-2024-...).
-			t.snapshots = append(t.snapshots, name)
+			add(snapshots, name, id, name, &r)
 		case "cluster-snapshot":
-			t.clusterSnapshots = append(t.clusterSnapshots, name)
+			add(clusterSnapshots, name, id, name, &r)
+		default:
+			continue
 		}
+		t.requests = append(t.requests, r)
 	}
 	return t
+}
+
+// markAbsent marks absent each scope entry that no describe returned, when
+// every describe it needed answered without error: the filtered reads
+// matched nothing, so AWS says it does not exist. An entry whose describe
+// failed has that error, naming it, instead. Identifiers are compared
+// without case: RDS stores them in lowercase whatever case they were given
+// in.
+func markAbsent(snap *snapshot.Snapshot, t targets, ok [kinds]bool) {
+	returned := [kinds]map[string]bool{}
+	for k := range kinds {
+		returned[k] = map[string]bool{}
+	}
+	for _, i := range snap.RDS.Instances {
+		returned[instances][strings.ToLower(i.Identifier)] = true
+	}
+	for _, c := range snap.RDS.Clusters {
+		returned[clusters][strings.ToLower(c.Identifier)] = true
+	}
+	for _, s := range snap.RDS.Snapshots {
+		returned[snapshots][strings.ToLower(s.Identifier)] = true
+	}
+	for _, s := range snap.RDS.ClusterSnapshots {
+		returned[clusterSnapshots][strings.ToLower(s.Identifier)] = true
+	}
+	for _, r := range t.requests {
+		found, answered := false, true
+		for k, name := range r.names {
+			answered = answered && ok[k]
+			found = found || returned[k][strings.ToLower(name)]
+		}
+		if !found && answered {
+			snap.MarkAbsent(snapshot.RDS, r.id)
+		}
+	}
 }
 
 // filter restricts a describe to the named resources; none means all.

@@ -505,3 +505,89 @@ func TestScopeSendsFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestCollectScopeAbsentAgainstMoto: an entry no describe returned, with
+// every describe it needed answering, is marked absent as named (a bare
+// identifier after all four kinds were asked); one that exists is not,
+// whatever the case it is written in; ARNs of another region or account
+// are not read here.
+func TestCollectScopeAbsentAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	ctx := context.Background()
+	cfg, err := moto.Config(ctx, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedMoto(t, cfg)
+	arn := func(kind, id string) string { return "arn:aws:rds:eu-west-1:123456789012:" + kind + ":" + id }
+	entries := map[string]bool{ // entry -> want absent
+		arn("db", "cmk-db"):                             false,
+		"aurora-cmk":                                    false,
+		"CMK-DB":                                        false, // RDS identifiers are stored in lowercase
+		arn("snapshot", "plain-db-manual"):              false,
+		arn("db", "gone-db"):                            true,
+		arn("cluster", "gone-cluster"):                  true,
+		arn("snapshot", "gone-snapshot"):                true,
+		arn("cluster-snapshot", "gone-cl-snp"):          true,
+		"never-created":                                 true,
+		"arn:aws:rds:us-east-1:123456789012:db:gone-db": false, // another region
+		"arn:aws:rds:eu-west-1:999999999999:db:gone-db": false, // another account
+	}
+	var ids []string
+	for id := range entries {
+		ids = append(ids, id)
+	}
+	counter := awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, region, counter)
+	snap := snapshot.New(motoserver.Account, "aws", region)
+	rdscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: ids})
+	if !snap.Complete(snapshot.RDS) {
+		t.Fatalf("absent resources are answers, not errors: %v", snap.Errors)
+	}
+	for id, want := range entries {
+		if got := snap.Absent(snapshot.RDS, id); got != want {
+			t.Errorf("%s: absent %v, want %v", id, got, want)
+		}
+	}
+	if len(snap.RDS.Instances) != 1 || len(snap.RDS.Clusters) != 1 || len(snap.RDS.Snapshots) != 1 || len(snap.RDS.ClusterSnapshots) != 0 {
+		t.Errorf("read %d instances, %d clusters, %d snapshots, %d cluster snapshots",
+			len(snap.RDS.Instances), len(snap.RDS.Clusters), len(snap.RDS.Snapshots), len(snap.RDS.ClusterSnapshots))
+	}
+	for _, op := range describeOps {
+		if got := counter.Count("RDS", op); got != 1 {
+			t.Errorf("%s called %d times, want 1", op, got)
+		}
+	}
+}
+
+// TestScopeFailureIsNotAbsence: an entry whose describe was denied or
+// failed is an error naming it, never absent, even when the other kinds it
+// was looked for in answered; an entry whose describes all answered
+// without it is absent (the fake ignores filters, as a prefix match would
+// return others: only an exact identifier counts).
+func TestScopeFailureIsNotAbsence(t *testing.T) {
+	fake := newFakeRDS(fakeItems(2, 2, 2, 2), map[string]fakeError{
+		"DescribeDBInstances": {403, "AccessDenied"},
+		"DescribeDBClusters":  {500, "InternalFailure"},
+	})
+	defer fake.Close()
+	goneSnapshot := "arn:aws:rds:eu-west-1:111122223333:snapshot:rds:db-0009-2024-01-01-00-00"
+	goneCluster := "arn:aws:rds:eu-west-1:111122223333:cluster:cl-0009"
+	snap := snapshot.New(fakeAccount, "aws", region)
+	rdscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{"gone", goneSnapshot, goneCluster}})
+	for id, want := range map[string]bool{"gone": false, goneCluster: false, goneSnapshot: true} {
+		if got := snap.Absent(snapshot.RDS, id); got != want {
+			t.Errorf("%s: absent %v, want %v", id, got, want)
+		}
+	}
+	errs := map[string]snapshot.CollectionError{}
+	for _, e := range snap.Errors[snapshot.RDS] {
+		errs[e.Operation] = e
+	}
+	if e := errs["DescribeDBInstances"]; len(errs) != 2 || e.Code != "AccessDenied" || e.Resource != "gone" {
+		t.Errorf("errors: %+v", snap.Errors[snapshot.RDS])
+	}
+	if e := errs["DescribeDBClusters"]; e.Code != "InternalFailure" || e.Resource != "gone,"+goneCluster {
+		t.Errorf("5xx error: %+v", e)
+	}
+}
