@@ -19,6 +19,7 @@ package cloudtrailcollect
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -63,15 +64,29 @@ const notRead = "not read: only multi-region trails are read for the account-wid
 // organization's trail seen from a member account) are left to the account
 // that owns them. Each trail's KMS key is recorded as a key use; a trail
 // without one is SSE-S3 only and uses no key.
+//
+// In a scoped run, a named trail DescribeTrails did not return is marked
+// absent as the scope named it: AWS answers names and ARNs of trails that
+// do not exist by leaving them out of trailList (DescribeTrails models no
+// not-found error; every error it answers is recorded, naming the scope's
+// trails, and marks nothing absent). A trail ARN of another region or
+// account is not asked about here: it is that region's or account's.
 func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
 	api := newAPI(c.NewAPI, cfg)
 	rec := collect.NewRecorder(snap, snapshot.CloudTrail)
+	var named []string
+	if !scope.All() {
+		named = inRegion(snap, scope.ResourceIDs)
+		if len(named) == 0 {
+			return // nothing of this region's to read (or AccountSettings alone)
+		}
+	}
 	out, err := api.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{
 		IncludeShadowTrails: aws.Bool(false),
-		TrailNameList:       scope.ResourceIDs,
+		TrailNameList:       named,
 	})
 	if err != nil {
-		rec.Fail("DescribeTrails", "", err)
+		rec.Fail("DescribeTrails", strings.Join(named, ","), err)
 		return
 	}
 	for _, t := range out.TrailList {
@@ -79,7 +94,7 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		if trail.HomeRegion != "" && trail.HomeRegion != snap.Region || !ownedBy(trail.ARN, snap.Account) {
 			continue
 		}
-		if !scope.All() && !slices.Contains(scope.ResourceIDs, trail.Name) && !slices.Contains(scope.ResourceIDs, trail.ARN) {
+		if !scope.All() && !slices.ContainsFunc(named, answersTo(trail)) {
 			continue // an endpoint that ignored trailNameList (moto does)
 		}
 		if !trail.LogFileValidation.Known {
@@ -95,6 +110,36 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 			})
 		}
 	}
+	for _, id := range named {
+		returned := false
+		for _, t := range out.TrailList {
+			// Any trail answering to the name counts, kept or not: it exists.
+			returned = returned || answersTo(fromDescribe(t))(id)
+		}
+		if !returned {
+			snap.MarkAbsent(snapshot.CloudTrail, id)
+		}
+	}
+}
+
+// answersTo reports whether a scope entry names trail: its name or its
+// ARN. Case is ignored, so that a trail is never taken for absent over a
+// spelling.
+func answersTo(trail *snapshot.CloudTrailTrail) func(id string) bool {
+	return func(id string) bool { return strings.EqualFold(id, trail.Name) || strings.EqualFold(id, trail.ARN) }
+}
+
+// inRegion keeps the scope entries this region's DescribeTrails can
+// answer for: trail names, and trail ARNs of this region and account.
+func inRegion(snap *snapshot.Snapshot, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if a, err := arn.Parse(id); err == nil && (a.Region != snap.Region || a.AccountID != snap.Account) {
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
 }
 
 // AccountCollector reads the account-wide view of multi-region trails.

@@ -401,3 +401,68 @@ func TestMissingDescribeFieldsAreUnknownAndRecorded(t *testing.T) {
 		t.Errorf("calls: %+v", counter.Snapshot())
 	}
 }
+
+// TestCollectNamedAbsentAgainstMoto: a named trail (by name or ARN) that
+// DescribeTrails does not return is marked absent as named, with no error;
+// one that exists is read and not marked; a trail ARN of another region is
+// not asked about here, and alone costs no call.
+func TestCollectNamedAbsentAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	seedTrails(t, moto)
+	ctx := context.Background()
+	counter := awsconfig.NewCallCounter()
+	cfg, err := moto.Config(ctx, "us-east-1", counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneARN := "arn:aws:cloudtrail:us-east-1:123456789012:trail/gone"
+	awayARN := "arn:aws:cloudtrail:eu-west-1:123456789012:trail/away-multi"
+	entries := map[string]bool{"home-single": false, "arn:aws:cloudtrail:us-east-1:123456789012:trail/home-multi": false,
+		"no-such-trail": true, goneARN: true, awayARN: false}
+	var ids []string
+	for id := range entries {
+		ids = append(ids, id)
+	}
+	snap := snapshot.New(motoserver.Account, "aws", "us-east-1")
+	cloudtrailcollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: ids})
+	if !snap.Complete(snapshot.CloudTrail) {
+		t.Fatalf("absent trails are answers, not errors: %v", snap.Errors)
+	}
+	for id, want := range entries {
+		if got := snap.Absent(snapshot.CloudTrail, id); got != want {
+			t.Errorf("%s: absent %v, want %v", id, got, want)
+		}
+	}
+	if len(snap.CloudTrail.Trails) != 2 || counter.Count("CloudTrail", "DescribeTrails") != 1 {
+		t.Errorf("trails %+v, calls %+v", snap.CloudTrail.Trails, counter.Snapshot())
+	}
+
+	counter = awsconfig.NewCallCounter()
+	cfg, _ = moto.Config(ctx, "us-east-1", counter)
+	other := snapshot.New(motoserver.Account, "aws", "us-east-1")
+	cloudtrailcollect.Collector{}.Collect(ctx, cfg, other, collect.Scope{ResourceIDs: []string{awayARN}})
+	if counter.Total() != 0 || other.Absent(snapshot.CloudTrail, awayARN) || !other.Complete(snapshot.CloudTrail) {
+		t.Errorf("another region's trail: calls %+v, absent %v", counter.Snapshot(), other.Absent(snapshot.CloudTrail, awayARN))
+	}
+}
+
+// TestCollectNamedDeniedOrFailing: a denied or failing DescribeTrails of
+// named trails is an error naming them, and marks none absent.
+func TestCollectNamedDeniedOrFailing(t *testing.T) {
+	for _, failure := range []*wirefake.Error{
+		wirefake.AccessDenied("cloudtrail:DescribeTrails"),
+		{Status: 500, Code: "InternalFailure", Message: "internal"},
+	} {
+		fake := fakeCloudTrail(failure)
+		snap := snapshot.New(account, "aws", "us-east-1")
+		cloudtrailcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{"main", "gone"}})
+		fake.Close()
+		errs := snap.Errors[snapshot.CloudTrail]
+		if len(errs) != 1 || errs[0].Code != failure.Code || errs[0].Resource != "main,gone" {
+			t.Errorf("%s: errors %+v", failure.Code, errs)
+		}
+		if snap.Absent(snapshot.CloudTrail, "main") || snap.Absent(snapshot.CloudTrail, "gone") {
+			t.Errorf("%s: a failed describe marked a trail absent", failure.Code)
+		}
+	}
+}
