@@ -12,6 +12,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/keyref"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
@@ -172,6 +173,23 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 			add(ref, rt.Ref.Key())
 		}
 	}
+
+	// The summary counts only the checks some target is judged by.
+	used := map[string]bool{}
+	for _, ts := range byRegion {
+		for _, t := range ts {
+			for c := range t.checks {
+				used[c] = true
+			}
+		}
+	}
+	var checks []check.Check
+	for _, c := range x.checks {
+		if used[c.ID] {
+			checks = append(checks, c)
+		}
+	}
+	x.checks = checks
 
 	regions := make([]string, 0, len(byRegion))
 	for reg := range byRegion {
@@ -390,11 +408,25 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 			res.Reason = fmt.Sprintf("%d distributions use it", n)
 		}
 	}
+	// A read that may succeed on retry publishes nothing now: the retry
+	// will, and NOT_AVAILABLE in between would only churn the finding.
+	var results []scopedResult
+	var findings = rr.findings[:0:0]
+	for i, sr := range rr.results {
+		if t := byARN[sr.result.ResourceARN]; t != nil && t.result.Transient {
+			continue
+		}
+		results = append(results, sr)
+		findings = append(findings, rr.findings[i])
+	}
+	rr.results, rr.findings = results, findings
 	return rr
 }
 
 // targetErrors are the collection errors that leave a target's verdict
-// unsure: those of every service its checks read.
+// unsure: in every service its checks read, a failed listing (no resource
+// named) or a failed read of the target itself or of the key it uses.
+// Another target's failed read in the same snapshot is not its problem.
 func targetErrors(snap *snapshot.Snapshot, t *target) []snapshot.CollectionError {
 	services := map[snapshot.Service]bool{}
 	for _, c := range registry.All() {
@@ -404,12 +436,54 @@ func targetErrors(snap *snapshot.Snapshot, t *target) []snapshot.CollectionError
 			}
 		}
 	}
+	names := map[string]bool{}
+	for _, n := range []string{t.ref.ID, t.ref.ARN, shortName(t.ref.ID), shortName(t.ref.ARN)} {
+		if n != "" {
+			names[n] = true
+		}
+	}
+	for _, u := range snap.KeyUses() {
+		if u.ResourceARN != t.ref.ARN || t.ref.ARN == "" {
+			continue
+		}
+		ref := keyref.Parse(snap, u.KeyRef, u.DefaultAlias)
+		for _, n := range []string{u.KeyRef, ref.Lookup(), ref.KeyID} {
+			if n != "" {
+				names[n] = true
+			}
+		}
+	}
+	relevant := func(e snapshot.CollectionError) bool {
+		if e.Resource == "" || names[e.Resource] {
+			return true
+		}
+		// A batched read names its resources joined ("a,b").
+		for _, part := range strings.Split(e.Resource, ",") {
+			if names[part] || names[shortName(part)] {
+				return true
+			}
+		}
+		return false
+	}
 	var out []snapshot.CollectionError
 	for s := range services {
-		out = append(out, snap.Errors[s]...)
+		for _, e := range snap.Errors[s] {
+			if relevant(e) {
+				out = append(out, e)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
 	return out
+}
+
+// shortName is the last segment of an ARN or path (a key ID, a volume ID,
+// a repository's name).
+func shortName(s string) string {
+	if i := strings.LastIndexAny(s, "/:"); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // targetedPublish tells the publisher which resources were read and which
@@ -427,6 +501,9 @@ func (x *run) targetedPublish(rr *regionResult, targets []*target, observedAt ti
 	sort.Strings(arns)
 	for _, a := range arns {
 		t := rr.targets[a]
+		if t.result.Transient {
+			continue
+		}
 		pt := publish.Target{ResourceARN: a, Confirmed: len(targetErrors(rr.snap, t)) == 0}
 		for c := range t.checks {
 			pt.Checks = append(pt.Checks, c)

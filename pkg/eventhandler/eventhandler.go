@@ -1,0 +1,229 @@
+// Package eventhandler is the events function's handler: it takes an SQS
+// batch of EventBridge events (or one event delivered directly), reads the
+// resources they name, re-checks each resource once however many events
+// name it, and answers which messages SQS should deliver again.
+package eventhandler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsevent"
+	"github.com/posture-auditor/posture-auditor/pkg/resource"
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/pkg/trigger"
+)
+
+// Rechecker is the engine (runner.Runner).
+type Rechecker interface {
+	Recheck(ctx context.Context, req runner.RecheckRequest) (*runner.Summary, error)
+}
+
+// Handler handles one invocation.
+type Handler struct {
+	Engine Rechecker
+	// Log receives one line per message not acted on and one per
+	// invocation; nil discards.
+	Log *slog.Logger
+}
+
+// BatchItemFailure names a message SQS should deliver again.
+type BatchItemFailure struct {
+	ItemIdentifier string `json:"itemIdentifier"`
+}
+
+// Result is what an invocation did.
+type Result struct {
+	// BatchItemFailures is the SQS partial batch response (empty for a
+	// directly delivered event).
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+	// Messages is each message (or the one direct event) as understood.
+	Messages []Message `json:"messages"`
+	// Rechecked counts distinct resources re-checked (events about the
+	// same resource are coalesced).
+	Rechecked int `json:"rechecked"`
+	// Summary is the re-check's summary (findings, lifecycle, calls).
+	Summary *runner.Summary `json:"summary,omitempty"`
+}
+
+// Message is one event and what became of it.
+type Message struct {
+	ID    string `json:"id"`
+	Event string `json:"event,omitempty"`
+	// Resources are the keys of the resources it asked to re-check.
+	Resources []string `json:"resources,omitempty"`
+	// Skipped says why (part of) it was not acted on; such a message is
+	// acknowledged, never retried.
+	Skipped []string `json:"skipped,omitempty"`
+	// Retry is set when it is reported as a batch item failure.
+	Retry bool `json:"retry,omitempty"`
+}
+
+type sqsEvent struct {
+	Records []struct {
+		MessageID   string `json:"messageId"`
+		Body        string `json:"body"`
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+}
+
+// Handle handles raw: an SQS event or one EventBridge event. It returns an
+// error only when raw is neither, or, for a direct event, when the
+// re-check failed in a way a retry may mend (Lambda's asynchronous retry
+// then delivers it again).
+func (h Handler) Handle(ctx context.Context, raw json.RawMessage) (res *Result, err error) {
+	defer func() {
+		// A bug must not lose the batch: every message goes back to the
+		// queue, and to its dead-letter queue after five receives.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("events handler panicked: %v", p)
+		}
+	}()
+	var batch sqsEvent
+	if json.Unmarshal(raw, &batch) == nil && len(batch.Records) > 0 && batch.Records[0].EventSource == "aws:sqs" {
+		msgs := make([]incoming, len(batch.Records))
+		for i, r := range batch.Records {
+			msgs[i] = incoming{id: r.MessageID, body: []byte(r.Body)}
+		}
+		return h.handle(ctx, msgs, true)
+	}
+	if !awsevent.IsEnvelope(raw) {
+		return nil, fmt.Errorf("unsupported input: neither an SQS event (Records from aws:sqs) nor an EventBridge event (detail-type)")
+	}
+	var id struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(raw, &id)
+	res, err = h.handle(ctx, []incoming{{id: id.ID, body: raw}}, false)
+	if err == nil && len(res.BatchItemFailures) > 0 {
+		return res, fmt.Errorf("re-check of event %s failed and may succeed on retry: %s", id.ID, retryReason(res))
+	}
+	return res, err
+}
+
+type incoming struct {
+	id   string
+	body []byte
+}
+
+func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*Result, error) {
+	res := &Result{BatchItemFailures: []BatchItemFailure{}}
+	// Which messages asked for each resource, so a failed re-check retries
+	// exactly them.
+	askedBy := map[string][]int{}
+	var targets []resource.Target
+	index := map[string]int{}
+	for i, m := range msgs {
+		msg := Message{ID: m.id}
+		p, err := awsevent.Parse(m.body)
+		if err != nil {
+			msg.Skipped = []string{err.Error()}
+		} else {
+			msg.Event, msg.Skipped = p.Event, p.Skipped
+			for _, t := range p.Targets {
+				key := t.Ref.Key()
+				msg.Resources = append(msg.Resources, key)
+				askedBy[key] = append(askedBy[key], i)
+				if j, ok := index[key]; ok {
+					targets[j].Dependents = targets[j].Dependents || t.Dependents
+					continue
+				}
+				index[key] = len(targets)
+				targets = append(targets, t)
+			}
+		}
+		if len(msg.Resources) == 0 {
+			h.log().Info("event acknowledged without a re-check", "messageId", m.id, "event", msg.Event, "reasons", msg.Skipped)
+		}
+		res.Messages = append(res.Messages, msg)
+	}
+	res.Rechecked = len(targets)
+	if len(targets) == 0 {
+		return res, nil
+	}
+
+	retry := map[int]bool{}
+	summary, err := h.Engine.Recheck(ctx, runner.RecheckRequest{Kind: trigger.Event, Targets: targets})
+	if err != nil {
+		// The account could not be identified (STS unreachable, expired
+		// credentials): nothing was read, every message asking for a
+		// resource is retried.
+		h.log().Error("re-check failed", "error", err.Error())
+		if !fromQueue {
+			return res, err
+		}
+		for _, idxs := range askedBy {
+			for _, i := range idxs {
+				retry[i] = true
+			}
+		}
+	} else {
+		res.Summary = summary
+		for _, tr := range summary.Resources {
+			if tr.Outcome == runner.Skipped {
+				for _, i := range askedBy[tr.Resource.Key()] {
+					res.Messages[i].Skipped = append(res.Messages[i].Skipped, tr.Resource.String()+": "+tr.Reason)
+				}
+			}
+			if !tr.Transient {
+				continue
+			}
+			key := tr.Resource.Key()
+			if tr.Via != "" {
+				key = tr.Via // a dependent's failure retries the key's event
+			}
+			for _, i := range askedBy[key] {
+				retry[i] = true
+			}
+		}
+	}
+	idxs := make([]int, 0, len(retry))
+	for i := range retry {
+		idxs = append(idxs, i)
+	}
+	sort.Ints(idxs)
+	for _, i := range idxs {
+		res.Messages[i].Retry = true
+		res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{ItemIdentifier: msgs[i].id})
+	}
+	h.logRun(res)
+	return res, nil
+}
+
+func (h Handler) logRun(res *Result) {
+	attrs := []any{"messages", len(res.Messages), "rechecked", res.Rechecked, "retried", len(res.BatchItemFailures)}
+	if s := res.Summary; s != nil {
+		outcomes := map[runner.Outcome]int{}
+		for _, r := range s.Resources {
+			outcomes[r.Outcome]++
+		}
+		attrs = append(attrs, "outcomes", outcomes, "lifecycle", s.Lifecycle, "calls", s.Calls)
+		for _, r := range s.Resources {
+			if r.Outcome == runner.Failed {
+				h.log().Warn("re-check failed", "resource", r.Resource.String(), "transient", r.Transient, "reason", r.Reason)
+			}
+		}
+	}
+	h.log().Info("events handled", attrs...)
+}
+
+func retryReason(res *Result) string {
+	if res.Summary != nil {
+		for _, r := range res.Summary.Resources {
+			if r.Transient {
+				return r.Resource.String() + ": " + r.Reason
+			}
+		}
+	}
+	return "the account could not be identified"
+}
+
+func (h Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
