@@ -23,6 +23,9 @@ import (
 //     neither S3 nor custom config, which the checks rightly report as an
 //     origin of unknown kind): the Origins a CreateDistribution sent are
 //     kept and served in the summaries instead of moto's.
+//   - GetDistribution is implemented, with the distribution's whole
+//     configuration, but drops S3OriginConfig the same way: the kept Origins
+//     are served in its DistributionConfig too.
 //   - Response headers policies are not implemented: GetResponseHeadersPolicy
 //     is served here, for AWS's managed policies and for the policies a
 //     seeder stored with PutResponseHeadersPolicy.
@@ -49,7 +52,12 @@ func cloudFrontFromMoto(p *Proxy, w http.ResponseWriter, r *Request) bool {
 	if err == nil && status == http.StatusOK && r.Method == http.MethodGet && r.URL.Path == cloudFrontAPI+"/distribution" {
 		body, err = fillSummaries(p, r, body)
 	}
-	if err == nil && status/100 == 2 && r.Method == http.MethodPost && r.URL.Path == cloudFrontAPI+"/distribution" {
+	if err == nil && status == http.StatusOK && r.Method == http.MethodGet && isDistributionPath(r.URL.Path) {
+		body, err = fillDistribution(p, body)
+	}
+	if err == nil && status/100 == 2 && (r.Method == http.MethodPost && r.URL.Path == cloudFrontAPI+"/distribution" ||
+		r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/config") && isDistributionPath(strings.TrimSuffix(r.URL.Path, "/config"))) {
+		// CreateDistribution (with or without tags), UpdateDistribution.
 		err = rememberOrigins(p, r.Body, body)
 	}
 	if err != nil {
@@ -122,11 +130,47 @@ func fillSummaries(p *Proxy, r *Request, list []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// isDistributionPath reports GetDistribution's path, /distribution/<id>.
+func isDistributionPath(path string) bool {
+	id, ok := strings.CutPrefix(path, cloudFrontAPI+"/distribution/")
+	return ok && id != "" && !strings.Contains(id, "/")
+}
+
+// fillDistribution serves, in a GetDistribution answer, the Origins the
+// distribution was created or last updated with (moto drops S3OriginConfig).
+func fillDistribution(p *Proxy, body []byte) ([]byte, error) {
+	top, err := xmlChildren(body, "Distribution")
+	if err != nil {
+		return nil, err
+	}
+	id := ""
+	for _, f := range top {
+		if f.name == "Id" {
+			id = xmlText(body[f.start:f.end])
+		}
+	}
+	origins, ok := p.Get(createdOriginsKey(id))
+	if !ok {
+		return body, nil
+	}
+	fields, err := xmlChildren(body, "Distribution", "DistributionConfig")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range fields {
+		if f.name == "Origins" {
+			out := append(bytes.Clone(body[:f.start]), origins.([]byte)...)
+			return append(out, body[f.end:]...), nil
+		}
+	}
+	return body, nil
+}
+
 func createdOriginsKey(id string) string { return "cloudfront:created-origins:" + id }
 
 // rememberOrigins keeps the Origins element a CreateDistribution (with or
-// without tags) sent, under the new distribution's ID: AWS returns origins
-// as they were created, S3OriginConfig included.
+// without tags) or UpdateDistribution sent, under the distribution's ID:
+// AWS returns origins as they were set, S3OriginConfig included.
 func rememberOrigins(p *Proxy, request, response []byte) error {
 	path := []string{"DistributionConfig"}
 	if bytes.Contains(request, []byte("<DistributionConfigWithTags")) {

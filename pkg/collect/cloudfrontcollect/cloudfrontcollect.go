@@ -1,7 +1,9 @@
 // Package cloudfrontcollect reads the account's CloudFront distributions:
 // ListDistributions (whose summaries carry the viewer certificate, origins
 // and cache behaviours, so no distribution is described), then
-// GetResponseHeadersPolicy once per distinct policy the behaviours name.
+// GetResponseHeadersPolicy once per distinct policy the behaviours name. A
+// scoped run reads each named distribution with GetDistribution instead of
+// listing them all.
 package cloudfrontcollect
 
 import (
@@ -11,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
@@ -26,6 +30,8 @@ import (
 type API interface {
 	ListDistributions(context.Context, *cloudfront.ListDistributionsInput, ...func(*cloudfront.Options)) (*cloudfront.ListDistributionsOutput, error)
 	GetResponseHeadersPolicy(context.Context, *cloudfront.GetResponseHeadersPolicyInput, ...func(*cloudfront.Options)) (*cloudfront.GetResponseHeadersPolicyOutput, error)
+	// GetDistribution reads one distribution, for a scoped run only.
+	GetDistribution(context.Context, *cloudfront.GetDistributionInput, ...func(*cloudfront.Options)) (*cloudfront.GetDistributionOutput, error)
 }
 
 // Collector is the CloudFront collector.
@@ -52,25 +58,31 @@ func ControlRegion(partition string) string {
 	return "us-east-1"
 }
 
-// Collect implements collect.Collector. A scope restricted to resource IDs
-// (distribution IDs or ARNs) still lists, then keeps only those: the list
-// is what carries the configuration, and GetDistribution would need a
-// permission a full scan does not.
+// Collect implements collect.Collector. A scope names distributions (IDs
+// or ARNs), each read with GetDistribution, or response headers policies
+// ("response-headers-policy/<id>"), for which the distributions are listed
+// and those whose cache behaviours use the policy kept (see collectScoped).
 func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
 	api := c.api(awsconfig.ForRegion(cfg, ControlRegion(snap.Partition)))
 	rec := collect.NewRecorder(snap, snapshot.CloudFront)
 	snap.CloudFront.ResponseHeadersPolicies = map[string]snapshot.Fact[snapshot.ResponseHeadersPolicy]{}
 
+	if !scope.All() {
+		c.collectScoped(ctx, api, rec, snap, scope.ResourceIDs)
+		return
+	}
 	dists, err := listDistributions(ctx, api)
 	if err != nil {
 		rec.Fail("ListDistributions", "", err)
 		return
 	}
-	if !scope.All() {
-		dists = restrict(dists, scope.ResourceIDs)
-	}
 	snap.CloudFront.Distributions = dists
+	c.readPolicies(ctx, api, rec, snap, dists)
+}
 
+// readPolicies reads, once each, the response headers policies the
+// distributions' cache behaviours name.
+func (c Collector) readPolicies(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, dists []*snapshot.CloudFrontDistribution) {
 	var ids []string
 	seen := map[string]bool{}
 	for _, d := range dists {
@@ -89,6 +101,138 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 		snap.CloudFront.ResponseHeadersPolicies[id] = p
 		mu.Unlock()
 	})
+}
+
+// PolicyScopePrefix marks a scope entry that names a response headers
+// policy ("response-headers-policy/<policyId>"): the run re-reads the
+// distributions whose cache behaviours use it.
+const PolicyScopePrefix = "response-headers-policy/"
+
+// noSuchDistribution is CloudFront's answer for a distribution that does
+// not exist (deleted, or never created).
+const noSuchDistribution = "NoSuchDistribution"
+
+// collectScoped reads what the scope names. A distribution (ID, or ARN
+// arn:<partition>:cloudfront::<account>:distribution/<id>) is read with
+// GetDistribution, one call each, and ends in exactly one outcome: in the
+// snapshot; marked absent as named when CloudFront answered
+// NoSuchDistribution; or a recorded error naming it. A policy entry (the
+// PolicyScopePrefix form, or a response headers policy ARN) lists the
+// distributions, as a full scan does, and keeps those that use the policy in
+// any cache behaviour; it is never marked absent (a policy no distribution
+// uses leaves nothing to re-judge). The policies the kept distributions
+// name are then read as in a full scan: a scoped read of one distribution
+// costs 1 + its distinct policies calls. An ARN of another account is not
+// this account's to read.
+func (c Collector) collectScoped(ctx context.Context, api API, rec *collect.Recorder, snap *snapshot.Snapshot, entries []string) {
+	var named, policyEntries []string
+	var distIDs []string
+	policies := map[string]bool{}
+	for _, e := range entries {
+		kind, id, ok := parseEntry(snap, e)
+		switch {
+		case !ok:
+			continue
+		case kind == "response-headers-policy":
+			policyEntries = append(policyEntries, e)
+			policies[id] = true
+		default:
+			named = append(named, e)
+			distIDs = append(distIDs, id)
+		}
+	}
+
+	var dists []*snapshot.CloudFrontDistribution
+	have := map[string]bool{}
+	keep := func(d *snapshot.CloudFrontDistribution) {
+		if !have[d.ID] {
+			have[d.ID] = true
+			dists = append(dists, d)
+		}
+	}
+
+	got := make([]*snapshot.CloudFrontDistribution, len(distIDs))
+	gone := make([]bool, len(distIDs))
+	collect.ForEach(ctx, c.workers(), indexes(len(distIDs)), func(ctx context.Context, i int) {
+		out, err := api.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: aws.String(distIDs[i])})
+		switch {
+		case err == nil && out.Distribution != nil:
+			if out.Distribution.DistributionConfig == nil {
+				// Kept, with its configuration unknown: every check on it
+				// says NOT_AVAILABLE.
+				rec.Incomplete("GetDistribution", named[i], "distribution configuration")
+			}
+			got[i] = fromDistribution(out.Distribution).distribution()
+		case err == nil:
+			rec.Incomplete("GetDistribution", named[i], "distribution")
+		case collect.ErrorCode(err) == noSuchDistribution:
+			gone[i] = true
+		default:
+			rec.Fail("GetDistribution", named[i], err)
+		}
+	})
+	for i, d := range got {
+		if gone[i] {
+			snap.MarkAbsent(snapshot.CloudFront, named[i])
+		}
+		if d != nil {
+			keep(d)
+		}
+	}
+
+	if len(policyEntries) > 0 {
+		listed, err := listDistributions(ctx, api)
+		if err != nil {
+			rec.Fail("ListDistributions", strings.Join(policyEntries, ","), err)
+		}
+		for _, d := range listed {
+			if usesAny(d, policies) {
+				keep(d)
+			}
+		}
+	}
+
+	snap.CloudFront.Distributions = dists
+	c.readPolicies(ctx, api, rec, snap, dists)
+}
+
+// parseEntry sorts a scope entry: ("response-headers-policy", policy ID) or
+// ("distribution", distribution ID). It reports false for an ARN of another
+// account or partition, or of a CloudFront resource not read here.
+func parseEntry(snap *snapshot.Snapshot, e string) (kind, id string, ok bool) {
+	if id, ok := strings.CutPrefix(e, PolicyScopePrefix); ok {
+		return "response-headers-policy", id, id != ""
+	}
+	if !strings.HasPrefix(e, "arn:") {
+		return "distribution", e, e != ""
+	}
+	a, err := arn.Parse(e)
+	if err != nil || a.Service != "cloudfront" || a.Partition != snap.Partition || a.AccountID != snap.Account {
+		return "", "", false
+	}
+	kind, id, _ = strings.Cut(a.Resource, "/")
+	if (kind != "distribution" && kind != "response-headers-policy") || id == "" {
+		return "", "", false
+	}
+	return kind, id, true
+}
+
+// usesAny reports whether a cache behaviour of d uses one of policies.
+func usesAny(d *snapshot.CloudFrontDistribution, policies map[string]bool) bool {
+	for _, b := range d.AllBehaviors() {
+		if policies[b.ResponseHeadersPolicyID] {
+			return true
+		}
+	}
+	return false
+}
+
+func indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func (c Collector) api(cfg aws.Config) API {
@@ -117,36 +261,56 @@ func listDistributions(ctx context.Context, api API) ([]*snapshot.CloudFrontDist
 			continue
 		}
 		for _, s := range page.DistributionList.Items {
-			out = append(out, distribution(s))
+			out = append(out, fromSummary(s).distribution())
 		}
 	}
 	return out, nil
 }
 
-func restrict(dists []*snapshot.CloudFrontDistribution, ids []string) []*snapshot.CloudFrontDistribution {
-	want := map[string]bool{}
-	for _, id := range ids {
-		want[id] = true
-	}
-	var out []*snapshot.CloudFrontDistribution
-	for _, d := range dists {
-		if want[d.ID] || want[d.ARN] {
-			out = append(out, d)
-		}
-	}
-	return out
+// fields are what a DistributionSummary (ListDistributions) and a
+// Distribution with its DistributionConfig (GetDistribution) both carry of
+// what the checks read: one mapping serves both reads.
+type fields struct {
+	ID, ARN, DomainName, Status, WebACLID *string
+	Enabled                               *bool
+	LastModified                          *time.Time
+	Aliases                               *cftypes.Aliases
+	ViewerCertificate                     *cftypes.ViewerCertificate
+	Origins                               *cftypes.Origins
+	OriginGroups                          *cftypes.OriginGroups
+	DefaultCacheBehavior                  *cftypes.DefaultCacheBehavior
+	CacheBehaviors                        *cftypes.CacheBehaviors
 }
 
-// distribution maps one DistributionSummary.
-func distribution(s cftypes.DistributionSummary) *snapshot.CloudFrontDistribution {
+func fromSummary(s cftypes.DistributionSummary) fields {
+	return fields{
+		ID: s.Id, ARN: s.ARN, DomainName: s.DomainName, Status: s.Status, WebACLID: s.WebACLId,
+		Enabled: s.Enabled, LastModified: s.LastModifiedTime, Aliases: s.Aliases,
+		ViewerCertificate: s.ViewerCertificate, Origins: s.Origins, OriginGroups: s.OriginGroups,
+		DefaultCacheBehavior: s.DefaultCacheBehavior, CacheBehaviors: s.CacheBehaviors,
+	}
+}
+
+func fromDistribution(d *cftypes.Distribution) fields {
+	f := fields{ID: d.Id, ARN: d.ARN, DomainName: d.DomainName, Status: d.Status, LastModified: d.LastModifiedTime}
+	if c := d.DistributionConfig; c != nil {
+		f.WebACLID, f.Enabled, f.Aliases = c.WebACLId, c.Enabled, c.Aliases
+		f.ViewerCertificate, f.Origins, f.OriginGroups = c.ViewerCertificate, c.Origins, c.OriginGroups
+		f.DefaultCacheBehavior, f.CacheBehaviors = c.DefaultCacheBehavior, c.CacheBehaviors
+	}
+	return f
+}
+
+// distribution maps the fields into the snapshot's model.
+func (s fields) distribution() *snapshot.CloudFrontDistribution {
 	d := &snapshot.CloudFrontDistribution{
-		ID:           aws.ToString(s.Id),
+		ID:           aws.ToString(s.ID),
 		ARN:          aws.ToString(s.ARN),
 		DomainName:   aws.ToString(s.DomainName),
 		Status:       aws.ToString(s.Status),
 		Enabled:      aws.ToBool(s.Enabled),
-		WebACLID:     aws.ToString(s.WebACLId),
-		LastModified: aws.ToTime(s.LastModifiedTime),
+		WebACLID:     aws.ToString(s.WebACLID),
+		LastModified: aws.ToTime(s.LastModified),
 		OriginGroups: map[string][]string{},
 	}
 	if s.Aliases != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -143,12 +144,160 @@ func TestCollectAgainstMoto(t *testing.T) {
 		t.Errorf("%d calls in all, want 3: %+v", total, counter.Snapshot())
 	}
 
-	// One distribution by ID: still one list call, no other distribution kept.
-	one := snapshot.New(motoserver.Account, "aws", region)
-	cloudfrontcollect.Collector{}.Collect(ctx, cfg, one, collect.Scope{ResourceIDs: []string{defaultCert}})
-	if len(one.CloudFront.Distributions) != 1 || one.CloudFront.Distributions[0].ID != defaultCert {
-		t.Errorf("scoped collection: %+v", one.CloudFront.Distributions)
+	// One distribution by ID, one by ARN: GetDistribution each, mapped
+	// exactly as the listing maps its summary, then its policies.
+	for _, id := range []string{strict, s.ARN} {
+		counter := awsconfig.NewCallCounter()
+		cfg, _ := moto.ConfigAt(ctx, gaps.URL, region, counter)
+		one := snapshot.New(motoserver.Account, "aws", region)
+		cloudfrontcollect.Collector{}.Collect(ctx, cfg, one, collect.Scope{ResourceIDs: []string{id}})
+		if !one.Complete(snapshot.CloudFront) || one.Absent(snapshot.CloudFront, id) {
+			t.Fatalf("%s: errors %v", id, one.Errors)
+		}
+		if len(one.CloudFront.Distributions) != 1 || !reflect.DeepEqual(one.CloudFront.Distributions[0], s) {
+			for _, d := range one.CloudFront.Distributions {
+				t.Errorf("%s: GetDistribution mapped\n%+v\nthe listing mapped\n%+v", id, *d, *s)
+			}
+		}
+		if len(one.CloudFront.ResponseHeadersPolicies) != 2 {
+			t.Errorf("%s: policies %+v", id, one.CloudFront.ResponseHeadersPolicies)
+		}
+		// 1 + its two distinct policies, and no listing.
+		for op, want := range map[string]int{"GetDistribution": 1, "GetResponseHeadersPolicy": 2, "ListDistributions": 0} {
+			if got := counter.Count("CloudFront", op); got != want {
+				t.Errorf("%s: %s called %d times, want %d", id, op, got, want)
+			}
+		}
+		if n := counter.Total(); n > 3 {
+			t.Errorf("%s: %d calls, want at most 1 + 2 policies: %+v", id, n, counter.Snapshot())
+		}
 	}
+}
+
+// TestCollectScopedAgainstMoto: a distribution CloudFront answers
+// NoSuchDistribution for is marked absent as named, with no error; a
+// denied GetDistribution is an error naming it, never absent; a policy
+// entry keeps the distributions that use the policy in any cache
+// behaviour, and is never marked absent.
+func TestCollectScopedAgainstMoto(t *testing.T) {
+	moto := motoserver.Fresh(t)
+	gaps, err := gapfill.New(moto.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gaps.Close()
+	ctx := context.Background()
+	seedCfg, err := moto.ConfigAt(ctx, gaps.URL, "us-east-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaps.PutResponseHeadersPolicy("custom-no-hsts", gapfill.ResponseHeadersPolicy{Name: "cors-only"})
+	cf := cloudfront.NewFromConfig(seedCfg)
+	create := func(ref, defaultPolicy, orderedPolicy string) string {
+		cfg := &cftypes.DistributionConfig{
+			CallerReference: aws.String(ref), Comment: aws.String(ref), Enabled: aws.Bool(true),
+			Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{Id: aws.String("web"), DomainName: aws.String("origin.example.com"),
+				CustomOriginConfig: &cftypes.CustomOriginConfig{HTTPPort: aws.Int32(80), HTTPSPort: aws.Int32(443), OriginProtocolPolicy: cftypes.OriginProtocolPolicyHttpsOnly}}}},
+			DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("web"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyHttpsOnly,
+				CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6"), ResponseHeadersPolicyId: aws.String(defaultPolicy)},
+			ViewerCertificate: &cftypes.ViewerCertificate{CloudFrontDefaultCertificate: aws.Bool(true)},
+		}
+		if orderedPolicy != "" {
+			cfg.CacheBehaviors = &cftypes.CacheBehaviors{Quantity: aws.Int32(1), Items: []cftypes.CacheBehavior{{
+				PathPattern: aws.String("/api/*"), TargetOriginId: aws.String("web"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyHttpsOnly,
+				CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6"), ResponseHeadersPolicyId: aws.String(orderedPolicy),
+			}}}
+		}
+		out, err := cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.Distribution.Id)
+	}
+	byDefault := create("by-default", "custom-no-hsts", "")
+	byOrdered := create("by-ordered", securityHeadersPolicy, "custom-no-hsts")
+	create("unrelated", securityHeadersPolicy, "")
+
+	read := func(ids ...string) (*snapshot.Snapshot, *awsconfig.CallCounter) {
+		t.Helper()
+		counter := awsconfig.NewCallCounter()
+		cfg, err := moto.ConfigAt(ctx, gaps.URL, region, counter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap := snapshot.New(motoserver.Account, "aws", region)
+		cloudfrontcollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: ids})
+		return snap, counter
+	}
+
+	t.Run("absent", func(t *testing.T) {
+		gone, goneARN := "E0NOSUCHDIST0", "arn:aws:cloudfront::"+motoserver.Account+":distribution/E0NOSUCHDIST1"
+		otherAccount := "arn:aws:cloudfront::999999999999:distribution/" + byDefault
+		snap, counter := read(gone, goneARN, otherAccount)
+		if !snap.Complete(snapshot.CloudFront) || len(snap.CloudFront.Distributions) != 0 {
+			t.Fatalf("errors %v, distributions %+v", snap.Errors, snap.CloudFront.Distributions)
+		}
+		if !snap.Absent(snapshot.CloudFront, gone) || !snap.Absent(snapshot.CloudFront, goneARN) || snap.Absent(snapshot.CloudFront, otherAccount) {
+			t.Errorf("absent: %v %v %v", snap.Absent(snapshot.CloudFront, gone), snap.Absent(snapshot.CloudFront, goneARN), snap.Absent(snapshot.CloudFront, otherAccount))
+		}
+		if counter.Count("CloudFront", "GetDistribution") != 2 || counter.Total() != 2 {
+			t.Errorf("calls: %+v", counter.Snapshot())
+		}
+	})
+
+	t.Run("denied", func(t *testing.T) {
+		gaps.Deny("cloudfront", "GET /2020-05-31/distribution/")
+		defer gaps.Allow("cloudfront", "GET /2020-05-31/distribution/")
+		snap, _ := read(byDefault, "E0NOSUCHDIST0")
+		for _, id := range []string{byDefault, "E0NOSUCHDIST0"} {
+			if snap.Absent(snapshot.CloudFront, id) {
+				t.Errorf("%s marked absent after a denied GetDistribution", id)
+			}
+		}
+		errs := map[string]snapshot.CollectionError{}
+		for _, e := range snap.Errors[snapshot.CloudFront] {
+			errs[e.Resource] = e
+		}
+		if len(errs) != 2 || errs[byDefault].Operation != "GetDistribution" || errs[byDefault].Code != "AccessDenied" || errs["E0NOSUCHDIST0"].Code != "AccessDenied" {
+			t.Errorf("errors: %+v", snap.Errors[snapshot.CloudFront])
+		}
+	})
+
+	t.Run("policy", func(t *testing.T) {
+		entry, unused := "response-headers-policy/custom-no-hsts", "response-headers-policy/unused"
+		snap, counter := read(entry, unused)
+		if !snap.Complete(snapshot.CloudFront) {
+			t.Fatalf("errors: %v", snap.Errors)
+		}
+		got := map[string]bool{}
+		for _, d := range snap.CloudFront.Distributions {
+			got[d.ID] = true
+		}
+		if len(got) != 2 || !got[byDefault] || !got[byOrdered] {
+			t.Errorf("distributions using the policy: %v, want %s (default behaviour) and %s (ordered behaviour)", got, byDefault, byOrdered)
+		}
+		if snap.Absent(snapshot.CloudFront, entry) || snap.Absent(snapshot.CloudFront, unused) {
+			t.Error("a policy entry is never marked absent")
+		}
+		for op, want := range map[string]int{"ListDistributions": 1, "GetDistribution": 0, "GetResponseHeadersPolicy": 2} {
+			if n := counter.Count("CloudFront", op); n != want {
+				t.Errorf("%s called %d times, want %d", op, n, want)
+			}
+		}
+
+		// Named too: the distribution is read once, kept once.
+		snap, _ = read(entry, byDefault)
+		if len(snap.CloudFront.Distributions) != 2 {
+			t.Errorf("distribution named and matched: %+v", snap.CloudFront.Distributions)
+		}
+
+		gaps.Deny("cloudfront", "GET /2020-05-31/distribution")
+		defer gaps.Allow("cloudfront", "GET /2020-05-31/distribution")
+		snap, _ = read(entry)
+		if errs := snap.Errors[snapshot.CloudFront]; len(errs) != 1 || errs[0].Operation != "ListDistributions" || errs[0].Resource != entry || snap.Absent(snapshot.CloudFront, entry) {
+			t.Errorf("denied listing for a policy entry: %+v", errs)
+		}
+	})
 }
 
 // fakeCloudFront speaks CloudFront's REST-XML API for ListDistributions
@@ -242,6 +391,11 @@ func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/xml")
 		fmt.Fprintf(w, `<?xml version="1.0"?><DistributionList xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Marker>%s</Marker>%s<MaxItems>%d</MaxItems><IsTruncated>%t</IsTruncated><Quantity>%d</Quantity><Items>%s</Items></DistributionList>`,
 			r.URL.Query().Get("Marker"), next, limit, end < f.n, end-start, items.String())
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/2020-05-31/distribution/"):
+		f.count("GetDistribution", r)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `<?xml version="1.0"?><ErrorResponse xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Error><Type>Receiver</Type><Code>ServiceUnavailable</Code><Message>unavailable</Message></Error><RequestId>fake</RequestId></ErrorResponse>`)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/2020-05-31/response-headers-policy/"):
 		f.count("GetResponseHeadersPolicy", r)
 		id := strings.TrimPrefix(r.URL.Path, "/2020-05-31/response-headers-policy/")
@@ -399,5 +553,21 @@ func TestIncompletePoliciesAreRecorded(t *testing.T) {
 func TestControlRegion(t *testing.T) {
 	if cloudfrontcollect.ControlRegion("aws") != "us-east-1" || cloudfrontcollect.ControlRegion("aws-cn") != "cn-northwest-1" {
 		t.Error("control regions")
+	}
+}
+
+// TestGetDistributionServerError: a persistent 5xx on a named
+// distribution's GetDistribution is an error naming it, never an absence.
+func TestGetDistributionServerError(t *testing.T) {
+	fake := newFakeCloudFront(3)
+	defer fake.Close()
+	snap := snapshot.New("111122223333", "aws", region)
+	cloudfrontcollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, nil), snap, collect.Scope{ResourceIDs: []string{"E000001"}})
+	errs := snap.Errors[snapshot.CloudFront]
+	if len(errs) != 1 || errs[0].Operation != "GetDistribution" || errs[0].Resource != "E000001" || errs[0].Code != "ServiceUnavailable" {
+		t.Errorf("errors: %+v", errs)
+	}
+	if snap.Absent(snapshot.CloudFront, "E000001") || len(snap.CloudFront.Distributions) != 0 || fake.Calls("ListDistributions") != 0 {
+		t.Errorf("absent %v, distributions %+v, %d listings", snap.Absent(snapshot.CloudFront, "E000001"), snap.CloudFront.Distributions, fake.Calls("ListDistributions"))
 	}
 }
