@@ -27,14 +27,7 @@ func main() {
 	}
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
 		h := eventhandler.Handler{Engine: r, Log: slog.New(slog.NewJSONHandler(os.Stdout, nil))}
-		lambda.Start(func(ctx context.Context, event json.RawMessage) (any, error) {
-			res, err := h.Handle(ctx, event)
-			if err != nil {
-				return nil, err
-			}
-			// SQS reads only the partial batch response; the rest is logged.
-			return map[string]any{"batchItemFailures": res.BatchItemFailures}, nil
-		})
+		lambda.Start(h.Lambda)
 		return
 	}
 	h := eventhandler.Handler{Engine: r, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}

@@ -227,3 +227,18 @@ func (h Handler) log() *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// Response is the events function's Lambda reply: SQS's partial batch
+// response. The full Result goes to the log, not to SQS.
+type Response struct {
+	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
+}
+
+// Lambda is the function lambda.Start runs.
+func (h Handler) Lambda(ctx context.Context, event json.RawMessage) (*Response, error) {
+	res, err := h.Handle(ctx, event)
+	if err != nil {
+		return nil, err
+	}
+	return &Response{BatchItemFailures: res.BatchItemFailures}, nil
+}
