@@ -108,29 +108,35 @@ func TestDemoAccount(t *testing.T) {
 	}
 }
 
-// grantedForTargetedRuns are granted to AuditorFunction for on-demand runs that
-// name single resources, which a full scan does not make. Until such a run is
-// part of this test, exactly these may be granted without being called.
-var grantedForTargetedRuns = map[string]bool{
-	"cloudfront:GetDistribution": true,
-}
-
 // TestTemplateGrantsExactlyTheCallsMade runs a full scan of the demo account
-// and compares the IAM actions it needed with those template.yaml grants
-// AuditorFunction.
+// and an on-demand run naming single resources (one per kind, whose reads
+// differ from a scan's), and compares the IAM actions they needed with
+// those template.yaml grants AuditorFunction.
 func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
 	acct := seedDemo(t)
 	r, counter := newRunner(t, acct.srv, acct.endpoint)
 	if _, err := r.Handle(context.Background(), []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
+	d := acct.demo
+	payload := `{"resources":["` + strings.Join([]string{d["kms/app"], d["cloudfront/strict"], d["ebs/cmk"], d["ecr/cmk"], d["secrets/rotating"], d["rds/cmk-db"], d["cloudtrail/main"]}, `","`) + `"]}`
+	if s, err := r.Handle(context.Background(), []byte(payload)); err != nil || len(s.Resources) != 7 {
+		t.Fatalf("targeted run: %v %+v", err, s)
+	}
+	assertGrantsExactly(t, "AuditorFunction", counter.Snapshot())
+}
+
+// assertGrantsExactly compares the calls made with what the template
+// grants the function.
+func assertGrantsExactly(t *testing.T, function string, calls []awsconfig.CallCount) {
+	t.Helper()
 	called := map[string]bool{}
-	for _, c := range counter.Snapshot() {
+	for _, c := range calls {
 		if !c.NeedsNoPermission() {
 			called[c.IAMAction()] = true
 		}
 	}
-	actions, err := iampolicy.Actions("../../template.yaml", "AuditorFunction")
+	actions, err := iampolicy.Actions("../../template.yaml", function)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,16 +144,8 @@ func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
 	for _, a := range actions {
 		granted[a] = true
 	}
-	extra := diff(granted, called)
-	for i := 0; i < len(extra); {
-		if grantedForTargetedRuns[extra[i]] {
-			extra = append(extra[:i], extra[i+1:]...)
-		} else {
-			i++
-		}
-	}
-	if missing := diff(called, granted); len(missing) > 0 || len(extra) > 0 {
-		t.Errorf("template.yaml policy differs from the calls a scan makes:\n  called but not granted: %v\n  granted but not called: %v", missing, extra)
+	if missing, extra := diff(called, granted), diff(granted, called); len(missing) > 0 || len(extra) > 0 {
+		t.Errorf("template.yaml policy of %s differs from the calls its code made:\n  called but not granted: %v\n  granted but not called: %v", function, missing, extra)
 	}
 	for _, forbidden := range []string{"secretsmanager:GetSecretValue", "kms:Decrypt", "kms:GenerateDataKey"} {
 		if called[forbidden] || granted[forbidden] {

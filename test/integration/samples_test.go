@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/awsevent"
 	"github.com/posture-auditor/posture-auditor/pkg/eventhandler"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
@@ -63,7 +64,11 @@ func TestEverySampleEvent(t *testing.T) {
 		t.Fatalf("found %d samples", len(files))
 	}
 	asserted := 0
+	var calls []awsconfig.CallCount
 	defer func() {
+		// Every sample together exercises every read the events function
+		// can make: its policy must grant exactly those.
+		assertGrantsExactly(t, "EventsFunction", calls)
 		// Guards the rewrite table: most samples must land on a demo resource.
 		if asserted < 50 {
 			t.Errorf("only %d sample targets were checked against Security Hub", asserted)
@@ -90,6 +95,7 @@ func TestEverySampleEvent(t *testing.T) {
 			if err := json.Unmarshal(reply, &resp); err != nil || resp.BatchItemFailures == nil {
 				t.Fatalf("reply %s is not a partial batch response (%v)", reply, err)
 			}
+			calls = append(calls, counter.Snapshot()...)
 			if len(resp.BatchItemFailures) != 0 {
 				t.Fatalf("batch item failures: %s", reply)
 			}
