@@ -4,8 +4,13 @@
 // exactly as a shell user would. Run 1 shows every check PASSED and FAILED;
 // then the demo fixes one problem, creates another and deletes a resource,
 // and run 2 shows the finding resolved (first seen kept), the new failure,
-// and the gone resource's findings archived. After each run it reads the
-// findings back from Security Hub, and at the end it stops moto.
+// and the gone resource's findings archived. Then the event path: it
+// disables rotation on a key, writes the DisableKeyRotation CloudTrail event
+// in an SQS batch (with a duplicate and an event about S3, which is not
+// audited) and pipes it to the events binary, which re-checks only that key;
+// the demo times it and shows the finding flipped to FAILED in place. After
+// each run it reads the findings back from Security Hub, and at the end it
+// stops moto.
 package main
 
 import (
@@ -78,11 +83,19 @@ func run() error {
 	}
 	fmt.Printf("seeded the demo account in %s and %s\n", regions[0], regions[1])
 
-	bin, cleanup, err := buildAuditor()
+	dir, err := os.MkdirTemp("", "posture-auditor-demo")
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer os.RemoveAll(dir)
+	bin, err := buildFunction(dir, "auditor")
+	if err != nil {
+		return err
+	}
+	eventsBin, err := buildFunction(dir, "events")
+	if err != nil {
+		return err
+	}
 
 	fmt.Println("\n=== Run 1")
 	first, err := runAuditor(bin, gaps.URL)
@@ -109,7 +122,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return checkLifecycle(first, second, stored)
+	if err := checkLifecycle(first, second, stored); err != nil {
+		return err
+	}
+	return eventStep(ctx, cfgs, demo, second, stored, eventsBin, dir, gaps.URL)
 }
 
 // change fixes one problem, creates another and deletes a resource.
@@ -127,20 +143,15 @@ func change(ctx context.Context, cfg aws.Config, d seed.Demo) error {
 	return nil
 }
 
-func buildAuditor() (string, func(), error) {
-	dir, err := os.MkdirTemp("", "posture-auditor-demo")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	bin := filepath.Join(dir, "auditor")
-	build := exec.Command("go", "build", "-o", bin, "./functions/auditor")
+// buildFunction builds functions/<fn> into dir and returns the binary.
+func buildFunction(dir, fn string) (string, error) {
+	bin := filepath.Join(dir, fn)
+	build := exec.Command("go", "build", "-o", bin, "./functions/"+fn)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("build auditor: %w", err)
+		return "", fmt.Errorf("build %s: %w", fn, err)
 	}
-	return bin, cleanup, nil
+	return bin, nil
 }
 
 // runAuditor runs the auditor binary with the scheduled sweep event on stdin,
@@ -153,17 +164,7 @@ func runAuditor(bin, endpoint string) (*runner.Summary, error) {
 	cmd := exec.Command(bin)
 	cmd.Stdin = bytes.NewReader(payload)
 	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(),
-		"AWS_ENDPOINT_URL="+endpoint,
-		"AWS_REGION="+regions[0],
-		"AUDIT_REGIONS="+strings.Join(regions, ","),
-		"HOME_REGION="+regions[0],
-		"AWS_ACCESS_KEY_ID=testing",
-		"AWS_SECRET_ACCESS_KEY=testing",
-		"AWS_SESSION_TOKEN=",
-		"AWS_PROFILE=",
-		"AWS_LAMBDA_RUNTIME_API=",
-	)
+	cmd.Env = functionEnv(endpoint)
 	fmt.Printf("$ AWS_ENDPOINT_URL=%s AUDIT_REGIONS=%s auditor < events/scheduled.json\n", endpoint, strings.Join(regions, ","))
 	out, err := cmd.Output()
 	if err != nil {
@@ -174,6 +175,22 @@ func runAuditor(bin, endpoint string) (*runner.Summary, error) {
 		return nil, fmt.Errorf("auditor summary: %w", err)
 	}
 	return &s, nil
+}
+
+// functionEnv is a function binary's environment outside Lambda: the SDK's
+// standard variables pointed at the emulator, and the audited regions.
+func functionEnv(endpoint string) []string {
+	return append(os.Environ(),
+		"AWS_ENDPOINT_URL="+endpoint,
+		"AWS_REGION="+regions[0],
+		"AUDIT_REGIONS="+strings.Join(regions, ","),
+		"HOME_REGION="+regions[0],
+		"AWS_ACCESS_KEY_ID=testing",
+		"AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_SESSION_TOKEN=",
+		"AWS_PROFILE=",
+		"AWS_LAMBDA_RUNTIME_API=",
+	)
 }
 
 func name(f runner.FindingSummary) string {
