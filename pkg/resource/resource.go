@@ -169,9 +169,6 @@ func FromARN(s string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("malformed ARN %q: %v", s, err)
 	}
-	if a.Partition == "" || !validAccount(a.AccountID) {
-		return Ref{}, fmt.Errorf("malformed ARN %q: partition and a 12-digit account ID are required", s)
-	}
 	r := Ref{Partition: a.Partition, Account: a.AccountID, Region: a.Region, ID: s, ARN: s}
 	typ, name, _ := cutAny(a.Resource, "/:")
 	needRegion := true
@@ -203,6 +200,11 @@ func FromARN(s string) (Ref, error) {
 		r.Kind = kindIf(typ == "volume", Volume)
 	default:
 		return Ref{}, fmt.Errorf("ARN %q is of service %q, which this tool does not audit (kms, secretsmanager, acm, cloudfront, cloudtrail, rds, ecr, ec2 volumes)", s, a.Service)
+	}
+	// Checked after the service: an ARN of a service this tool does not
+	// audit (an S3 bucket has no account) is refused as such.
+	if a.Partition == "" || !validAccount(a.AccountID) {
+		return Ref{}, fmt.Errorf("malformed ARN %q: partition and a 12-digit account ID are required", s)
 	}
 	if r.Kind == "" || name == "" {
 		return Ref{}, fmt.Errorf("ARN %q names a %s resource type this tool does not audit", s, a.Service)
