@@ -24,12 +24,14 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./test/integration
 
-# The parsers of outside input: the Lambda event, KMS key references, and
-# Secrets Manager rotation schedules.
+# The parsers of outside input: the Lambda event, KMS key references,
+# Secrets Manager rotation schedules, EventBridge events and resource ARNs.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/trigger
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/keyref
 	$(GO) test -run '^$$' -fuzz FuzzRotationDue -fuzztime $(FUZZTIME) ./pkg/checks/secretschecks
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/awsevent
+	$(GO) test -run '^$$' -fuzz FuzzFromARN -fuzztime $(FUZZTIME) ./pkg/resource
 
 # One Lambda binary: $(call lambda-build,<output>,<package>).
 lambda-build = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w' -o $(1) $(2)

@@ -81,3 +81,19 @@ func (c *CallCounter) Total() int {
 	}
 	return n
 }
+
+// Since returns the calls counted after before (an earlier Snapshot): what
+// one run made, when a warm Lambda container's counter outlives runs.
+func (c *CallCounter) Since(before []CallCount) []CallCount {
+	prev := map[Call]int{}
+	for _, b := range before {
+		prev[b.Call] = b.Count
+	}
+	var out []CallCount
+	for _, cc := range c.Snapshot() {
+		if n := cc.Count - prev[cc.Call]; n > 0 {
+			out = append(out, CallCount{cc.Call, n})
+		}
+	}
+	return out
+}

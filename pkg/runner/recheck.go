@@ -80,18 +80,15 @@ func (r *Runner) Recheck(ctx context.Context, req RecheckRequest) (*Summary, err
 	if len(r.Regions) == 0 {
 		return nil, fmt.Errorf("no regions configured: set AUDIT_REGIONS")
 	}
-	identity := r.Identity
-	if identity == nil {
-		identity = callerIdentity
-	}
 	home := r.home(r.Regions)
-	account, partition, err := identity(ctx, awsconfig.ForRegion(r.AWS, home))
+	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, home))
 	if err != nil {
 		return nil, fmt.Errorf("identify the audited account: %w", err)
 	}
 	x := &run{
 		Runner: r, req: trigger.Request{Kind: req.Kind, DryRun: req.DryRun, Checks: req.Checks}, checks: checks, params: params,
 		account: account, partition: partition, regions: r.Regions, home: home, started: r.now(),
+		callsBefore: r.Counter.Snapshot(),
 	}
 	return x.recheck(ctx, req.Targets), nil
 }

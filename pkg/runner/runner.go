@@ -45,6 +45,8 @@ type Runner struct {
 	// Identity returns the audited account and partition; nil means STS
 	// GetCallerIdentity, which needs no IAM permission.
 	Identity func(context.Context, aws.Config) (account, partition string, err error)
+
+	who identity
 }
 
 // Handle runs the request in raw. It returns an error only for a request it
@@ -78,11 +80,7 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 		return nil, fmt.Errorf("no regions to audit: configure AUDIT_REGIONS or pass \"regions\"")
 	}
 
-	identity := r.Identity
-	if identity == nil {
-		identity = callerIdentity
-	}
-	account, partition, err := identity(ctx, awsconfig.ForRegion(r.AWS, r.home(regions)))
+	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, r.home(regions)))
 	if err != nil {
 		return nil, fmt.Errorf("identify the audited account: %w", err)
 	}
@@ -94,6 +92,7 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 	run := &run{
 		Runner: r, req: req, checks: checks, params: params,
 		account: account, partition: partition, regions: regions, home: r.home(regions), started: now(),
+		callsBefore: r.Counter.Snapshot(),
 	}
 	return run.execute(ctx), nil
 }
@@ -115,6 +114,9 @@ type run struct {
 	regions            []string
 	home               string
 	started            time.Time
+	// callsBefore is the counter when the run began (a warm container's
+	// counter outlives runs).
+	callsBefore []awsconfig.CallCount
 }
 
 // regionResult is what one region produced.
@@ -292,6 +294,34 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 		}
 	}
 	return rr
+}
+
+// identity is the audited account, once known: a Lambda container's
+// credentials never change account, and an event re-check should not pay
+// an STS call each time.
+type identity struct {
+	mu                 sync.Mutex
+	account, partition string
+}
+
+// identify returns the audited account and partition, asking once per
+// Runner (a failure is not remembered).
+func (r *Runner) identify(ctx context.Context, cfg aws.Config) (string, string, error) {
+	r.who.mu.Lock()
+	defer r.who.mu.Unlock()
+	if r.who.account != "" {
+		return r.who.account, r.who.partition, nil
+	}
+	ask := r.Identity
+	if ask == nil {
+		ask = callerIdentity
+	}
+	account, partition, err := ask(ctx, cfg)
+	if err != nil {
+		return "", "", err
+	}
+	r.who.account, r.who.partition = account, partition
+	return account, partition, nil
 }
 
 func callerIdentity(ctx context.Context, cfg aws.Config) (string, string, error) {

@@ -133,7 +133,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 		s.Notices = append(s.Notices, fmt.Sprintf("%d findings (PASSED, then NOT_AVAILABLE ones first) are left out of this reply to keep it under Lambda's 6 MB response limit; counts and Security Hub hold them all", s.FindingsOmitted))
 	}
 	if x.Counter != nil {
-		s.Calls = x.Counter.Snapshot()
+		s.Calls = x.Counter.Since(x.callsBefore)
 	}
 	return s
 }

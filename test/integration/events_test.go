@@ -44,7 +44,7 @@ func apiCall(source, name string, request, response map[string]any) map[string]a
 }
 
 // sqsBatch wraps events as the SQS event source delivers them.
-func sqsBatch(t *testing.T, events ...any) []byte {
+func sqsBatch(t testing.TB, events ...any) []byte {
 	t.Helper()
 	var records []map[string]any
 	for i, ev := range events {
@@ -71,7 +71,7 @@ func sqsBatch(t *testing.T, events ...any) []byte {
 
 // handle runs the events handler once with a runner of its own, and
 // returns the result and that runner's call counter.
-func (a lifecycleAccount) handle(t *testing.T, raw []byte) (*eventhandler.Result, *awsconfig.CallCounter) {
+func (a lifecycleAccount) handle(t testing.TB, raw []byte) (*eventhandler.Result, *awsconfig.CallCounter) {
 	t.Helper()
 	r, counter := newRunner(t, a.srv, a.endpoint)
 	r.Publisher.RetryBackoff = time.Millisecond
@@ -83,7 +83,7 @@ func (a lifecycleAccount) handle(t *testing.T, raw []byte) (*eventhandler.Result
 }
 
 // stored is the finding Security Hub holds for (check, resource).
-func stored(t *testing.T, a lifecycleAccount, checkID, resourceARN string) types.AwsSecurityFinding {
+func stored(t testing.TB, a lifecycleAccount, checkID, resourceARN string) types.AwsSecurityFinding {
 	t.Helper()
 	id := asff.FindingID(checkID, account, region, resourceARN)
 	f, ok := hub(t, a.cfg)[id]

@@ -37,7 +37,7 @@ type lifecycleAccount struct {
 	secretARN string
 }
 
-func newLifecycleAccount(t *testing.T) lifecycleAccount {
+func newLifecycleAccount(t testing.TB) lifecycleAccount {
 	t.Helper()
 	acct := seedDemo(t)
 	cfg, err := acct.srv.ConfigAt(context.Background(), acct.endpoint, region, nil)
@@ -55,7 +55,7 @@ func newLifecycleAccount(t *testing.T) lifecycleAccount {
 
 // run runs the auditor once and returns its summary and the metric lines
 // the publisher wrote.
-func (a lifecycleAccount) run(t *testing.T, payload string) (*runner.Summary, string) {
+func (a lifecycleAccount) run(t testing.TB, payload string) (*runner.Summary, string) {
 	t.Helper()
 	r, _ := newRunner(t, a.srv, a.endpoint)
 	var metrics bytes.Buffer
@@ -87,7 +87,7 @@ func (a lifecycleAccount) fixKey(t *testing.T) {
 }
 
 // hub reads every finding Security Hub holds in cfg's region.
-func hub(t *testing.T, cfg aws.Config) map[string]types.AwsSecurityFinding {
+func hub(t testing.TB, cfg aws.Config) map[string]types.AwsSecurityFinding {
 	t.Helper()
 	out := map[string]types.AwsSecurityFinding{}
 	p := securityhub.NewGetFindingsPaginator(securityhub.NewFromConfig(cfg), &securityhub.GetFindingsInput{MaxResults: aws.Int32(100)})

@@ -22,6 +22,8 @@ const (
 	// demoCORSOnlyPolicy is a custom response headers policy without HSTS;
 	// moto has no response headers policies, so the proxy serves it.
 	demoCORSOnlyPolicy = "8f1b4c2d-3e5a-4b6c-9d7e-0a1b2c3d4e5f"
+	// DemoCORSOnlyPolicy is the policy the "legacy" distribution uses.
+	DemoCORSOnlyPolicy = demoCORSOnlyPolicy
 )
 
 // seedCloudFront creates two distributions. cloudfront/strict passes every
