@@ -202,6 +202,9 @@ func (x *run) publishRequest(rr *regionResult) publish.Request {
 	req := publish.Request{
 		Account: x.account, Partition: x.partition, Findings: rr.findings,
 		Archivable: map[string]bool{}, Now: x.now(), DryRun: x.req.DryRun,
+		// Findings a re-check observed after this sweep began reading are
+		// neither replaced nor archived by it.
+		ObservedAt: x.started,
 	}
 	for _, sc := range rr.scopes {
 		req.Checks = append(req.Checks, sc.CheckID)

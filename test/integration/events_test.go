@@ -417,3 +417,45 @@ func TestOnDemandResources(t *testing.T) {
 		t.Errorf("%d AWS calls for refused payloads", n)
 	}
 }
+
+// TestSweepDoesNotArchiveWhatARecheckSawLater: a repository created while
+// a sweep was collecting is re-checked from its event; the sweep, whose
+// listing predates it, must not archive the re-check's finding.
+func TestSweepDoesNotArchiveWhatARecheckSawLater(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	sweepStarted := time.Now() // the sweep lists ECR before the repository exists...
+	time.Sleep(5 * time.Millisecond)
+	c := ecr.NewFromConfig(a.cfg)
+	out, err := c.CreateRepository(context.Background(), &ecr.CreateRepositoryInput{RepositoryName: aws.String("late/arrival")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := aws.ToString(out.Repository.RepositoryArn)
+	a.handle(t, sqsBatch(t, apiCall("aws.ecr", "CreateRepository", map[string]any{"repositoryName": "late/arrival"},
+		map[string]any{"repository": map[string]any{"repositoryArn": repo}})))
+	if f := stored(t, a, "ecr.repository-cmk", repo); f.RecordState != types.RecordStateActive {
+		t.Fatalf("re-check: %s", f.RecordState)
+	}
+	// ...which the sweep's own listing did not show: simulated by deleting
+	// it before the sweep runs with its earlier start.
+	if _, err := c.DeleteRepository(context.Background(), &ecr.DeleteRepositoryInput{RepositoryName: aws.String("late/arrival"), Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newRunner(t, a.srv, a.endpoint)
+	r.Now = func() time.Time { return sweepStarted }
+	if _, err := r.Handle(context.Background(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if f := stored(t, a, "ecr.repository-cmk", repo); f.RecordState != types.RecordStateActive {
+		t.Errorf("a sweep archived a finding observed after it began: %s", f.RecordState)
+	}
+	// The next sweep, which begins after the re-check, archives it.
+	r.Now = time.Now
+	if _, err := r.Handle(context.Background(), []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if f := stored(t, a, "ecr.repository-cmk", repo); f.RecordState != types.RecordStateArchived {
+		t.Errorf("a later sweep did not archive the gone repository: %s", f.RecordState)
+	}
+}
