@@ -224,13 +224,24 @@ func secret(r record, w where, p *Parsed) {
 		return
 	}
 	p.Targets = append(p.Targets, Target{Ref: ref})
-	if r.EventName != "ReplicateSecretToRegions" || ref.ARN == "" {
+	if ref.ARN == "" {
 		return
 	}
 	// A replica is a secret of its own in each region, with the primary's
-	// ARN but for the region.
+	// ARN but for the region: added ones are judged, removed ones archived.
+	var regions []string
 	for _, rr := range list(r.RequestParameters, "addReplicaRegions") {
-		region := str(rr, "region")
+		regions = append(regions, str(rr, "region"))
+	}
+	if r.EventName == "RemoveRegionsFromReplication" {
+		arr, _ := r.RequestParameters["removeReplicaRegions"].([]any)
+		for _, v := range arr {
+			if region, ok := v.(string); ok {
+				regions = append(regions, region)
+			}
+		}
+	}
+	for _, region := range regions {
 		if !validRegion(region) {
 			continue
 		}
@@ -337,12 +348,16 @@ func rdsResource(kind resource.Kind, arnField, arnType string, idFields ...strin
 			p.Skipped = append(p.Skipped, "the record names no RDS resource")
 			return
 		}
-		// ModifyDBInstance / ModifyDBCluster with a new identifier: the old
-		// one no longer exists, and its findings must be archived.
-		if newID := str(r.RequestParameters, "newDBInstanceIdentifier") + str(r.RequestParameters, "newDBClusterIdentifier"); newID != "" {
-			if old := str(r.RequestParameters, idFields[0]); rdsIdentifier.MatchString(old) && validRegion(w.region) {
-				a := resource.RDSARN(w.partition, w.region, w.account, arnType, old)
-				p.Targets = append(p.Targets, Target{Ref: resource.Ref{Kind: kind, Partition: w.partition, Account: w.account, Region: w.region, ID: a, ARN: a}})
+		// ModifyDBInstance / ModifyDBCluster with a new identifier: both
+		// names are read, whichever the response shows (the rename may
+		// apply later): the new one is judged, the old one's findings are
+		// archived once it no longer exists.
+		if newID := str(r.RequestParameters, "newDBInstanceIdentifier") + str(r.RequestParameters, "newDBClusterIdentifier"); newID != "" && validRegion(w.region) {
+			for _, id := range []string{newID, str(r.RequestParameters, idFields[0])} {
+				if rdsIdentifier.MatchString(id) {
+					a := resource.RDSARN(w.partition, w.region, w.account, arnType, id)
+					p.Targets = append(p.Targets, Target{Ref: resource.Ref{Kind: kind, Partition: w.partition, Account: w.account, Region: w.region, ID: a, ARN: a}})
+				}
 			}
 		}
 	}
@@ -448,13 +463,14 @@ var handlers = map[string]map[string]handler{
 		"CreateSecret": secret, "UpdateSecret": secret, "RotateSecret": secret, "CancelRotateSecret": secret,
 		"DeleteSecret": secret, "RestoreSecret": secret, "ReplicateSecretToRegions": secret,
 		"RotationSucceeded": secret, "RotationFailed": secret, "RotationStarted": secret, "RotationAbandoned": secret,
+		"RemoveRegionsFromReplication": secret,
 	},
 	"acm.amazonaws.com": {
 		"ImportCertificate": certificate, "RequestCertificate": certificate, "RenewCertificate": certificate, "DeleteCertificate": certificate,
 	},
 	"cloudfront.amazonaws.com": {
 		"CreateDistribution": distribution, "CreateDistributionWithTags": distribution, "UpdateDistribution": distribution,
-		"DeleteDistribution": distribution, "CreateResponseHeadersPolicy": responseHeadersPolicy, "UpdateResponseHeadersPolicy": responseHeadersPolicy,
+		"DeleteDistribution": distribution, "UpdateDistributionWithStagingConfig": distribution, "CreateResponseHeadersPolicy": responseHeadersPolicy, "UpdateResponseHeadersPolicy": responseHeadersPolicy,
 	},
 	"cloudtrail.amazonaws.com": {
 		"CreateTrail": trail(true), "UpdateTrail": trail(true), "DeleteTrail": trail(true),
@@ -463,8 +479,10 @@ var handlers = map[string]map[string]handler{
 	"rds.amazonaws.com": {
 		"CreateDBInstance": rdsInstance("dBInstanceIdentifier"), "CreateDBInstanceReadReplica": rdsInstance("dBInstanceIdentifier"),
 		"RestoreDBInstanceFromDBSnapshot": rdsInstance("dBInstanceIdentifier"), "ModifyDBInstance": rdsInstance("dBInstanceIdentifier"),
-		"DeleteDBInstance": rdsInstance("dBInstanceIdentifier"),
-		"CreateDBCluster":  rdsCluster("dBClusterIdentifier"), "RestoreDBClusterFromSnapshot": rdsCluster("dBClusterIdentifier"),
+		"DeleteDBInstance": rdsInstance("dBInstanceIdentifier"), "RestoreDBInstanceToPointInTime": rdsInstance("targetDBInstanceIdentifier"),
+		"RestoreDBInstanceFromS3":       rdsInstance("dBInstanceIdentifier"),
+		"RestoreDBClusterToPointInTime": rdsCluster("dBClusterIdentifier"), "RestoreDBClusterFromS3": rdsCluster("dBClusterIdentifier"),
+		"CreateDBCluster": rdsCluster("dBClusterIdentifier"), "RestoreDBClusterFromSnapshot": rdsCluster("dBClusterIdentifier"),
 		"ModifyDBCluster": rdsCluster("dBClusterIdentifier"), "DeleteDBCluster": rdsCluster("dBClusterIdentifier"),
 		"CreateDBSnapshot": rdsSnapshot("dBSnapshotIdentifier"), "CopyDBSnapshot": rdsSnapshot("targetDBSnapshotIdentifier"),
 		"DeleteDBSnapshot":        rdsSnapshot("dBSnapshotIdentifier"),
@@ -474,6 +492,8 @@ var handlers = map[string]map[string]handler{
 	"ecr.amazonaws.com": {"CreateRepository": repository, "DeleteRepository": repository},
 	"ec2.amazonaws.com": {
 		"CreateVolume": volumes, "CopyVolumes": volumes, "DeleteVolume": volumes,
+		// Most volumes are created with an instance, in its block device mappings.
+		"RunInstances":                 volumes,
 		"EnableEbsEncryptionByDefault": ebsDefaults, "DisableEbsEncryptionByDefault": ebsDefaults,
 		"ModifyEbsDefaultKmsKeyId": ebsDefaults, "ResetEbsDefaultKmsKeyId": ebsDefaults,
 	},

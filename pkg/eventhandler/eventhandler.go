@@ -171,12 +171,12 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 			if !tr.Transient {
 				continue
 			}
-			key := tr.Resource.Key()
-			if tr.Via != "" {
-				key = tr.Via // a dependent's failure retries the key's event
-			}
-			for _, i := range askedBy[key] {
-				retry[i] = true
+			// The messages that named the resource, and those of the key
+			// whose dependent it is.
+			for _, key := range []string{tr.Resource.Key(), tr.Via} {
+				for _, i := range askedBy[key] {
+					retry[i] = true
+				}
 			}
 		}
 	}

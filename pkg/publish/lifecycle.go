@@ -184,7 +184,18 @@ func PlanFor(stored, observed []types.AwsSecurityFinding, archivable func(types.
 			}
 			continue
 		}
-		plan.Changes = append(plan.Changes, Change{Action: ActionArchived, Finding: archive(f, now)})
+		// Stamped with this run's observation, so that a later observation
+		// (a re-check racing this import) wins in Security Hub, and a run
+		// that read the resource before this one cannot bring it back.
+		at := now
+		if !observedAt.IsZero() && observedAt.Before(now) {
+			at = observedAt
+		}
+		gone := archive(f, at)
+		if !observedAt.IsZero() {
+			gone.ProductFields = withField(gone.ProductFields, ObservedAtField, asff.Timestamp(observedAt))
+		}
+		plan.Changes = append(plan.Changes, Change{Action: ActionArchived, Finding: gone})
 	}
 	return plan
 }
@@ -355,4 +366,14 @@ func parseTimestamp(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.UTC(), true
+}
+
+// withField returns a copy of m with k set to v.
+func withField(m map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for key, val := range m {
+		out[key] = val
+	}
+	out[k] = v
+	return out
 }

@@ -178,8 +178,10 @@ type Report struct {
 	Failed           []FailedFinding `json:"failed,omitempty"`
 	ArchivedFindings []FindingRef    `json:"archivedFindings,omitempty"`
 	Duplicates       []string        `json:"duplicateIds,omitempty"`
-	// Error explains a failure of the region as a whole.
-	Error string `json:"error,omitempty"`
+	// Error explains a failure of the region as a whole; ErrorCode is the
+	// AWS error code behind it.
+	Error     string `json:"error,omitempty"`
+	ErrorCode string `json:"errorCode,omitempty"`
 	// Actions maps each observed finding's Id to its action, for the
 	// summary's per-finding rows.
 	Actions map[string]Action `json:"-"`
@@ -214,6 +216,7 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	}
 	if err != nil {
 		code := collect.ErrorCode(err)
+		rep.ErrorCode = code
 		if notEnabled(code) {
 			rep.SecurityHubNotEnabled = true
 			rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s): none of its %d findings were published or archived", region, collect.Reason("GetFindings", err), len(req.Findings))
@@ -518,6 +521,7 @@ func failAll(batches [][]Change, code, msg string) []failure {
 }
 
 func markNotEnabled(rep *Report, code, reason string) {
+	rep.ErrorCode = code
 	if notEnabled(code) {
 		rep.SecurityHubNotEnabled = true
 		rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s)", rep.Region, reason)
@@ -532,6 +536,10 @@ func markNotEnabled(rep *Report, code, reason string) {
 func notEnabled(code string) bool {
 	return code == "InvalidAccessException" || code == "InvalidAccess"
 }
+
+// Retriable reports whether a failed finding (or a region's failed read)
+// may succeed if sent again.
+func Retriable(code string) bool { return retriable(code) }
 
 // retriable reports whether a failed finding may succeed if sent again.
 // Everything except a refused region and an oversize finding is retried:

@@ -597,3 +597,31 @@ func sorted(xs []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestArchiveIsStampedWithTheObservation: an archive carries the run's
+// observation time, as UpdatedAt (so a later observation racing it wins in
+// Security Hub) and as ObservedAt (so a run that read the resource earlier
+// cannot bring it back).
+func TestArchiveIsStampedWithTheObservation(t *testing.T) {
+	observed := t0.Add(time.Hour)
+	now := observed.Add(time.Minute)
+	stored := rcFinding("kms.rotation", rcKeyA, types.ComplianceStatusFailed, types.RecordStateActive, t0, t0)
+	plan := publish.PlanFor([]types.AwsSecurityFinding{stored}, nil, func(types.AwsSecurityFinding) bool { return true }, now, observed)
+	if len(plan.Changes) != 1 || plan.Changes[0].Action != publish.ActionArchived {
+		t.Fatalf("plan: %+v", plan.Changes)
+	}
+	gone := plan.Changes[0].Finding
+	if got := aws.ToString(gone.UpdatedAt); got != ts(observed) {
+		t.Errorf("UpdatedAt %s, want the observation %s", got, ts(observed))
+	}
+	if got := gone.ProductFields[publish.ObservedAtField]; got != ts(observed) {
+		t.Errorf("ObservedAt %s, want %s", got, ts(observed))
+	}
+	// A run that read the resource before the archiving run did must not
+	// reactivate it.
+	stale := rcFinding("kms.rotation", rcKeyA, types.ComplianceStatusFailed, types.RecordStateActive, observed.Add(-time.Second), time.Time{})
+	again := publish.PlanFor([]types.AwsSecurityFinding{gone}, []types.AwsSecurityFinding{stale}, func(types.AwsSecurityFinding) bool { return true }, now, observed.Add(-time.Second))
+	if len(again.Changes) != 0 || len(again.Superseded) != 1 {
+		t.Errorf("an earlier observation reactivated an archived finding: %+v", again.Changes)
+	}
+}

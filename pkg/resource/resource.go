@@ -194,6 +194,10 @@ func FromARN(s string) (Ref, error) {
 		if !strings.Contains(a.Resource, ":") {
 			r.Kind = "" // RDS resources are type:name
 		}
+		// RDS keeps identifiers in lower case, and so do its ARNs (and the
+		// findings that carry them): MyDB and mydb are one instance.
+		lower := "arn:" + a.Partition + ":rds:" + a.Region + ":" + a.AccountID + ":" + strings.ToLower(a.Resource)
+		r.ID, r.ARN = lower, lower
 	case "ecr":
 		r.Kind = kindIf(typ == "repository", Repository)
 	case "ec2":
@@ -226,6 +230,14 @@ func FromFinding(resourceType, resourceID, partition, account, region, generator
 	if resourceType == "AwsAccount" {
 		if resourceID != AccountResourceID(account) || !validAccount(account) {
 			return Ref{}, fmt.Errorf("account resource %q does not match the finding's account %q", resourceID, account)
+		}
+		// Security Hub's own controls on the same settings (EC2.7, CloudTrail.1)
+		// name them by a GeneratorId like "security-control/EC2.7".
+		switch {
+		case strings.HasSuffix(generatorID, "/EC2.7"):
+			generatorID = "ebs.default-encryption"
+		case strings.HasSuffix(generatorID, "/CloudTrail.1"):
+			generatorID = "cloudtrail.multi-region-logging"
 		}
 		switch generatorID {
 		case "ebs.default-encryption":

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"sort"
 	"strings"
 	"sync"
@@ -106,6 +108,11 @@ type target struct {
 	checks map[string]bool
 	via    string
 	result *TargetResult
+	// deps are the targets a key's dependents lookup added (or found
+	// already requested): their failed reads make the key's verdict unsure.
+	deps []*target
+	// errs are the collection errors that leave its verdict unsure.
+	errs []snapshot.CollectionError
 }
 
 func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary {
@@ -116,9 +123,9 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 	var results []*TargetResult
 	byRegion := map[string][]*target{}
 	seen := map[string]*target{}
-	add := func(ref resource.Ref, via string) *TargetResult {
+	add := func(ref resource.Ref, via string) (*target, *TargetResult) {
 		if t, ok := seen[ref.Key()]; ok {
-			return t.result
+			return t, t.result
 		}
 		res := &TargetResult{Resource: ref, Via: via}
 		results = append(results, res)
@@ -130,10 +137,13 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 		switch {
 		case ref.Account != x.account:
 			res.Outcome, res.Reason = Skipped, fmt.Sprintf("belongs to account %s; this deployment audits %s", ref.Account, x.account)
-			return res
+			return nil, res
+		case ref.Partition != x.partition:
+			res.Outcome, res.Reason = Skipped, fmt.Sprintf("is in partition %s; this deployment runs in %s", ref.Partition, x.partition)
+			return nil, res
 		case !audited[region]:
 			res.Outcome, res.Reason = Skipped, fmt.Sprintf("region %s is not audited by this deployment (AUDIT_REGIONS: %s)", region, strings.Join(x.Regions, ","))
-			return res
+			return nil, res
 		}
 		t := &target{ref: ref, checks: map[string]bool{}, via: via, result: res}
 		for _, c := range spec.Checks {
@@ -141,17 +151,33 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 				t.checks[c] = true
 			}
 		}
-		if len(t.checks) == 0 {
+		empty := len(t.checks) == 0
+		if ref.Kind == resource.KMSKey {
+			// Judged only once the key's dependents are known and read
+			// (below): without them the check would see a key that
+			// protects nothing, and archive its finding.
+			delete(t.checks, publish.KeyInUseCheck)
+		}
+		if empty {
 			res.Outcome, res.Reason = Skipped, "none of the requested checks covers it"
-			return res
+			return nil, res
 		}
 		seen[ref.Key()] = t
 		byRegion[region] = append(byRegion[region], t)
-		return res
+		return t, res
 	}
-	for _, rt := range requested {
-		res := add(rt.Ref, "")
-		if !rt.Dependents || res.Outcome == Skipped || rt.Ref.Kind != resource.KMSKey || rt.Ref.ARN == "" {
+	// Every requested resource first, so that one also protected by a
+	// requested key counts as requested, not as the key's dependent.
+	keys := make([]*target, len(requested))
+	for i, rt := range requested {
+		keys[i], _ = add(rt.Ref, "")
+	}
+	for i, rt := range requested {
+		key, res := keys[i], (*TargetResult)(nil)
+		if key != nil {
+			res = key.result
+		}
+		if key == nil || !rt.Dependents || rt.Ref.Kind != resource.KMSKey || rt.Ref.ARN == "" || !x.selected(publish.KeyInUseCheck) {
 			continue
 		}
 		// What the key protects is re-judged with it: its health decides
@@ -162,12 +188,15 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 			res.Reason = "its dependents could not be found: " + collect.Reason("GetFindings", err)
 			continue
 		}
+		key.checks[publish.KeyInUseCheck] = true
 		for _, d := range deps {
 			ref, err := resource.FromFinding(d.Type, d.ARN, x.partition, x.account, rt.Ref.Region, "")
 			if err != nil {
 				continue // a related resource no check of this tool covers
 			}
-			add(ref, rt.Ref.Key())
+			if dep, _ := add(ref, rt.Ref.Key()); dep != nil {
+				key.deps = append(key.deps, dep)
+			}
 		}
 	}
 
@@ -204,6 +233,16 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 		go func() {
 			defer wg.Done()
 			observed[i] = x.now()
+			defer func() {
+				// A bug must not take the other regions down with it:
+				// this region's targets fail, and archive nothing.
+				if p := recover(); p != nil {
+					out[i] = &regionResult{region: reg, snap: snapshot.New(x.account, x.partition, reg)}
+					for _, t := range byRegion[reg] {
+						t.result.Outcome, t.result.Reason = Failed, fmt.Sprint("re-check panicked: ", p)
+					}
+				}
+			}()
 			out[i] = x.recheckRegion(collectCtx, reg, byRegion[reg], observed[i])
 		}()
 	}
@@ -221,12 +260,17 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					reports[i] = publish.Report{Region: rr.region, Error: fmt.Sprint("publish panicked: ", p), ErrorCode: "Panic"}
+				}
+			}()
 			reports[i] = x.Publisher.Publish(publishCtx, awsconfig.ForRegion(x.AWS, rr.region), req)
 		}()
 	}
 	pwg.Wait()
 	for i, rep := range reports {
-		settlePublish(byRegion[regions[i]], rep)
+		settlePublish(out[i], byRegion[regions[i]], rep)
 	}
 	s := x.summarise(out, reports)
 	for _, res := range results {
@@ -296,12 +340,16 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer recoverInto(snap, col.Service())
 			col.Collect(ctx, cfg, snap, *sc)
 		}()
 	}
 	wg.Wait()
 	for _, rd := range second {
-		rd.DescribeReferenced(ctx, cfg, snap)
+		func() {
+			defer recoverInto(snap, snapshot.KMSReferenced)
+			rd.DescribeReferenced(ctx, cfg, snap)
+		}()
 	}
 
 	// Resolve what the reads found: a secret named without its ARN, the
@@ -310,11 +358,11 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 	for _, t := range targets {
 		switch t.ref.Kind {
 		case resource.Secret:
-			if t.ref.ARN == "" {
-				for _, s := range snap.SecretsManager.Secrets {
-					if s.Name == t.ref.ID || s.ARN == t.ref.ID {
-						t.ref.ARN = s.ARN
-					}
+			// Named by name, or by a partial ARN (without the six random
+			// characters AWS appends): its findings carry the full ARN.
+			for _, s := range snap.SecretsManager.Secrets {
+				if s.Name == t.ref.ID || s.ARN == t.ref.ID || strings.HasPrefix(s.ARN, t.ref.ID+"-") && len(s.ARN) == len(t.ref.ID)+7 {
+					t.ref.ARN = s.ARN
 				}
 			}
 		case resource.ResponseHeadersPolicy:
@@ -370,19 +418,27 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 	}
 	rr.targets = byARN
 
-	// Each target's outcome, before publishing.
+	// Each target's outcome, before publishing. A key's verdict on what it
+	// protects is only as sure as the reads of its dependents.
+	for _, t := range targets {
+		t.errs = targetErrors(snap, t)
+	}
+	for _, t := range targets {
+		for _, d := range t.deps {
+			t.errs = append(t.errs, d.errs...)
+		}
+	}
 	for _, t := range targets {
 		spec, _ := resource.SpecOf(t.ref.Kind)
-		errs := targetErrors(snap, t)
 		res := t.result
 		switch {
-		case len(errs) > 0:
+		case len(t.errs) > 0:
 			res.Outcome = Failed
-			res.Reason = errs[0].Error()
-			if len(errs) > 1 {
-				res.Reason += fmt.Sprintf(" (and %d more errors)", len(errs)-1)
+			res.Reason = t.errs[0].Error()
+			if len(t.errs) > 1 {
+				res.Reason += fmt.Sprintf(" (and %d more errors)", len(t.errs)-1)
 			}
-			for _, e := range errs {
+			for _, e := range t.errs {
 				res.Transient = res.Transient || transient(e.Code)
 			}
 		case !spec.AccountLevel && t.ref.Kind != resource.ResponseHeadersPolicy && snap.Absent(spec.Service, t.ref.ID):
@@ -410,7 +466,13 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 	var results []scopedResult
 	var findings = rr.findings[:0:0]
 	for i, sr := range rr.results {
-		if t := byARN[sr.result.ResourceARN]; t != nil && t.result.Transient {
+		t := byARN[sr.result.ResourceARN]
+		if t != nil && t.result.Transient {
+			continue
+		}
+		if t != nil && sr.check.ID == publish.KeyInUseCheck && len(t.errs) > 0 {
+			// Judged from part of what the key protects: the stored
+			// finding stays as it was rather than lose dependents.
 			continue
 		}
 		results = append(results, sr)
@@ -437,6 +499,17 @@ func targetErrors(snap *snapshot.Snapshot, t *target) []snapshot.CollectionError
 	for _, n := range []string{t.ref.ID, t.ref.ARN, shortName(t.ref.ID), shortName(t.ref.ARN)} {
 		if n != "" {
 			names[n] = true
+		}
+	}
+	for _, d := range snap.CloudFront.Distributions {
+		if d.ARN == t.ref.ARN && t.ref.ARN != "" {
+			// A distribution's verdict also rests on its response
+			// headers policies, whose reads are named by policy ID.
+			for _, b := range d.AllBehaviors() {
+				if b.ResponseHeadersPolicyID != "" {
+					names[b.ResponseHeadersPolicyID] = true
+				}
+			}
 		}
 	}
 	for _, u := range snap.KeyUses() {
@@ -501,7 +574,7 @@ func (x *run) targetedPublish(rr *regionResult, targets []*target, observedAt ti
 		if t.result.Transient {
 			continue
 		}
-		pt := publish.Target{ResourceARN: a, Confirmed: len(targetErrors(rr.snap, t)) == 0}
+		pt := publish.Target{ResourceARN: a, Confirmed: len(t.errs) == 0 && len(targetErrors(rr.snap, t)) == 0}
 		for c := range t.checks {
 			pt.Checks = append(pt.Checks, c)
 		}
@@ -511,28 +584,47 @@ func (x *run) targetedPublish(rr *regionResult, targets []*target, observedAt ti
 	return req
 }
 
-// settlePublish marks the region's targets failed when their findings
-// could not be published.
-func settlePublish(targets []*target, rep publish.Report) {
+// settlePublish marks failed the targets whose findings could not be
+// published: all of the region's when it refused as a whole, else those
+// whose findings Security Hub did not import. A retry is asked for only
+// where one may succeed.
+func settlePublish(rr *regionResult, targets []*target, rep publish.Report) {
 	if rep.Region == "" {
 		return
 	}
-	problem := rep.Error
-	if problem == "" && rep.FailedCount() > 0 {
-		problem = fmt.Sprintf("%d findings were not imported: %s %s", rep.FailedCount(), rep.Failed[0].ErrorCode, rep.Failed[0].ErrorMessage)
+	fail := func(t *target, reason string, again bool) {
+		if t == nil || t.result.Outcome == Skipped {
+			return
+		}
+		t.result.Outcome = Failed
+		t.result.Reason = "publish: " + reason
+		t.result.Transient = t.result.Transient || again
 	}
-	if problem == "" {
+	if rep.Error != "" {
+		again := !rep.SecurityHubNotEnabled && publish.Retriable(rep.ErrorCode)
+		for _, t := range targets {
+			fail(t, rep.Error, again)
+		}
 		return
 	}
-	for _, t := range targets {
-		res := t.result
-		if res.Outcome == Skipped {
+	resourceOf := map[string]string{}
+	for _, f := range rr.findings {
+		if len(f.Resources) > 0 {
+			resourceOf[aws.ToString(f.Id)] = aws.ToString(f.Resources[0].Id)
+		}
+	}
+	for _, ff := range rep.Failed {
+		reason := fmt.Sprintf("finding %s not imported: %s %s", ff.ID, ff.ErrorCode, ff.ErrorMessage)
+		again := publish.Retriable(ff.ErrorCode)
+		if t := rr.targets[resourceOf[ff.ID]]; t != nil {
+			fail(t, reason, again)
 			continue
 		}
-		res.Outcome = Failed
-		res.Reason = "publish: " + problem
-		// A region where Security Hub is off will not accept a retry.
-		res.Transient = res.Transient || !rep.SecurityHubNotEnabled
+		// Failures Security Hub did not name (or of an archived finding,
+		// which is not among the observations): every target may be hit.
+		for _, t := range targets {
+			fail(t, reason, again)
+		}
 	}
 }
 
@@ -547,5 +639,18 @@ func transient(code string) bool {
 		"RequestError", "Timeout", "RequestTimeout", "RequestTimeoutException", "DependencyTimeoutException":
 		return true
 	}
+	switch code {
+	case "InternalException", "ServerException", "Unavailable", "ServiceException", "ServiceFailure", "EC2ThrottledException":
+		return true
+	}
 	return strings.HasPrefix(code, "5") || strings.Contains(code, "Throttl")
+}
+
+// recoverInto turns a collector's panic into a collection error of svc:
+// the resources it should have read are then unsure (nothing archived)
+// instead of the process dying with every message of the batch.
+func recoverInto(snap *snapshot.Snapshot, svc snapshot.Service) {
+	if p := recover(); p != nil {
+		snap.AddError(snapshot.CollectionError{Service: svc, Region: snap.Region, Code: "Panic", Message: fmt.Sprint(p)})
+	}
 }

@@ -60,7 +60,8 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 	if len(req.Resources) > 0 {
 		targets := make([]resource.Target, len(req.Resources))
 		for i, ref := range req.Resources {
-			targets[i] = resource.Target{Ref: ref}
+			// A key is judged with what it protects, as its events are.
+			targets[i] = resource.Target{Ref: ref, Dependents: ref.Kind == resource.KMSKey}
 		}
 		return r.Recheck(ctx, RecheckRequest{Kind: req.Kind, Targets: targets, Checks: req.Checks, DryRun: req.DryRun, Thresholds: req.Thresholds})
 	}
@@ -128,6 +129,8 @@ type regionResult struct {
 	findings []types.AwsSecurityFinding
 	// targets are a re-check's resources, by ARN (nil in a sweep).
 	targets map[string]*target
+	// observedAt is when the region's reads began.
+	observedAt time.Time
 }
 
 type scopedResult struct {
@@ -204,7 +207,7 @@ func (x *run) publishRequest(rr *regionResult) publish.Request {
 		Archivable: map[string]bool{}, Now: x.now(), DryRun: x.req.DryRun,
 		// Findings a re-check observed after this sweep began reading are
 		// neither replaced nor archived by it.
-		ObservedAt: x.started,
+		ObservedAt: rr.observedAt,
 	}
 	for _, sc := range rr.scopes {
 		req.Checks = append(req.Checks, sc.CheckID)
@@ -227,6 +230,8 @@ func (x *run) now() time.Time {
 func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 	snap := snapshot.New(x.account, x.partition, region)
 	cfg := awsconfig.ForRegion(x.AWS, region)
+	// The region's observation time: its reads begin now.
+	observedAt := x.now()
 	var active []check.Check
 	needed := map[snapshot.Service]bool{}
 	for _, c := range x.checks {
@@ -268,8 +273,8 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 		rd.DescribeReferenced(ctx, cfg, snap)
 	}
 
-	rr := &regionResult{region: region, snap: snap}
-	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: x.started, ToolVersion: x.ToolVersion}
+	rr := &regionResult{region: region, snap: snap, observedAt: observedAt}
+	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range active {
 		scope := Scope{Region: region, CheckID: c.ID, Complete: true, Restricted: !collectScope.All()}
 		for _, s := range c.Services {

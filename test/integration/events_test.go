@@ -459,3 +459,78 @@ func TestSweepDoesNotArchiveWhatARecheckSawLater(t *testing.T) {
 		t.Errorf("a later sweep did not archive the gone repository: %s", f.RecordState)
 	}
 }
+
+// TestKeyRecheckWithoutDependentsKeepsKeyInUse: a re-check that does not
+// look up what a key protects (a rotation event, an on-demand run whose
+// lookup is refused) must not archive the key's kms.key-in-use-unhealthy
+// finding, least of all a FAILED one.
+func TestKeyRecheckWithoutDependentsKeepsKeyInUse(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	retired := a.demo["kms/retired"] // pending deletion, used by a trail: FAILED
+	if f := stored(t, a, "kms.key-in-use-unhealthy", retired); f.Compliance.Status != types.ComplianceStatusFailed {
+		t.Fatalf("sweep: %s", f.Compliance.Status)
+	}
+	app := a.demo["kms/app"]
+	a.handle(t, sqsBatch(t,
+		apiCall("aws.kms", "EnableKeyRotation", map[string]any{"keyId": keyID(retired)}, nil),
+		apiCall("aws.kms", "DisableKeyRotation", map[string]any{"keyId": keyID(app)}, nil)))
+	for _, k := range []string{retired, app} {
+		if f := stored(t, a, "kms.key-in-use-unhealthy", k); f.RecordState != types.RecordStateActive {
+			t.Errorf("a rotation event archived the key-in-use finding of %s", k)
+		}
+	}
+	// On demand, the lookup runs; when Security Hub refuses it, the key's
+	// other checks are still re-judged and key-in-use is left alone.
+	a.gaps.Deny("securityhub", "POST /findings")
+	r, _ := newRunner(t, a.srv, a.endpoint)
+	s, err := r.Handle(context.Background(), []byte(`{"resources":["`+retired+`"],"dryRun":true}`))
+	a.gaps.Allow("securityhub", "POST /findings")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range s.Findings {
+		if f.CheckID == "kms.key-in-use-unhealthy" {
+			t.Errorf("key-in-use judged without its dependents: %+v", f)
+		}
+	}
+	s, err = r.Handle(context.Background(), []byte(`{"resources":["`+retired+`"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := stored(t, a, "kms.key-in-use-unhealthy", retired); f.RecordState != types.RecordStateActive || f.Compliance.Status != types.ComplianceStatusFailed {
+		t.Errorf("on-demand re-check of the key: %s %s (%+v)", f.RecordState, f.Compliance.Status, s.Resources)
+	}
+}
+
+// TestDependentReadFailureKeepsKeyVerdict: when a dependent of a disabled
+// key cannot be read, the key's finding is not archived nor shrunk, and a
+// throttled dependent retries both the key's message and its own.
+func TestDependentReadFailureKeepsKeyVerdict(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	key, repo := a.demo["kms/app"], a.demo["ecr/cmk"]
+	before := stored(t, a, "kms.key-in-use-unhealthy", key)
+	if _, err := kms.NewFromConfig(a.cfg).DisableKey(context.Background(), &kms.DisableKeyInput{KeyId: aws.String(keyID(key))}); err != nil {
+		t.Fatal(err)
+	}
+	a.gaps.Throttle("ecr", "DescribeRepositories")
+	res, _ := a.handle(t, sqsBatch(t,
+		apiCall("aws.kms", "DisableKey", map[string]any{"keyId": keyID(key)}, nil),
+		apiCall("aws.ecr", "CreateRepository", map[string]any{"repositoryName": "demo/cmk"}, map[string]any{"repository": map[string]any{"repositoryArn": repo}})))
+	a.gaps.Unthrottle("ecr", "DescribeRepositories")
+	if len(res.BatchItemFailures) != 2 {
+		t.Errorf("a throttled dependent retried %v, want both messages", res.BatchItemFailures)
+	}
+	after := stored(t, a, "kms.key-in-use-unhealthy", key)
+	if after.RecordState != types.RecordStateActive || len(after.Resources) != len(before.Resources) {
+		t.Errorf("key-in-use after a failed dependent read: %s with %d resources (was %d)", after.RecordState, len(after.Resources), len(before.Resources))
+	}
+	// The retry, with the repository readable, judges the key FAILED with
+	// every dependent.
+	res, _ = a.handle(t, sqsBatch(t, apiCall("aws.kms", "DisableKey", map[string]any{"keyId": keyID(key)}, nil)))
+	after = stored(t, a, "kms.key-in-use-unhealthy", key)
+	if len(res.BatchItemFailures) != 0 || after.Compliance.Status != types.ComplianceStatusFailed || len(after.Resources) != len(before.Resources) {
+		t.Errorf("retry: failures %v, %s with %d resources (was %d)", res.BatchItemFailures, after.Compliance.Status, len(after.Resources), len(before.Resources))
+	}
+}
