@@ -6,6 +6,7 @@ package asff
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,6 +26,11 @@ const (
 	// ObservedAtField is the ProductFields key of when the resource was
 	// read: Context.Now, taken before the run's reads began.
 	ObservedAtField = "posture-auditor/ObservedAt"
+	// FingerprintField is the ProductFields key of a digest of everything
+	// the finding says (status, severity, reason, resource details, tool
+	// version), without its timestamps: equal fingerprints mean nothing to
+	// import.
+	FingerprintField = "posture-auditor/Fingerprint"
 
 	MaxTitle          = 256
 	MaxDescription    = 1024
@@ -148,7 +154,28 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 	if len(c.SecurityHubControls) > 0 {
 		f.ProductFields["posture-auditor/RelatedSecurityHubControls"] = strings.Join(c.SecurityHubControls, ",")
 	}
+	f.ProductFields[FingerprintField] = Fingerprint(f)
 	return f
+}
+
+// Fingerprint digests what f says, leaving out when: its timestamps, its
+// observation time and any earlier fingerprint.
+func Fingerprint(f types.AwsSecurityFinding) string {
+	f.CreatedAt, f.UpdatedAt, f.FirstObservedAt, f.LastObservedAt = nil, nil, nil, nil
+	f.RecordState = ""
+	pf := make(map[string]string, len(f.ProductFields))
+	for k, v := range f.ProductFields {
+		if k != ObservedAtField && k != FingerprintField {
+			pf[k] = v
+		}
+	}
+	f.ProductFields = pf
+	b, err := json.Marshal(f)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // severity is INFORMATIONAL unless the result FAILED, as Security Hub's own

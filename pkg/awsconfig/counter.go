@@ -56,6 +56,9 @@ type CallCount struct {
 
 // Snapshot returns all counts, sorted by service then operation.
 func (c *CallCounter) Snapshot() []CallCount {
+	if c == nil {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]CallCount, 0, len(c.counts))

@@ -30,6 +30,9 @@ const (
 	// this run could only say NOT_AVAILABLE for it: an unreadable resource
 	// must never hide a known problem. Nothing is imported.
 	ActionKeptFailed Action = "kept-failed"
+	// ActionUnchanged leaves a finding observed exactly as Security Hub
+	// holds it, imported less than ReimportAfter ago: nothing is imported.
+	ActionUnchanged Action = "unchanged"
 	// ActionRefreshed re-imports a kept FAILED finding unchanged but for
 	// UpdatedAt, so Security Hub does not delete it (RefreshAfter).
 	ActionRefreshed Action = "refreshed"
@@ -59,6 +62,20 @@ type Plan struct {
 	// Superseded are stored findings observed after this run's observation
 	// (another run read the resource later): left as they are.
 	Superseded []types.AwsSecurityFinding
+	// Unchanged are stored active findings this run observed exactly as
+	// they are, imported less than ReimportAfter ago: not imported again.
+	Unchanged []types.AwsSecurityFinding
+}
+
+// unchanged reports an observation identical to an active stored finding
+// (same fingerprint) that Security Hub received less than reimportAfter ago.
+func unchanged(old, f types.AwsSecurityFinding, now time.Time, reimportAfter time.Duration) bool {
+	fp := f.ProductFields[asff.FingerprintField]
+	if fp == "" || old.RecordState == types.RecordStateArchived || old.ProductFields[asff.FingerprintField] != fp {
+		return false
+	}
+	updated, ok := parseTimestamp(aws.ToString(old.UpdatedAt))
+	return ok && now.Sub(updated) < reimportAfter
 }
 
 // ObservedAtField is the ProductFields key holding when the resource of a
@@ -134,6 +151,29 @@ func MakePlan(stored, observed []types.AwsSecurityFinding, archivable func(check
 // resource while this run was still collecting) is neither replaced nor
 // archived by this run. A zero observedAt takes each observation's own.
 func PlanFor(stored, observed []types.AwsSecurityFinding, archivable func(types.AwsSecurityFinding) bool, now, observedAt time.Time) Plan {
+	return Planner{ReimportAfter: -1}.Plan(stored, observed, archivable, now, observedAt)
+}
+
+// DefaultReimportAfter is how long an unchanged finding goes without being
+// imported again: well inside Security Hub's 90 days, and short enough that
+// LastObservedAt says the resource was seen within a day.
+const DefaultReimportAfter = 24 * time.Hour
+
+// Planner decides a publish. ReimportAfter is how long an observation
+// identical to the stored finding (same fingerprint: status, severity,
+// reason, resource details) is left unimported: 0 means
+// DefaultReimportAfter, negative means always import.
+type Planner struct {
+	ReimportAfter time.Duration
+}
+
+// Plan is PlanFor, skipping the import of unchanged findings that are
+// younger than ReimportAfter (ActionUnchanged).
+func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable func(types.AwsSecurityFinding) bool, now, observedAt time.Time) Plan {
+	reimportAfter := pl.ReimportAfter
+	if reimportAfter == 0 {
+		reimportAfter = DefaultReimportAfter
+	}
 	plan := Plan{Changes: make([]Change, 0, len(observed))}
 	byID := make(map[string]types.AwsSecurityFinding, len(stored))
 	for _, f := range stored {
@@ -164,6 +204,10 @@ func PlanFor(stored, observed []types.AwsSecurityFinding, archivable func(types.
 			if c, due := refreshIfStale(old, now); due {
 				plan.Changes = append(plan.Changes, c)
 			}
+			continue
+		}
+		if old, ok := byID[id]; ok && reimportAfter > 0 && unchanged(old, f, now, reimportAfter) {
+			plan.Unchanged = append(plan.Unchanged, old)
 			continue
 		}
 		plan.Changes = append(plan.Changes, observe(f, byID, now))

@@ -63,6 +63,9 @@ type Publisher struct {
 	// RetryBackoff is the wait before the first retry; it doubles after
 	// each (0 means DefaultRetryBackoff).
 	RetryBackoff time.Duration
+	// ReimportAfter is how long an unchanged finding is not imported again
+	// (0: DefaultReimportAfter; negative: every run imports every finding).
+	ReimportAfter time.Duration
 	// Metrics receives one CloudWatch Embedded Metric Format line per region
 	// published. nil means stderr in Lambda (CloudWatch Logs reads it) and
 	// nowhere outside Lambda, where no one turns the lines into metrics.
@@ -161,6 +164,9 @@ type Report struct {
 	// Superseded are stored findings another run observed after this one
 	// read its resources: left as they are (newer observation wins).
 	Superseded int `json:"superseded,omitempty"`
+	// Unchanged are findings observed exactly as stored and imported
+	// recently (Publisher.ReimportAfter): not imported again.
+	Unchanged int `json:"unchanged"`
 	// Sent is how many distinct findings the publish tried to import;
 	// Imported how many Security Hub took; Retried how many re-sends failed
 	// findings needed.
@@ -240,14 +246,18 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 		}
 		archivable = func(f types.AwsSecurityFinding) bool { return confirmed[resourceID(f)] }
 	}
-	plan := PlanFor(stored, req.Findings, archivable, now, req.ObservedAt)
+	plan := Planner{ReimportAfter: p.ReimportAfter}.Plan(stored, req.Findings, archivable, now, req.ObservedAt)
 	rep.Duplicates = plan.Duplicates
 	rep.Superseded = len(plan.Superseded)
+	rep.Unchanged = len(plan.Unchanged)
 	rep.Kept = len(plan.Kept)
 	rep.KeptFailed = len(plan.KeptFailed)
 	rep.Actions = make(map[string]Action, len(plan.Changes)+len(plan.KeptFailed))
 	for _, f := range plan.KeptFailed {
 		rep.Actions[aws.ToString(f.Id)] = ActionKeptFailed
+	}
+	for _, f := range plan.Unchanged {
+		rep.Actions[aws.ToString(f.Id)] = ActionUnchanged
 	}
 	for _, c := range plan.Changes {
 		id := aws.ToString(c.Finding.Id)

@@ -53,10 +53,45 @@ func request(fs []types.AwsSecurityFinding) publish.Request {
 }
 
 // testPublisher has its own limiters (tests must not share the process's
-// quota state), fast retries, and captures its metrics.
+// quota state), fast retries, and captures its metrics. It imports every
+// observation (ReimportAfter < 0), as the lifecycle tests expect;
+// TestUnchangedFindingsAreNotReimported covers the default.
 func testPublisher() (publish.Publisher, *bytes.Buffer) {
 	var metrics bytes.Buffer
-	return publish.Publisher{Limiters: publish.NewLimiters(), RetryBackoff: time.Millisecond, Metrics: &metrics}, &metrics
+	return publish.Publisher{Limiters: publish.NewLimiters(), RetryBackoff: time.Millisecond, Metrics: &metrics, ReimportAfter: -1}, &metrics
+}
+
+// TestUnchangedFindingsAreNotReimported: a second run that observes exactly
+// what Security Hub holds imports nothing; once the findings are older
+// than ReimportAfter they are imported again; a changed one at once.
+func TestUnchangedFindingsAreNotReimported(t *testing.T) {
+	hub := newSHFake(t)
+	pub, _ := testPublisher()
+	pub.ReimportAfter = 0 // the default, 24 hours
+	cfg := fakeConfig(t, hub.URL, nil)
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(fs []types.AwsSecurityFinding, t time.Time) publish.Request {
+		r := request(fs)
+		r.Now = t
+		return r
+	}
+	failedF := findings(150, check.Failed)
+	if rep := pub.Publish(context.Background(), cfg, at(failedF, now)); rep.New != 150 || rep.Calls != 2 {
+		t.Fatalf("run 1: %+v", summary(rep))
+	}
+	rep := pub.Publish(context.Background(), cfg, at(failedF, now.Add(time.Hour)))
+	if rep.Unchanged != 150 || rep.Calls != 0 || rep.Sent != 0 {
+		t.Fatalf("run 2, nothing changed: %+v", summary(rep))
+	}
+	changed := append(findings(1, check.Passed), failedF[1:]...)
+	rep = pub.Publish(context.Background(), cfg, at(changed, now.Add(2*time.Hour)))
+	if rep.Resolved != 1 || rep.Unchanged != 149 || rep.Sent != 1 {
+		t.Fatalf("run 3, one fixed: %+v", summary(rep))
+	}
+	rep = pub.Publish(context.Background(), cfg, at(changed, now.Add(25*time.Hour)))
+	if rep.Updated != 149 || rep.Unchanged != 1 || rep.Sent != 149 {
+		t.Fatalf("run 4, a day later: %+v", summary(rep))
+	}
 }
 
 func fakeConfig(t *testing.T, url string, counter *awsconfig.CallCounter) aws.Config {

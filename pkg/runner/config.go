@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,13 +64,17 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 	if !trigger.ValidRegion(home) {
 		return nil, fmt.Errorf("HOME_REGION: malformed region %q", home)
 	}
+	reimport, err := reimportAfter(os.Getenv("REIMPORT_AFTER_HOURS"))
+	if err != nil {
+		return nil, err
+	}
 	return &Runner{
 		AWS:         cfg,
 		Counter:     counter,
 		Regions:     regions,
 		HomeRegion:  home,
 		Collectors:  Collectors(),
-		Publisher:   publish.Publisher{},
+		Publisher:   publish.Publisher{ReimportAfter: reimport},
 		ToolVersion: Version,
 		Getenv:      os.Getenv,
 		Now:         time.Now,
@@ -84,4 +89,20 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// reimportAfter reads REIMPORT_AFTER_HOURS: how long an unchanged finding is
+// not imported again (default 24; 0 imports every finding on every run).
+func reimportAfter(v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil // publish.DefaultReimportAfter
+	}
+	h, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || h < 0 || h > 24*60 {
+		return 0, fmt.Errorf("REIMPORT_AFTER_HOURS: %q is not a whole number of hours from 0 to 1440 (Security Hub deletes findings not updated for 90 days)", v)
+	}
+	if h == 0 {
+		return -1, nil
+	}
+	return time.Duration(h) * time.Hour, nil
 }

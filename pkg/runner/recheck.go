@@ -83,6 +83,7 @@ func (r *Runner) Recheck(ctx context.Context, req RecheckRequest) (*Summary, err
 		return nil, fmt.Errorf("no regions configured: set AUDIT_REGIONS")
 	}
 	home := r.home(r.Regions)
+	callsBefore := r.Counter.Snapshot()
 	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, home))
 	if err != nil {
 		return nil, fmt.Errorf("identify the audited account: %w", err)
@@ -90,7 +91,7 @@ func (r *Runner) Recheck(ctx context.Context, req RecheckRequest) (*Summary, err
 	x := &run{
 		Runner: r, req: trigger.Request{Kind: req.Kind, DryRun: req.DryRun, Checks: req.Checks}, checks: checks, params: params,
 		account: account, partition: partition, regions: r.Regions, home: home, started: r.now(),
-		callsBefore: r.Counter.Snapshot(),
+		callsBefore: callsBefore,
 	}
 	return x.recheck(ctx, req.Targets), nil
 }

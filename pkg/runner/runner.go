@@ -81,6 +81,7 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 		return nil, fmt.Errorf("no regions to audit: configure AUDIT_REGIONS or pass \"regions\"")
 	}
 
+	callsBefore := r.Counter.Snapshot()
 	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, r.home(regions)))
 	if err != nil {
 		return nil, fmt.Errorf("identify the audited account: %w", err)
@@ -93,7 +94,7 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 	run := &run{
 		Runner: r, req: req, checks: checks, params: params,
 		account: account, partition: partition, regions: regions, home: r.home(regions), started: now(),
-		callsBefore: r.Counter.Snapshot(),
+		callsBefore: callsBefore,
 	}
 	return run.execute(ctx), nil
 }

@@ -60,6 +60,9 @@ type Lifecycle struct {
 	// Refreshed are kept findings re-imported unchanged so that Security
 	// Hub does not delete them (it does 90 days after the last update).
 	Refreshed int `json:"refreshed"`
+	// Unchanged are findings observed exactly as Security Hub holds them,
+	// imported recently: not imported again (REIMPORT_AFTER_HOURS).
+	Unchanged int `json:"unchanged"`
 	Imported  int `json:"imported"`
 	// Failed counts findings not imported (after retries), including those
 	// of regions that refused as a whole.
@@ -154,6 +157,7 @@ func (s *Summary) addReport(rep publish.Report) {
 	l.Kept += rep.Kept
 	l.KeptFailed += rep.KeptFailed
 	l.Refreshed += rep.Refreshed
+	l.Unchanged += rep.Unchanged
 	l.Imported += rep.Imported
 	l.Failed += rep.FailedCount() + rep.Unpublished
 	if rep.SecurityHubNotEnabled {

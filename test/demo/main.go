@@ -235,8 +235,8 @@ func printRunFooter(s *runner.Summary) {
 	}
 	fmt.Println()
 	for _, p := range s.Published {
-		fmt.Printf("Security Hub %s: %d new, %d updated, %d resolved, %d reactivated, %d archived; %d imported in %d calls, %d failed\n",
-			p.Region, p.New, p.Updated, p.Resolved, p.Reactivated, p.Archived, p.Imported, p.Calls, p.FailedCount())
+		fmt.Printf("Security Hub %s: %d new, %d updated, %d resolved, %d reactivated, %d archived, %d unchanged (not imported again); %d imported in %d calls, %d failed\n",
+			p.Region, p.New, p.Updated, p.Resolved, p.Reactivated, p.Archived, p.Unchanged, p.Imported, p.Calls, p.FailedCount())
 	}
 }
 

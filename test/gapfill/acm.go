@@ -88,9 +88,16 @@ func patchACM(p *Proxy, operation string, body []byte) []byte {
 		// ACM renews, and so reports renewal, only for eligible certificates.
 		cert["RenewalEligibility"] = "ELIGIBLE"
 		if operation == "DescribeCertificate" {
+			// As in AWS, the summary's time is when the renewal status last
+			// changed, not when it was asked for: the certificate's creation
+			// stands in for it, so that repeated reads answer the same.
+			updated, ok := cert["CreatedAt"]
+			if !ok {
+				updated = json.Number(strconv.FormatInt(time.Now().Unix(), 10))
+			}
 			summary := map[string]any{
 				"RenewalStatus": fill.RenewalStatus,
-				"UpdatedAt":     json.Number(strconv.FormatInt(time.Now().Unix(), 10)),
+				"UpdatedAt":     updated,
 			}
 			if dvos, ok := cert["DomainValidationOptions"]; ok {
 				summary["DomainValidationOptions"] = dvos

@@ -127,3 +127,40 @@ func benchmarkEventToFinding(b *testing.B, gap time.Duration) {
 		b.ReportMetric(float64(counter.Total()-calls)/events, "calls/event")
 	}
 }
+
+// BenchmarkSweepsOfAnUnchangedAccount runs two published sweeps of the demo
+// account (one region) and reports, for each, the findings imported and the
+// Security Hub calls: the first imports everything, the second (nothing
+// changed, less than a day later) only what changed. Run with -benchtime 1x.
+func BenchmarkSweepsOfAnUnchangedAccount(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		a := newLifecycleAccount(b)
+		r, counter := newRunner(b, a.srv, a.endpoint)
+		r.Publisher.Limiters = publish.NewLimiters()
+		b.StartTimer()
+		for i, name := range []string{"first", "second"} {
+			before := counter.Snapshot()
+			s, err := r.Handle(context.Background(), []byte(`{}`))
+			if err != nil {
+				b.Fatal(err)
+			}
+			imports, reads := 0, 0
+			for _, c := range counter.Since(before) {
+				switch c.Operation {
+				case "BatchImportFindings":
+					imports += c.Count
+				case "GetFindings":
+					reads += c.Count
+				}
+			}
+			b.ReportMetric(float64(s.Lifecycle.Imported), name+"-imported")
+			b.ReportMetric(float64(s.Lifecycle.Unchanged), name+"-unchanged")
+			b.ReportMetric(float64(imports), name+"-BatchImportFindings")
+			b.ReportMetric(float64(reads), name+"-GetFindings")
+			if i == 1 && s.Lifecycle.Imported != 0 {
+				b.Fatalf("second sweep of an unchanged account imported %d", s.Lifecycle.Imported)
+			}
+		}
+	}
+}
