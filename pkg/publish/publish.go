@@ -24,6 +24,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 )
 
 // Limits of BatchImportFindings and GetFindings.
@@ -63,6 +64,11 @@ type Publisher struct {
 	// RetryBackoff is the wait before the first retry; it doubles after
 	// each (0 means DefaultRetryBackoff).
 	RetryBackoff time.Duration
+	// State, when set, is where the publisher keeps and reads its finding
+	// state (the FINDING_STATE_TABLE): a run then reads Security Hub back
+	// only to reconcile a scope that is empty or stale. nil means every run
+	// reads back (GetFindings, 3 a second), and says so.
+	State StateStore
 	// ReimportAfter is how long an unchanged finding is not imported again
 	// (0: DefaultReimportAfter; negative: every run imports every finding).
 	ReimportAfter time.Duration
@@ -70,6 +76,16 @@ type Publisher struct {
 	// published. nil means stderr in Lambda (CloudWatch Logs reads it) and
 	// nowhere outside Lambda, where no one turns the lines into metrics.
 	Metrics io.Writer
+}
+
+// StateStore is the finding state (findingstate.Store).
+type StateStore interface {
+	Scope(ctx context.Context, cfg aws.Config, account, region string, checks []string) (findingstate.Freshness, error)
+	Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]types.AwsSecurityFinding, error)
+	Get(ctx context.Context, cfg aws.Config, account, region string, ids []string) ([]types.AwsSecurityFinding, error)
+	Save(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding) error
+	Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, at time.Time) error
+	Invalidate(ctx context.Context, cfg aws.Config, account, region string, checks []string) error
 }
 
 // Request is what one region's publish needs from the run.
@@ -184,6 +200,14 @@ type Report struct {
 	Failed           []FailedFinding `json:"failed,omitempty"`
 	ArchivedFindings []FindingRef    `json:"archivedFindings,omitempty"`
 	Duplicates       []string        `json:"duplicateIds,omitempty"`
+	// StateSource says where the stored findings were read from: the
+	// finding state table, Security Hub (reconciling the table, or because
+	// there is none or it could not be read), and why.
+	StateSource string `json:"stateSource,omitempty"`
+	// StateError is a failure of the finding state table; the publish fell
+	// back to Security Hub or, after importing, marked the scope for
+	// reconciliation.
+	StateError string `json:"stateError,omitempty"`
 	// Error explains a failure of the region as a whole; ErrorCode is the
 	// AWS error code behind it.
 	Error     string `json:"error,omitempty"`
@@ -216,9 +240,9 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	var stored []types.AwsSecurityFinding
 	var err error
 	if req.Targets != nil {
-		stored, err = readTargets(ctx, api, limits, req.Account, region, owner.ProductARN, req.Targets, &rep)
+		stored, err = p.readTargetState(ctx, cfg, api, limits, req, owner.ProductARN, &rep)
 	} else {
-		stored, err = readStored(ctx, api, limits, req.Account, region, owner, &rep)
+		stored, err = p.readScopeState(ctx, cfg, api, limits, req, owner, &rep)
 	}
 	if err != nil {
 		code := collect.ErrorCode(err)
@@ -282,7 +306,140 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 		return rep
 	}
 	p.importAll(ctx, api, limits.Import(req.Account, region), plan.Changes, &rep)
+	p.saveState(ctx, cfg, req, plan.Changes, &rep)
 	return rep
+}
+
+// checksOf are the checks a publish touches.
+func checksOf(req Request) []string {
+	if req.Targets == nil {
+		return req.Checks
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range req.Targets {
+		for _, c := range t.Checks {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// readScopeState reads what a sweep's scope holds: from the finding state
+// when its checks are fresh there; else from Security Hub, reconciling the
+// state with what was read.
+func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, owner Owner, rep *Report) ([]types.AwsSecurityFinding, error) {
+	region := cfg.Region
+	if p.State == nil {
+		rep.StateSource = "Security Hub read-back (no finding state table: FINDING_STATE_TABLE not set)"
+		return readStored(ctx, api, limits, req.Account, region, owner, rep)
+	}
+	fresh, err := p.State.Scope(ctx, cfg, req.Account, region, req.Checks)
+	if err == nil && fresh == findingstate.Fresh {
+		stored, err := p.State.Load(ctx, cfg, req.Account, region, req.Checks)
+		if err == nil {
+			rep.StateSource = "finding state table"
+			return stored, nil
+		}
+		rep.StateError = collect.Reason("finding state Load", err)
+	} else if err != nil {
+		rep.StateError = collect.Reason("finding state Scope", err)
+	}
+	held, err := readStored(ctx, api, limits, req.Account, region, owner, rep)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case rep.StateError != "":
+		rep.StateSource = "Security Hub read-back (the finding state table could not be read)"
+	case req.DryRun:
+		rep.StateSource = "Security Hub read-back (finding state " + string(fresh) + "; a dry run does not reconcile it)"
+	default:
+		rep.StateSource = "Security Hub read-back, reconciling the finding state table (it was " + string(fresh) + ")"
+		if err := p.State.Reconcile(ctx, cfg, req.Account, region, req.Checks, held, req.Now); err != nil {
+			rep.StateError = collect.Reason("finding state Reconcile", err)
+		}
+	}
+	return held, nil
+}
+
+// readTargetState reads what a re-check's resources hold: their findings'
+// records by Id from the finding state when fresh, else from Security Hub
+// by resource (a re-check never reconciles a whole scope).
+func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, productARN string, rep *Report) ([]types.AwsSecurityFinding, error) {
+	region := cfg.Region
+	if p.State != nil {
+		fresh, err := p.State.Scope(ctx, cfg, req.Account, region, checksOf(req))
+		switch {
+		case err != nil:
+			rep.StateError = collect.Reason("finding state Scope", err)
+		case fresh == findingstate.Fresh:
+			var ids []string
+			checks := map[string]map[string]bool{}
+			for _, t := range req.Targets {
+				checks[t.ResourceARN] = map[string]bool{}
+				for _, c := range t.Checks {
+					ids = append(ids, asff.FindingID(c, req.Account, region, t.ResourceARN))
+					checks[t.ResourceARN][c] = true
+				}
+			}
+			got, err := p.State.Get(ctx, cfg, req.Account, region, ids)
+			if err == nil {
+				rep.StateSource = "finding state table"
+				var out []types.AwsSecurityFinding
+				for _, f := range got {
+					if checks[resourceID(f)][aws.ToString(f.GeneratorId)] {
+						out = append(out, f)
+					}
+				}
+				return out, nil
+			}
+			rep.StateError = collect.Reason("finding state Get", err)
+		default:
+			rep.StateSource = "Security Hub read-back (finding state " + string(fresh) + ")"
+		}
+	}
+	if rep.StateSource == "" {
+		rep.StateSource = "Security Hub read-back"
+	}
+	return readTargets(ctx, api, limits, req.Account, region, productARN, req.Targets, rep)
+}
+
+// saveState records what was imported. A failed write leaves the state
+// unsure, so the checks are marked for reconciliation: the next run reads
+// Security Hub back rather than plan from a record that may be missing
+// (which would reset a finding's first-seen times).
+func (p Publisher) saveState(ctx context.Context, cfg aws.Config, req Request, changes []Change, rep *Report) {
+	if p.State == nil {
+		return
+	}
+	failed := map[string]bool{}
+	for _, f := range rep.Failed {
+		failed[f.ID] = true
+	}
+	imported := make([]types.AwsSecurityFinding, 0, len(changes))
+	for _, c := range changes {
+		if id := aws.ToString(c.Finding.Id); !failed[id] {
+			imported = append(imported, c.Finding)
+		}
+	}
+	// Findings Security Hub named as failed were not imported: their
+	// records, like Security Hub, still hold the previous version. Failures
+	// it did not name leave unknown which records are right.
+	unnamed := rep.FailedCount() > len(failed)
+	err := p.State.Save(ctx, cfg, req.Account, cfg.Region, imported)
+	if err == nil && !unnamed {
+		return
+	}
+	if err != nil {
+		rep.StateError = collect.Reason("finding state Save", err)
+	}
+	if err := p.State.Invalidate(ctx, cfg, req.Account, cfg.Region, checksOf(req)); err != nil {
+		rep.StateError += "; " + collect.Reason("finding state Invalidate", err)
+	}
 }
 
 // readStored pages through GetFindings for the findings owner may touch,

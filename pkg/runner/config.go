@@ -18,6 +18,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/collect/kmscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/rdscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/secretscollect"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -74,7 +75,7 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 		Regions:     regions,
 		HomeRegion:  home,
 		Collectors:  Collectors(),
-		Publisher:   publish.Publisher{ReimportAfter: reimport},
+		Publisher:   publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region)},
 		ToolVersion: Version,
 		Getenv:      os.Getenv,
 		Now:         time.Now,
@@ -105,4 +106,16 @@ func reimportAfter(v string) (time.Duration, error) {
 		return -1, nil
 	}
 	return time.Duration(h) * time.Hour, nil
+}
+
+// stateStore is the finding state table FINDING_STATE_TABLE names, in the
+// function's region, at the endpoint the SDK is pointed at; none means
+// every run reads Security Hub back (and says so).
+func stateStore(table, region string) publish.StateStore {
+	if strings.TrimSpace(table) == "" {
+		return nil
+	}
+	// The table is in the function's own region; findings of every
+	// audited region are kept there.
+	return &findingstate.Store{Table: strings.TrimSpace(table), Region: region}
 }

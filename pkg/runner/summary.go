@@ -166,6 +166,12 @@ func (s *Summary) addReport(rep publish.Report) {
 	if rep.Error != "" {
 		s.Notices = append(s.Notices, rep.Region+": "+rep.Error)
 	}
+	if rep.StateError != "" {
+		s.Notices = append(s.Notices, rep.Region+": finding state table: "+rep.StateError+" (stored findings were read from Security Hub instead, or will be at the next run)")
+	}
+	if strings.Contains(rep.StateSource, "not set") {
+		s.Notices = append(s.Notices, rep.Region+": "+rep.StateSource)
+	}
 	if len(rep.Failed) > 0 {
 		codes := map[string]int{}
 		for _, f := range rep.Failed {

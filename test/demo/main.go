@@ -74,6 +74,11 @@ func run() error {
 		}
 	}
 	main := cfgs[regions[0]]
+	// The finding state table the stack creates (FindingStateTable), in the
+	// home region.
+	if err := seed.CreateFindingStateTable(ctx, main); err != nil {
+		return err
+	}
 	demo, err := seed.Account(ctx, main, gaps)
 	if err != nil {
 		return err
@@ -185,6 +190,7 @@ func functionEnv(endpoint string) []string {
 		"AWS_REGION="+regions[0],
 		"AUDIT_REGIONS="+strings.Join(regions, ","),
 		"HOME_REGION="+regions[0],
+		"FINDING_STATE_TABLE="+seed.FindingStateTable,
 		"AWS_ACCESS_KEY_ID=testing",
 		"AWS_SECRET_ACCESS_KEY=testing",
 		"AWS_SESSION_TOKEN=",

@@ -13,8 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
@@ -38,9 +45,24 @@ func newRunner(t testing.TB, srv *motoserver.Server, endpoint string) (*runner.R
 	}
 	return &runner.Runner{
 		AWS: cfg, Counter: counter, Regions: []string{region}, HomeRegion: region,
-		Collectors: runner.Collectors(), Publisher: publish.Publisher{}, ToolVersion: "test",
+		Collectors: runner.Collectors(), Publisher: publish.Publisher{State: stateOf(t, srv, endpoint)}, ToolVersion: "test",
 		Getenv: func(string) string { return "" }, Now: time.Now,
 	}, counter
+}
+
+// stateOf is the finding state table of the emulated account, as
+// FINDING_STATE_TABLE would name it, when the account has one (seedDemo
+// creates it); nil otherwise, and the publisher reads Security Hub back.
+func stateOf(t testing.TB, srv *motoserver.Server, endpoint string) publish.StateStore {
+	t.Helper()
+	cfg, err := srv.ConfigAt(context.Background(), endpoint, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dynamodb.NewFromConfig(cfg).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(seed.FindingStateTable)}); err != nil {
+		return nil
+	}
+	return &findingstate.Store{Table: seed.FindingStateTable, Region: region}
 }
 
 // demoAccount is a seeded demo account behind the gap-filling proxy.
@@ -64,6 +86,9 @@ func seedDemo(t testing.TB) demoAccount {
 		t.Fatal(err)
 	}
 	if err := seed.EnableSecurityHub(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.CreateFindingStateTable(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	demo, err := seed.Account(context.Background(), cfg, gaps)
@@ -136,7 +161,50 @@ func TestTemplateGrantsExactlyTheCallsMade(t *testing.T) {
 	if named != 7 {
 		t.Fatalf("targeted run re-checked %d named resources, want 7", named)
 	}
+	// A stale scope with a record Security Hub no longer holds is
+	// reconciled: the record is deleted.
+	healStaleState(t, acct, r)
 	assertGrantsExactly(t, "AuditorFunction", counter.Snapshot())
+}
+
+// healStaleState plants a record of a finding Security Hub does not hold,
+// marks kms.rotation stale, and checks a kms.rotation run reconciles the
+// table from Security Hub: the planted record is gone, nothing of it was
+// imported or archived.
+func healStaleState(t *testing.T, acct demoAccount, r *runner.Runner) {
+	t.Helper()
+	cfg, err := acct.srv.ConfigAt(context.Background(), acct.endpoint, region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &findingstate.Store{Table: seed.FindingStateTable}
+	ghostARN := "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+	ghost := shtypes.AwsSecurityFinding{
+		Id: aws.String(asff.FindingID("kms.rotation", "123456789012", region, ghostARN)), GeneratorId: aws.String("kms.rotation"),
+		ProductArn: aws.String(asff.ProductARN("aws", region, "123456789012")), AwsAccountId: aws.String("123456789012"),
+		Resources: []shtypes.Resource{{Id: aws.String(ghostARN), Type: aws.String("AwsKmsKey")}}, RecordState: shtypes.RecordStateActive,
+		Compliance: &shtypes.Compliance{Status: shtypes.ComplianceStatusFailed},
+	}
+	ctx := context.Background()
+	if err := store.Save(ctx, cfg, "123456789012", region, []shtypes.AwsSecurityFinding{ghost}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Invalidate(ctx, cfg, "123456789012", region, []string{"kms.rotation"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.Handle(ctx, []byte(`{"checks":["kms.rotation"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Published[0]; !strings.Contains(p.StateSource, "reconciling") || p.Archived != 0 || p.StateError != "" {
+		t.Errorf("stale scope: %+v", p)
+	}
+	if got, err := store.Get(ctx, cfg, "123456789012", region, []string{aws.ToString(ghost.Id)}); err != nil || len(got) != 0 {
+		t.Errorf("the record Security Hub does not hold is still there: %v %v", got, err)
+	}
+	if fresh, err := store.Scope(ctx, cfg, "123456789012", region, []string{"kms.rotation"}); err != nil || fresh != findingstate.Fresh {
+		t.Errorf("after reconciling: %s %v", fresh, err)
+	}
 }
 
 // assertGrantsExactly compares the calls made with what the template

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/test/seed"
@@ -439,8 +440,8 @@ func TestSteadyStateSweepImportsNothing(t *testing.T) {
 		t.Errorf("unchanged account, second sweep: %+v (first imported %d)", l, first.Lifecycle.New)
 	}
 	for _, p := range second.Published {
-		if p.Calls != 0 {
-			t.Errorf("%s: %d BatchImportFindings calls for an unchanged account", p.Region, p.Calls)
+		if p.Calls != 0 || p.ReadCalls != 0 || p.StateSource != "finding state table" {
+			t.Errorf("%s: %d BatchImportFindings and %d GetFindings calls for an unchanged account (state: %s)", p.Region, p.Calls, p.ReadCalls, p.StateSource)
 		}
 	}
 	a.fixKey(t)
@@ -455,5 +456,33 @@ func TestSteadyStateSweepImportsNothing(t *testing.T) {
 		if f.Action == publish.ActionUpdated && !strings.Contains(f.ResourceARN, seed.KeyID(a.demo["kms/not-rotating"])) {
 			t.Errorf("%s %s re-imported though nothing about it changed", f.CheckID, f.ResourceARN)
 		}
+	}
+}
+
+// TestFindingStateUnreachableFallsBack: a finding state table that cannot
+// be read (missing, denied) makes the run read Security Hub back, publish
+// as before, and say so; nothing is lost or reset.
+func TestFindingStateUnreachableFallsBack(t *testing.T) {
+	a := newLifecycleAccount(t)
+	first, _ := a.run(t, `{}`)
+	r, counter := newRunner(t, a.srv, a.endpoint)
+	r.Publisher.State = &findingstate.Store{Table: "no-such-table"}
+	s, err := r.Handle(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Published[0]
+	if p.StateError == "" || !strings.Contains(p.StateSource, "could not be read") || counter.Count("SecurityHub", "GetFindings") == 0 {
+		t.Errorf("unreachable state: %+v", p)
+	}
+	if l := s.Lifecycle; l.New != 0 || l.Archived != 0 || l.Unchanged != first.Lifecycle.New {
+		t.Errorf("fallback run: %+v (first imported %d)", l, first.Lifecycle.New)
+	}
+	said := false
+	for _, n := range s.Notices {
+		said = said || strings.Contains(n, "finding state table")
+	}
+	if !said {
+		t.Errorf("the summary does not say the state table failed: %v", s.Notices)
 	}
 }

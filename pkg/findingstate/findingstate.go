@@ -1,0 +1,386 @@
+// Package findingstate keeps, in a DynamoDB table, a compact record of
+// every finding this tool imported: what the publisher needs to plan a
+// finding's lifecycle (Id, check, resource, status, fingerprint, first-seen
+// and last-update times, record state, observation time) without reading
+// every finding back from Security Hub, whose GetFindings is paced at 3
+// requests a second. AWS's guidance for finding providers is to keep this
+// state on the provider's side.
+//
+// Security Hub stays the truth for what the team sees: a scope (account,
+// region) whose records were never reconciled from Security Hub, or not for
+// ReconcileEvery, is reported as not fresh, and the publisher then reads
+// Security Hub back and replaces the scope's records (Reconcile), so a lost
+// or stale table heals itself.
+package findingstate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+)
+
+// API is the part of the DynamoDB client the store uses; each method is one
+// IAM action in template.yaml.
+type API interface {
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+}
+
+// DefaultReconcileEvery is how often a scope's records are checked against
+// Security Hub, which the team (or another tool) can change behind ours.
+const DefaultReconcileEvery = 7 * 24 * time.Hour
+
+// Store is the table. Build it with the table's name; the zero Store is not
+// usable.
+type Store struct {
+	Table string
+	// Region is the table's region (the stack's): every scope's records
+	// live there, whatever region the findings are about. Empty means the
+	// region of the config each call is given.
+	Region string
+	// NewAPI builds the client; nil means dynamodb.NewFromConfig.
+	NewAPI func(aws.Config) API
+	// ReconcileEvery (0: DefaultReconcileEvery) is the age after which a
+	// scope is not fresh.
+	ReconcileEvery time.Duration
+	// Workers bounds concurrent writes (default 16).
+	Workers int
+}
+
+// Table attributes. The partition key is the scope, the sort key the
+// finding Id; one marker item per scope records the last reconciliation.
+const (
+	attrScope      = "scope"
+	attrID         = "id"
+	attrCheck      = "check"
+	attrObservedAt = "observedAt"
+	attrFinding    = "finding"
+	attrReconciled = "reconciledAt"
+	markerID       = "#reconciled"
+)
+
+func scopeKey(account, region string) string { return account + "#" + region }
+
+// Freshness says whether a scope's records can be planned from.
+type Freshness string
+
+const (
+	Fresh Freshness = "fresh"
+	// Empty: the scope was never reconciled (a new table, a new region).
+	Empty Freshness = "empty"
+	// Stale: the last reconciliation is older than ReconcileEvery.
+	Stale Freshness = "stale"
+)
+
+// Scope reads whether the scope's records of every one of checks are fresh:
+// each check has its own reconciliation marker, so that a run of some
+// checks never vouches for the others.
+func (s *Store) Scope(ctx context.Context, cfg aws.Config, account, region string, checks []string) (Freshness, error) {
+	ids := make([]string, len(checks))
+	for i, c := range checks {
+		ids[i] = markerID + "#" + c
+	}
+	items, err := s.getItems(ctx, cfg, account, region, ids)
+	if err != nil {
+		return "", err
+	}
+	if len(items) < len(checks) {
+		return Empty, nil
+	}
+	for _, item := range items {
+		v, ok := item[attrReconciled].(*ddbtypes.AttributeValueMemberS)
+		if !ok {
+			return Empty, nil
+		}
+		at, err := time.Parse(time.RFC3339Nano, v.Value)
+		if err != nil || time.Since(at) > s.reconcileEvery() {
+			return Stale, nil
+		}
+	}
+	return Fresh, nil
+}
+
+// Invalidate marks the checks stale, so that the next run reads Security
+// Hub back: what a failed write leaves unsure.
+func (s *Store) Invalidate(ctx context.Context, cfg aws.Config, account, region string, checks []string) error {
+	return s.mark(ctx, cfg, account, region, checks, time.Time{})
+}
+
+// mark writes the checks' reconciliation markers.
+func (s *Store) mark(ctx context.Context, cfg aws.Config, account, region string, checks []string, at time.Time) error {
+	api := s.api(cfg)
+	return forEach(ctx, s.workers(), checks, func(ctx context.Context, c string) error {
+		marker := key(scopeKey(account, region), markerID+"#"+c)
+		marker[attrReconciled] = &ddbtypes.AttributeValueMemberS{Value: at.UTC().Format(time.RFC3339Nano)}
+		_, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: marker})
+		return err
+	})
+}
+
+// Load returns the stored records of the scope's findings of checks, as
+// findings (see Compact: no resource details).
+func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]types.AwsSecurityFinding, error) {
+	want := map[string]bool{}
+	for _, c := range checks {
+		want[c] = true
+	}
+	var out []types.AwsSecurityFinding
+	p := dynamodb.NewQueryPaginator(s.api(cfg), &dynamodb.QueryInput{
+		TableName:                 aws.String(s.Table),
+		KeyConditionExpression:    aws.String("#s = :s"),
+		ExpressionAttributeNames:  map[string]string{"#s": attrScope},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: scopeKey(account, region)}},
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range page.Items {
+			if c, _ := item[attrCheck].(*ddbtypes.AttributeValueMemberS); c == nil || !want[c.Value] {
+				continue // a marker, or a check not asked for
+			}
+			f, err := decode(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// Get returns the stored records of the findings with these Ids (a
+// re-check's), missing ones left out.
+func (s *Store) Get(ctx context.Context, cfg aws.Config, account, region string, ids []string) ([]types.AwsSecurityFinding, error) {
+	items, err := s.getItems(ctx, cfg, account, region, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]types.AwsSecurityFinding, 0, len(items))
+	for _, item := range items {
+		f, err := decode(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// getItems reads items by id, 100 to a call, retrying unprocessed keys.
+func (s *Store) getItems(ctx context.Context, cfg aws.Config, account, region string, ids []string) ([]map[string]ddbtypes.AttributeValue, error) {
+	api := s.api(cfg)
+	var out []map[string]ddbtypes.AttributeValue
+	seen := map[string]bool{}
+	var unique []string
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
+		}
+	}
+	for start := 0; start < len(unique); start += 100 {
+		keys := make([]map[string]ddbtypes.AttributeValue, 0, 100)
+		for _, id := range unique[start:min(start+100, len(unique))] {
+			keys = append(keys, key(scopeKey(account, region), id))
+		}
+		req := map[string]ddbtypes.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt == 8 {
+				return nil, fmt.Errorf("BatchGetItem left keys unprocessed after %d attempts", attempt)
+			}
+			page, err := api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, page.Responses[s.Table]...)
+			req = page.UnprocessedKeys
+			if len(req) > 0 {
+				if err := sleep(ctx, time.Duration(50<<attempt)*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// Save records what Security Hub now holds for these findings (just
+// imported). A record observed later than the one being saved is kept:
+// newer observation wins here as in Security Hub.
+func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding) error {
+	api := s.api(cfg)
+	return forEach(ctx, s.workers(), findings, func(ctx context.Context, f types.AwsSecurityFinding) error {
+		item, err := encode(account, region, f)
+		if err != nil {
+			return err
+		}
+		in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}
+		if obs, ok := item[attrObservedAt]; ok {
+			in.ConditionExpression = aws.String("attribute_not_exists(#o) OR #o <= :o")
+			in.ExpressionAttributeNames = map[string]string{"#o": attrObservedAt}
+			in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":o": obs}
+		}
+		_, err = api.PutItem(ctx, in)
+		var failed *ddbtypes.ConditionalCheckFailedException
+		if errors.As(err, &failed) {
+			return nil // a later observation is already recorded
+		}
+		return err
+	})
+}
+
+// Reconcile replaces the scope's records of checks with what Security Hub
+// holds (read back whole for those checks), drops records Security Hub no
+// longer has, and marks the checks fresh.
+func (s *Store) Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, at time.Time) error {
+	old, err := s.Load(ctx, cfg, account, region, checks)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, f := range held {
+		keep[aws.ToString(f.Id)] = true
+	}
+	var gone []string
+	for _, f := range old {
+		if id := aws.ToString(f.Id); !keep[id] {
+			gone = append(gone, id)
+		}
+	}
+	api := s.api(cfg)
+	if err := forEach(ctx, s.workers(), gone, func(ctx context.Context, id string) error {
+		_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: key(scopeKey(account, region), id)})
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := s.Save(ctx, cfg, account, region, held); err != nil {
+		return err
+	}
+	return s.mark(ctx, cfg, account, region, checks, at)
+}
+
+// Compact is the record kept of f: everything the lifecycle needs to plan,
+// archive or refresh it, without resource details (the bulk of a finding).
+func Compact(f types.AwsSecurityFinding) types.AwsSecurityFinding {
+	c := f
+	c.Resources = make([]types.Resource, len(f.Resources))
+	for i, r := range f.Resources {
+		c.Resources[i] = types.Resource{Type: r.Type, Id: r.Id, Partition: r.Partition, Region: r.Region}
+	}
+	// Security Hub's and the team's fields are never ours to send.
+	c.Workflow, c.WorkflowState, c.Note, c.UserDefinedFields, c.VerificationState = nil, "", nil, nil, ""
+	c.ProcessedAt = nil
+	return c
+}
+
+func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbtypes.AttributeValue, error) {
+	b, err := json.Marshal(Compact(f))
+	if err != nil {
+		return nil, err
+	}
+	item := key(scopeKey(account, region), aws.ToString(f.Id))
+	item[attrCheck] = &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.GeneratorId)}
+	item[attrFinding] = &ddbtypes.AttributeValueMemberS{Value: string(b)}
+	if obs := f.ProductFields[asff.ObservedAtField]; obs != "" {
+		// ASFF timestamps (UTC, fixed milliseconds) sort as strings.
+		item[attrObservedAt] = &ddbtypes.AttributeValueMemberS{Value: obs}
+	}
+	return item, nil
+}
+
+func decode(item map[string]ddbtypes.AttributeValue) (types.AwsSecurityFinding, error) {
+	v, ok := item[attrFinding].(*ddbtypes.AttributeValueMemberS)
+	if !ok {
+		return types.AwsSecurityFinding{}, fmt.Errorf("finding state item without %q", attrFinding)
+	}
+	var f types.AwsSecurityFinding
+	if err := json.NewDecoder(strings.NewReader(v.Value)).Decode(&f); err != nil {
+		return types.AwsSecurityFinding{}, fmt.Errorf("finding state item: %w", err)
+	}
+	return f, nil
+}
+
+func key(scope, id string) map[string]ddbtypes.AttributeValue {
+	return map[string]ddbtypes.AttributeValue{
+		attrScope: &ddbtypes.AttributeValueMemberS{Value: scope},
+		attrID:    &ddbtypes.AttributeValueMemberS{Value: id},
+	}
+}
+
+func (s *Store) api(cfg aws.Config) API {
+	if s.Region != "" {
+		cfg = awsconfig.ForRegion(cfg, s.Region)
+	}
+	if s.NewAPI != nil {
+		return s.NewAPI(cfg)
+	}
+	return dynamodb.NewFromConfig(cfg)
+}
+
+func (s *Store) reconcileEvery() time.Duration {
+	if s.ReconcileEvery > 0 {
+		return s.ReconcileEvery
+	}
+	return DefaultReconcileEvery
+}
+
+func (s *Store) workers() int {
+	if s.Workers > 0 {
+		return s.Workers
+	}
+	return 16
+}
+
+// forEach runs fn over items, at most workers at a time, and returns the
+// first error (the others still run: a write either lands or is reported).
+func forEach[T any](ctx context.Context, workers int, items []T, fn func(context.Context, T) error) error {
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, it); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

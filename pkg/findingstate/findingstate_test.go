@@ -1,0 +1,157 @@
+package findingstate_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
+	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/seed"
+)
+
+func TestMain(m *testing.M) { motoserver.TestMain(m) }
+
+const (
+	account = "123456789012"
+	region  = "us-east-1"
+)
+
+func setup(t *testing.T) (*findingstate.Store, aws.Config, *awsconfig.CallCounter) {
+	t.Helper()
+	srv := motoserver.Fresh(t)
+	counter := awsconfig.NewCallCounter()
+	cfg, err := srv.Config(context.Background(), region, counter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.CreateFindingStateTable(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return &findingstate.Store{Table: seed.FindingStateTable}, cfg, counter
+}
+
+func finding(check, resource string, status types.ComplianceStatus, observed time.Time) types.AwsSecurityFinding {
+	return types.AwsSecurityFinding{
+		Id:           aws.String(asff.FindingID(check, account, region, resource)),
+		GeneratorId:  aws.String(check),
+		AwsAccountId: aws.String(account),
+		CreatedAt:    aws.String(asff.Timestamp(observed.Add(-time.Hour))),
+		UpdatedAt:    aws.String(asff.Timestamp(observed)),
+		Compliance:   &types.Compliance{Status: status},
+		RecordState:  types.RecordStateActive,
+		Resources: []types.Resource{{Id: aws.String(resource), Type: aws.String("AwsKmsKey"), Details: &types.ResourceDetails{
+			AwsKmsKey: &types.AwsKmsKeyDetails{KeyId: aws.String("k"), Description: aws.String("bulky details are not kept")}}}},
+		ProductFields: map[string]string{asff.ObservedAtField: asff.Timestamp(observed), asff.FingerprintField: "fp-" + string(status)},
+		Note:          &types.Note{Text: aws.String("the team's, never ours"), UpdatedBy: aws.String("alice"), UpdatedAt: aws.String("2026-01-01T00:00:00.000Z")},
+	}
+}
+
+// TestFreshnessLifecycle: a new table is empty; reconciling makes the
+// reconciled checks fresh (and only them); invalidating or ageing past
+// ReconcileEvery makes them stale.
+func TestFreshnessLifecycle(t *testing.T) {
+	store, cfg, _ := setup(t)
+	ctx := context.Background()
+	both := []string{"kms.rotation", "kms.pending-deletion"}
+	if f, err := store.Scope(ctx, cfg, account, region, both); err != nil || f != findingstate.Empty {
+		t.Fatalf("new table: %s %v", f, err)
+	}
+	now := time.Now()
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Fresh {
+		t.Errorf("reconciled check: %s", f)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, both); f != findingstate.Empty {
+		t.Errorf("a check never reconciled is vouched for: %s", f)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, "eu-west-1", []string{"kms.rotation"}); f != findingstate.Empty {
+		t.Errorf("another region is vouched for: %s", f)
+	}
+	if err := store.Invalidate(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Stale {
+		t.Errorf("invalidated: %s", f)
+	}
+	_ = store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, nil, now.Add(-8*24*time.Hour))
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Stale {
+		t.Errorf("reconciled 8 days ago: %s", f)
+	}
+}
+
+// TestSaveLoadGetAndNewerObservationWins: records round-trip without
+// resource details or the team's fields; Load returns the asked checks;
+// Get reads by Id; an older observation never replaces a newer record.
+func TestSaveLoadGetAndNewerObservationWins(t *testing.T) {
+	store, cfg, counter := setup(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	keyA, keyB := "arn:aws:kms:us-east-1:123456789012:key/a", "arn:aws:kms:us-east-1:123456789012:key/b"
+	var many []types.AwsSecurityFinding
+	for i := range 130 { // more than one BatchGetItem (100 keys)
+		many = append(many, finding("kms.rotation", keyA+string(rune('a'+i%26))+string(rune('a'+i/26)), types.ComplianceStatusPassed, t0))
+	}
+	many = append(many, finding("kms.pending-deletion", keyB, types.ComplianceStatusFailed, t0))
+	if err := store.Save(ctx, cfg, account, region, many); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"})
+	if err != nil || len(got) != 130 {
+		t.Fatalf("Load: %d records, %v", len(got), err)
+	}
+	r := got[0]
+	if r.Resources[0].Details != nil || r.Note != nil || r.ProductFields[asff.FingerprintField] == "" || aws.ToString(r.CreatedAt) == "" {
+		t.Errorf("record kept the wrong fields: details %v note %v fields %v", r.Resources[0].Details, r.Note, r.ProductFields)
+	}
+	ids := []string{aws.ToString(many[0].Id), aws.ToString(many[130].Id), "posture-auditor/not/there"}
+	for _, f := range many[1:120] {
+		ids = append(ids, aws.ToString(f.Id))
+	}
+	got, err = store.Get(ctx, cfg, account, region, ids)
+	if err != nil || len(got) != 121 {
+		t.Fatalf("Get: %d records, %v", len(got), err)
+	}
+	if counter.Count("DynamoDB", "BatchGetItem") != 2 {
+		t.Errorf("Get of 122 Ids made %d BatchGetItem calls, want 2", counter.Count("DynamoDB", "BatchGetItem"))
+	}
+
+	// A re-check recorded FAILED at t0+10s; a sweep that read at t0+5s
+	// saves PASSED: the re-check's record stays.
+	later := finding("kms.pending-deletion", keyB, types.ComplianceStatusFailed, t0.Add(10*time.Second))
+	earlier := finding("kms.pending-deletion", keyB, types.ComplianceStatusPassed, t0.Add(5*time.Second))
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{later}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{earlier}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = store.Get(ctx, cfg, account, region, []string{aws.ToString(later.Id)})
+	if len(got) != 1 || got[0].Compliance.Status != types.ComplianceStatusFailed {
+		t.Errorf("an earlier observation replaced a later one: %+v", got)
+	}
+}
+
+// TestUnreachable: a missing table is an error, never an empty answer
+// (which would read as "nothing stored" and reset first-seen times).
+func TestUnreachable(t *testing.T) {
+	_, cfg, _ := setup(t)
+	store := &findingstate.Store{Table: "no-such-table"}
+	ctx := context.Background()
+	if _, err := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); err == nil {
+		t.Error("Scope of a missing table answered")
+	}
+	if _, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); err == nil {
+		t.Error("Load of a missing table answered")
+	}
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{finding("kms.rotation", "arn:aws:kms:us-east-1:123456789012:key/a", types.ComplianceStatusPassed, time.Now())}); err == nil {
+		t.Error("Save to a missing table succeeded")
+	}
+}
