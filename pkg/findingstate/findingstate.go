@@ -70,7 +70,10 @@ const (
 	attrObservedAt = "observedAt"
 	attrFinding    = "finding"
 	attrReconciled = "reconciledAt"
-	markerID       = "#reconciled"
+	// attrSaved is when the record was written: a reconciliation replaces
+	// or deletes only records written before its read-back began.
+	attrSaved = "savedAt"
+	markerID  = "#reconciled"
 )
 
 func scopeKey(account, region string) string { return account + "#" + region }
@@ -247,9 +250,12 @@ func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string
 }
 
 // Reconcile replaces the scope's records of checks with what Security Hub
-// holds (read back whole for those checks), drops records Security Hub no
-// longer has, and marks the checks fresh.
-func (s *Store) Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, at time.Time) error {
+// holds (read back whole for those checks, the read having begun at
+// readStart), drops records Security Hub no longer has, and marks the checks
+// fresh. A record written after readStart (another run imported it while
+// this one was reading back) is newer than what was read: it is neither
+// replaced nor deleted.
+func (s *Store) Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, readStart time.Time) error {
 	old, err := s.Load(ctx, cfg, account, region, checks)
 	if err != nil {
 		return err
@@ -264,17 +270,104 @@ func (s *Store) Reconcile(ctx context.Context, cfg aws.Config, account, region s
 			gone = append(gone, id)
 		}
 	}
+	before := olderThan(readStart)
 	api := s.api(cfg)
-	if err := forEach(ctx, s.workers(), gone, func(ctx context.Context, id string) error {
-		_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.Table), Key: key(scopeKey(account, region), id)})
-		return err
-	}); err != nil {
+	err = forEach(ctx, s.workers(), gone, func(ctx context.Context, id string) error {
+		_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(s.Table), Key: key(scopeKey(account, region), id),
+			ConditionExpression: before.expr, ExpressionAttributeNames: before.names, ExpressionAttributeValues: before.values,
+		})
+		return ignoreConditionFailed(err)
+	})
+	if err != nil {
 		return err
 	}
-	if err := s.Save(ctx, cfg, account, region, held); err != nil {
+	err = forEach(ctx, s.workers(), held, func(ctx context.Context, f types.AwsSecurityFinding) error {
+		item, err := encode(account, region, f)
+		if err != nil {
+			return err
+		}
+		_, err = api.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: aws.String(s.Table), Item: item,
+			ConditionExpression: before.expr, ExpressionAttributeNames: before.names, ExpressionAttributeValues: before.values,
+		})
+		return ignoreConditionFailed(err)
+	})
+	if err != nil {
 		return err
 	}
-	return s.mark(ctx, cfg, account, region, checks, at)
+	return s.mark(ctx, cfg, account, region, checks, readStart)
+}
+
+type condition struct {
+	expr   *string
+	names  map[string]string
+	values map[string]ddbtypes.AttributeValue
+}
+
+// olderThan matches a record written before t (or by a version that did
+// not record when).
+func olderThan(t time.Time) condition {
+	return condition{
+		expr:   aws.String("attribute_not_exists(#sv) OR #sv < :sv"),
+		names:  map[string]string{"#sv": attrSaved},
+		values: map[string]ddbtypes.AttributeValue{":sv": &ddbtypes.AttributeValueMemberS{Value: stamp(t)}},
+	}
+}
+
+func ignoreConditionFailed(err error) error {
+	var failed *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &failed) {
+		return nil
+	}
+	return err
+}
+
+// Suspend marks the checks stale before an import, and returns what
+// Resume needs to put their markers back once the import's records are
+// saved. A run that dies in between (deadline, crash) leaves the checks
+// stale, and the next run reconciles them from Security Hub instead of
+// planning from records that miss what was imported.
+func (s *Store) Suspend(ctx context.Context, cfg aws.Config, account, region string, checks []string) (Markers, error) {
+	ids := make([]string, len(checks))
+	for i, c := range checks {
+		ids[i] = markerID + "#" + c
+	}
+	items, err := s.getItems(ctx, cfg, account, region, ids)
+	if err != nil {
+		return nil, err
+	}
+	m := Markers{}
+	for _, item := range items {
+		id, _ := item[attrID].(*ddbtypes.AttributeValueMemberS)
+		at, _ := item[attrReconciled].(*ddbtypes.AttributeValueMemberS)
+		if id == nil || at == nil {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, at.Value); err == nil {
+			m[strings.TrimPrefix(id.Value, markerID+"#")] = t
+		}
+	}
+	return m, s.mark(ctx, cfg, account, region, checks, time.Time{})
+}
+
+// Markers are the reconciliation times Suspend took, by check.
+type Markers map[string]time.Time
+
+// Resume puts back the markers Suspend took (their original times, so the
+// periodic reconciliation still comes due).
+func (s *Store) Resume(ctx context.Context, cfg aws.Config, account, region string, m Markers) error {
+	return forEachKey(ctx, s.workers(), m, func(ctx context.Context, check string, at time.Time) error {
+		return s.mark(ctx, cfg, account, region, []string{check}, at)
+	})
+}
+
+func forEachKey(ctx context.Context, workers int, m Markers, fn func(context.Context, string, time.Time) error) error {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return forEach(ctx, workers, keys, func(ctx context.Context, k string) error { return fn(ctx, k, m[k]) })
 }
 
 // Compact is the record kept of f: everything the lifecycle needs to plan,
@@ -297,6 +390,7 @@ func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbt
 		return nil, err
 	}
 	item := key(scopeKey(account, region), aws.ToString(f.Id))
+	item[attrSaved] = &ddbtypes.AttributeValueMemberS{Value: stamp(time.Now())}
 	item[attrCheck] = &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.GeneratorId)}
 	item[attrFinding] = &ddbtypes.AttributeValueMemberS{Value: string(b)}
 	if obs := f.ProductFields[asff.ObservedAtField]; obs != "" {
@@ -317,6 +411,9 @@ func decode(item map[string]ddbtypes.AttributeValue) (types.AwsSecurityFinding, 
 	}
 	return f, nil
 }
+
+// stamp is a fixed-width UTC time that sorts as a string.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
 
 func key(scope, id string) map[string]ddbtypes.AttributeValue {
 	return map[string]ddbtypes.AttributeValue{

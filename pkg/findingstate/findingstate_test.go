@@ -155,3 +155,87 @@ func TestUnreachable(t *testing.T) {
 		t.Error("Save to a missing table succeeded")
 	}
 }
+
+// TestReconcileKeepsWhatWasWrittenDuringTheReadBack: a record another run
+// saved after this reconciliation began reading Security Hub back is newer
+// than what was read: neither deleted nor replaced.
+func TestReconcileKeepsWhatWasWrittenDuringTheReadBack(t *testing.T) {
+	store, cfg, _ := setup(t)
+	ctx := context.Background()
+	t0 := time.Now()
+	readStart := t0
+	old := finding("kms.rotation", "arn:aws:kms:us-east-1:123456789012:key/old", types.ComplianceStatusPassed, t0.Add(-time.Hour))
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{old}); err != nil {
+		t.Fatal(err)
+	}
+	// ...the read-back begins (readStart), a re-check imports and saves:
+	time.Sleep(2 * time.Millisecond)
+	readStart = time.Now()
+	time.Sleep(2 * time.Millisecond)
+	fresh := finding("kms.rotation", "arn:aws:kms:us-east-1:123456789012:key/new", types.ComplianceStatusFailed, time.Now())
+	changed := finding("kms.rotation", "arn:aws:kms:us-east-1:123456789012:key/old", types.ComplianceStatusFailed, time.Now())
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{fresh, changed}); err != nil {
+		t.Fatal(err)
+	}
+	// ...the read-back saw neither (it held only the old version of "old").
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, []types.AwsSecurityFinding{old}, readStart); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Get(ctx, cfg, account, region, []string{aws.ToString(fresh.Id), aws.ToString(old.Id)})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("records written during the read-back: %d, %v", len(got), err)
+	}
+	for _, f := range got {
+		if f.Compliance.Status != types.ComplianceStatusFailed {
+			t.Errorf("%s replaced by the older read-back: %s", aws.ToString(f.Id), f.Compliance.Status)
+		}
+	}
+	// A record written before the read-back and absent from it is deleted.
+	gone := finding("kms.rotation", "arn:aws:kms:us-east-1:123456789012:key/gone", types.ComplianceStatusFailed, t0.Add(-time.Hour))
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{gone}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, []types.AwsSecurityFinding{old}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := store.Get(ctx, cfg, account, region, []string{aws.ToString(gone.Id)}); len(got) != 0 {
+		t.Errorf("a record Security Hub no longer holds survived reconciliation")
+	}
+}
+
+// TestSuspendResume: an import in flight leaves its checks stale until
+// Resume puts their original reconciliation times back.
+func TestSuspendResume(t *testing.T) {
+	store, cfg, _ := setup(t)
+	ctx := context.Background()
+	reconciled := time.Now().Add(-6 * 24 * time.Hour).Truncate(time.Millisecond)
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, nil, reconciled); err != nil {
+		t.Fatal(err)
+	}
+	m, err := store.Suspend(ctx, cfg, account, region, []string{"kms.rotation", "kms.pending-deletion"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Stale {
+		t.Errorf("suspended check: %s", f)
+	}
+	if err := store.Resume(ctx, cfg, account, region, m); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Fresh {
+		t.Errorf("resumed check: %s", f)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.pending-deletion"}); f == findingstate.Fresh {
+		t.Errorf("a check never reconciled became fresh by Resume")
+	}
+	// The original time is back: a day later it is due again.
+	store.ReconcileEvery = 6*24*time.Hour + time.Minute
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Fresh {
+		t.Errorf("resumed with a new time instead of the original: %s", f)
+	}
+	store.ReconcileEvery = 6*24*time.Hour - time.Minute
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Stale {
+		t.Errorf("resumed with a new time instead of the original: %s", f)
+	}
+}

@@ -174,6 +174,13 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 	if reimportAfter == 0 {
 		reimportAfter = DefaultReimportAfter
 	}
+	// Re-imports of stored findings (refreshes, archives) are stamped with
+	// this run's observation, so that a later observation racing them wins
+	// in Security Hub as in the finding state.
+	at := now
+	if !observedAt.IsZero() && observedAt.Before(now) {
+		at = observedAt
+	}
 	plan := Plan{Changes: make([]Change, 0, len(observed))}
 	byID := make(map[string]types.AwsSecurityFinding, len(stored))
 	for _, f := range stored {
@@ -201,7 +208,7 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 		}
 		if old, ok := byID[id]; ok && hidesKnownFailure(old, f) {
 			plan.KeptFailed = append(plan.KeptFailed, old)
-			if c, due := refreshIfStale(old, now); due {
+			if c, due := refreshIfStale(old, now, at); due {
 				plan.Changes = append(plan.Changes, c)
 			}
 			continue
@@ -223,7 +230,7 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 		}
 		if !archivable(f) {
 			plan.Kept = append(plan.Kept, f)
-			if c, due := refreshIfStale(f, now); due {
+			if c, due := refreshIfStale(f, now, at); due {
 				plan.Changes = append(plan.Changes, c)
 			}
 			continue
@@ -231,10 +238,6 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 		// Stamped with this run's observation, so that a later observation
 		// (a re-check racing this import) wins in Security Hub, and a run
 		// that read the resource before this one cannot bring it back.
-		at := now
-		if !observedAt.IsZero() && observedAt.Before(now) {
-			at = observedAt
-		}
 		gone := archive(f, at)
 		if !observedAt.IsZero() {
 			gone.ProductFields = withField(gone.ProductFields, ObservedAtField, asff.Timestamp(observedAt))
@@ -255,7 +258,7 @@ const RefreshAfter = 30 * 24 * time.Hour
 // RefreshAfter old. Only a known problem is kept alive this way: a kept
 // PASSED or NOT_AVAILABLE finding of a scope that keeps failing is left to
 // Security Hub's 90-day expiry rather than kept forever.
-func refreshIfStale(old types.AwsSecurityFinding, now time.Time) (Change, bool) {
+func refreshIfStale(old types.AwsSecurityFinding, now, at time.Time) (Change, bool) {
 	if complianceStatus(old) != types.ComplianceStatusFailed {
 		return Change{}, false
 	}
@@ -263,7 +266,7 @@ func refreshIfStale(old types.AwsSecurityFinding, now time.Time) (Change, bool) 
 	if !ok || now.Sub(updated) < RefreshAfter {
 		return Change{}, false
 	}
-	f := archive(old, now)
+	f := archive(old, at)
 	f.RecordState = types.RecordStateActive
 	return Change{Action: ActionRefreshed, Finding: f}, true
 }

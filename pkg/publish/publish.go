@@ -86,6 +86,8 @@ type StateStore interface {
 	Save(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding) error
 	Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, at time.Time) error
 	Invalidate(ctx context.Context, cfg aws.Config, account, region string, checks []string) error
+	Suspend(ctx context.Context, cfg aws.Config, account, region string, checks []string) (findingstate.Markers, error)
+	Resume(ctx context.Context, cfg aws.Config, account, region string, m findingstate.Markers) error
 }
 
 // Request is what one region's publish needs from the run.
@@ -305,9 +307,36 @@ func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	if req.DryRun || len(plan.Changes) == 0 {
 		return rep
 	}
+	markers, suspended := p.suspendState(ctx, cfg, req, &rep)
 	p.importAll(ctx, api, limits.Import(req.Account, region), plan.Changes, &rep)
-	p.saveState(ctx, cfg, req, plan.Changes, &rep)
+	p.saveState(ctx, cfg, req, plan.Changes, markers, suspended, &rep)
 	return rep
+}
+
+// stateWriteTimeout bounds the finding state writes around an import. They
+// run even when the run's own deadline has passed: an import that landed
+// must be recorded, or marked unsure.
+const stateWriteTimeout = 20 * time.Second
+
+func stateContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), stateWriteTimeout)
+}
+
+// suspendState marks the checks unsure in the finding state before
+// importing: a run that dies between its import and the record of it
+// leaves them to be reconciled, not planned from records that miss it.
+func (p Publisher) suspendState(ctx context.Context, cfg aws.Config, req Request, rep *Report) (findingstate.Markers, bool) {
+	if p.State == nil {
+		return nil, false
+	}
+	sctx, cancel := stateContext(ctx)
+	defer cancel()
+	m, err := p.State.Suspend(sctx, cfg, req.Account, cfg.Region, checksOf(req))
+	if err != nil {
+		rep.StateError = collect.Reason("finding state Suspend", err)
+		return nil, false
+	}
+	return m, true
 }
 
 // checksOf are the checks a publish touches.
@@ -348,6 +377,7 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 	} else if err != nil {
 		rep.StateError = collect.Reason("finding state Scope", err)
 	}
+	readStart := time.Now()
 	held, err := readStored(ctx, api, limits, req.Account, region, owner, rep)
 	if err != nil {
 		return nil, err
@@ -359,7 +389,7 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 		rep.StateSource = "Security Hub read-back (finding state " + string(fresh) + "; a dry run does not reconcile it)"
 	default:
 		rep.StateSource = "Security Hub read-back, reconciling the finding state table (it was " + string(fresh) + ")"
-		if err := p.State.Reconcile(ctx, cfg, req.Account, region, req.Checks, held, req.Now); err != nil {
+		if err := p.State.Reconcile(ctx, cfg, req.Account, region, req.Checks, held, readStart); err != nil {
 			rep.StateError = collect.Reason("finding state Reconcile", err)
 		}
 	}
@@ -408,17 +438,23 @@ func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API,
 	return readTargets(ctx, api, limits, req.Account, region, productARN, req.Targets, rep)
 }
 
-// saveState records what was imported. A failed write leaves the state
-// unsure, so the checks are marked for reconciliation: the next run reads
-// Security Hub back rather than plan from a record that may be missing
-// (which would reset a finding's first-seen times).
-func (p Publisher) saveState(ctx context.Context, cfg aws.Config, req Request, changes []Change, rep *Report) {
+// saveState records what was imported, then puts back the checks'
+// freshness. Any import failure (named or not, and errors whose outcome is
+// unknown, such as a timeout after Security Hub applied the batch) or a
+// failed write leaves the checks unsure: the next run reconciles them from
+// Security Hub rather than plan from a record that may be wrong (which could
+// hide a finding or reset its first-seen times).
+func (p Publisher) saveState(ctx context.Context, cfg aws.Config, req Request, changes []Change, markers findingstate.Markers, suspended bool, rep *Report) {
 	if p.State == nil {
 		return
 	}
+	sctx, cancel := stateContext(ctx)
+	defer cancel()
 	failed := map[string]bool{}
 	for _, f := range rep.Failed {
-		failed[f.ID] = true
+		if f.ID != "" {
+			failed[f.ID] = true
+		}
 	}
 	imported := make([]types.AwsSecurityFinding, 0, len(changes))
 	for _, c := range changes {
@@ -426,19 +462,21 @@ func (p Publisher) saveState(ctx context.Context, cfg aws.Config, req Request, c
 			imported = append(imported, c.Finding)
 		}
 	}
-	// Findings Security Hub named as failed were not imported: their
-	// records, like Security Hub, still hold the previous version. Failures
-	// it did not name leave unknown which records are right.
-	unnamed := rep.FailedCount() > len(failed)
-	err := p.State.Save(ctx, cfg, req.Account, cfg.Region, imported)
-	if err == nil && !unnamed {
-		return
-	}
+	err := p.State.Save(sctx, cfg, req.Account, cfg.Region, imported)
 	if err != nil {
 		rep.StateError = collect.Reason("finding state Save", err)
 	}
-	if err := p.State.Invalidate(ctx, cfg, req.Account, cfg.Region, checksOf(req)); err != nil {
-		rep.StateError += "; " + collect.Reason("finding state Invalidate", err)
+	switch {
+	case err == nil && len(rep.Failed) == 0 && suspended:
+		if err := p.State.Resume(sctx, cfg, req.Account, cfg.Region, markers); err != nil {
+			rep.StateError = collect.Reason("finding state Resume", err) + " (the checks will be reconciled from Security Hub)"
+		}
+	case suspended:
+		// Left suspended: reconciled next run.
+	default:
+		if err := p.State.Invalidate(sctx, cfg, req.Account, cfg.Region, checksOf(req)); err != nil {
+			rep.StateError += "; " + collect.Reason("finding state Invalidate", err)
+		}
 	}
 }
 

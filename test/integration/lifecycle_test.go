@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
@@ -485,4 +486,34 @@ func TestFindingStateUnreachableFallsBack(t *testing.T) {
 	if !said {
 		t.Errorf("the summary does not say the state table failed: %v", s.Notices)
 	}
+}
+
+// TestImportFailureLeavesStateToReconcile: when Security Hub does not take
+// a finding, the finding state is left unsure for its checks, and the next
+// run reconciles it from Security Hub instead of planning from records.
+func TestImportFailureLeavesStateToReconcile(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	key := a.demo["kms/not-rotating"]
+	a.fixKey(t) // kms.rotation of the key changes: it will be imported
+	id := asffID("kms.rotation", key)
+	a.gaps.FailImports("InvalidInput", map[string]int{id: -1})
+	s, _ := a.run(t, `{"checks":["kms.rotation"]}`)
+	if s.Published[0].FailedCount() != 1 {
+		t.Fatalf("the planted failure did not happen: %+v", s.Published[0])
+	}
+	store := &findingstate.Store{Table: seed.FindingStateTable, Region: region}
+	if f, err := store.Scope(context.Background(), a.cfg, "123456789012", region, []string{"kms.rotation"}); err != nil || f == findingstate.Fresh {
+		t.Errorf("after a failed import the state is %s (%v), want it left to reconcile", f, err)
+	}
+	a.gaps.FailImports("InvalidInput", map[string]int{id: 0})
+	s, _ = a.run(t, `{"checks":["kms.rotation"]}`)
+	p := s.Published[0]
+	if !strings.Contains(p.StateSource, "reconciling") || p.ReadCalls == 0 || p.Resolved != 1 {
+		t.Errorf("next run: %+v", p)
+	}
+}
+
+func asffID(checkID, resourceARN string) string {
+	return asff.FindingID(checkID, "123456789012", region, resourceARN)
 }
