@@ -1,10 +1,12 @@
 // Command demo audits an emulated account: it starts moto_server on a free
 // 127.0.0.1 port behind the gap-filling proxy, enables Security Hub in two
 // regions, seeds the demo account, and runs the auditor binary against it
-// exactly as a shell user would. Run 1 shows every check PASSED and FAILED;
-// then the demo fixes one problem, creates another and deletes a resource,
-// and run 2 shows the finding resolved (first seen kept), the new failure,
-// and the gone resource's findings archived. Then the event path: it
+// exactly as a shell user would (-format json, whose summary it checks and
+// prints as -format table does, with pkg/report). Run 1 shows the FAILED
+// findings by severity and the counts of every check; then the demo fixes
+// one problem, creates another and deletes a resource, and run 2 shows the
+// finding resolved (first seen kept), the new failure, and the gone
+// resource's findings archived. Then the event path: it
 // disables rotation on a key, writes the DisableKeyRotation CloudTrail event
 // in an SQS batch (with a duplicate and an event about S3, which is not
 // audited) and pipes it to the events binary, which re-checks only that key;
@@ -21,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -32,7 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
-	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/report"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
@@ -107,7 +108,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	printFindings(first)
+	if err := printTable(first); err != nil {
+		return err
+	}
 	if _, err := readBack(ctx, cfgs, first); err != nil {
 		return err
 	}
@@ -120,6 +123,9 @@ func run() error {
 	fmt.Println("\n=== Run 2")
 	second, err := runAuditor(bin, gaps.URL)
 	if err != nil {
+		return err
+	}
+	if err := printTable(second); err != nil {
 		return err
 	}
 	printChanges(first, second)
@@ -160,17 +166,18 @@ func buildFunction(dir, fn string) (string, error) {
 }
 
 // runAuditor runs the auditor binary with the scheduled sweep event on stdin,
-// pointed at the emulator through the SDK's standard environment.
+// pointed at the emulator through the SDK's standard environment, and
+// parses its JSON summary.
 func runAuditor(bin, endpoint string) (*runner.Summary, error) {
 	payload, err := os.ReadFile("events/scheduled.json")
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, "-format", "json")
 	cmd.Stdin = bytes.NewReader(payload)
 	cmd.Stderr = os.Stderr
 	cmd.Env = functionEnv(endpoint)
-	fmt.Printf("$ AWS_ENDPOINT_URL=%s AUDIT_REGIONS=%s auditor < events/scheduled.json\n", endpoint, strings.Join(regions, ","))
+	fmt.Printf("$ AWS_ENDPOINT_URL=%s AUDIT_REGIONS=%s auditor -format json < events/scheduled.json\n", endpoint, strings.Join(regions, ","))
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("auditor: %w", err)
@@ -206,32 +213,15 @@ func name(f runner.FindingSummary) string {
 	return f.ResourceARN
 }
 
-func printFindings(s *runner.Summary) {
-	fmt.Printf("\nFindings for account %s (%d):\n", s.Account, len(s.Findings))
-	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "CHECK\tSTATUS\tSEVERITY\tREGION\tRESOURCE\tREASON")
-	for _, f := range s.Findings {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.CheckID, f.Status, f.Severity, f.Region, name(f), f.Reason)
-	}
-	w.Flush()
-	fmt.Println("\nBy check:")
-	ids := make([]string, 0, len(s.Counts))
-	for id := range s.Counts {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		var parts []string
-		for _, st := range []check.Status{check.Passed, check.Failed, check.NotAvailable} {
-			if n := s.Counts[id][st]; n > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d", st, n))
-			}
-		}
-		fmt.Printf("  %-40s %s\n", id, strings.Join(parts, ", "))
-	}
-	printRunFooter(s)
+// printTable prints a run's summary as `auditor -format table` would.
+func printTable(s *runner.Summary) error {
+	fmt.Println("\nThe summary, as -format table prints it:")
+	fmt.Println()
+	return report.Table(os.Stdout, s)
 }
 
+// printRunFooter prints a run's failed scopes, notices and per-region
+// publish totals (the event step's footer).
 func printRunFooter(s *runner.Summary) {
 	for _, sc := range s.FailedScopes {
 		fmt.Printf("  scope not complete: %s %s: %v\n", sc.Region, sc.CheckID, sc.Errors)
@@ -266,7 +256,8 @@ func printChanges(first, second *runner.Summary) {
 		}
 	}
 	w.Flush()
-	printRunFooter(second)
+	// The table above already showed run 2's failed scopes, notices and
+	// per-region lifecycle.
 }
 
 // readBack pages through GetFindings in every region and confirms every
