@@ -4,7 +4,7 @@ GO       ?= go
 GOFLAGS  ?=
 FUZZTIME ?= 20s
 
-.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction clean
+.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction clean docs
 
 demo:
 	$(GO) run ./test/demo
@@ -20,6 +20,11 @@ vet:
 
 lint:
 	cfn-lint template.yaml deploy/*.yaml
+
+# docs/checks.md, the catalogue of checks, and README.md's generated tables
+# (summary of checks, thresholds), from the check registry.
+docs:
+	$(GO) run ./test/catalogue -o docs/checks.md -readme README.md
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./test/integration

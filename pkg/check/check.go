@@ -54,6 +54,11 @@ type Check struct {
 	ID          string
 	Title       string
 	Description string
+	// Rule is the full rule as docs/checks.md gives it (Markdown, one
+	// paragraph): what passes and what fails, at which severity and what
+	// raises or lowers it, and what is not judged. It is documentation only;
+	// Evaluate is the rule.
+	Rule string
 	// Severity of a FAILED result unless the result sets its own.
 	Severity Severity
 	// ResourceType is the ASFF resource type (AwsKmsKey, AwsAccount, ...).
@@ -114,6 +119,8 @@ func (c Check) Validate() error {
 		return fmt.Errorf("check has no ID")
 	case c.Title == "" || c.Description == "":
 		return fmt.Errorf("%s: title and description are required", c.ID)
+	case c.Rule == "":
+		return fmt.Errorf("%s: the rule text is required (it is docs/checks.md's)", c.ID)
 	case c.Severity == "":
 		return fmt.Errorf("%s: severity is required", c.ID)
 	case c.ResourceType == "":

@@ -24,9 +24,11 @@ type Threshold struct {
 	// Name is the key in the payload's "thresholds" object.
 	Name string
 	// Env is the environment variable that sets the deployment default.
-	Env      string
-	Default  int
-	Min, Max int
+	Env string
+	// Parameter is the template.yaml (SAM) parameter that sets Env.
+	Parameter string
+	Default   int
+	Min, Max  int
 	// Choices, when set, names the allowed values, weakest first.
 	Choices     []string
 	Description string

@@ -24,6 +24,14 @@ func TestChecksHaveUniqueIDsAndCompleteMetadata(t *testing.T) {
 			t.Errorf("duplicate check ID %s", c.ID)
 		}
 		seen[c.ID] = true
+		// The rule is docs/checks.md's (and was README's table): one
+		// paragraph of Markdown, so it renders after "Rule:" as written.
+		if strings.TrimSpace(c.Rule) == "" {
+			t.Errorf("%s: no Rule text", c.ID)
+		}
+		if strings.Contains(c.Rule, "\n") || c.Rule != strings.TrimSpace(c.Rule) {
+			t.Errorf("%s: Rule must be one line without surrounding space: %q", c.ID, c.Rule)
+		}
 		if !strings.HasPrefix(c.RemediationURL, "https://docs.aws.amazon.com/") {
 			t.Errorf("%s: remediation URL should point at AWS documentation: %s", c.ID, c.RemediationURL)
 		}
@@ -32,7 +40,7 @@ func TestChecksHaveUniqueIDsAndCompleteMetadata(t *testing.T) {
 				t.Errorf("%s: threshold %s declared twice", c.ID, th.Name)
 			}
 			thresholds[th.Name] = true
-			if th.Env == "" || th.Default < th.Min || th.Default > th.Max || th.Description == "" {
+			if th.Env == "" || th.Parameter == "" || th.Default < th.Min || th.Default > th.Max || th.Description == "" {
 				t.Errorf("%s: threshold %+v is incomplete", c.ID, th)
 			}
 		}

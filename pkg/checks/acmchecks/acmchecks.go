@@ -34,6 +34,10 @@ var Expiry = check.Check{
 		"An expired certificate breaks TLS for every client of the resources using it. " +
 		"Severity is HIGH once expired, MEDIUM within the window, one level higher when the certificate is in use. " +
 		"Certificates never issued (pending validation, failed, timed out), revoked or inactive have no validity to judge.",
+	Rule: "an issued certificate does not expire within `acmExpiryDays` (default 30): FAILED MEDIUM within " +
+		"the window, HIGH once expired, one level higher (HIGH, CRITICAL) when the certificate is in " +
+		"use. Certificates never issued (pending validation, failed, timed out), revoked or inactive " +
+		"have no validity to judge and get no finding.",
 	Severity:     check.Medium,
 	ResourceType: resourceType,
 	Types:        findingTypes,
@@ -45,7 +49,7 @@ var Expiry = check.Check{
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-28(3)", "NIST.800-53.r5 SC-7(16)"},
 	Services:            []snapshot.Service{snapshot.ACM},
 	Thresholds: []check.Threshold{{
-		Name: ExpiryDays, Env: "ACM_EXPIRY_DAYS",
+		Name: ExpiryDays, Env: "ACM_EXPIRY_DAYS", Parameter: "AcmExpiryDays",
 		Default: 30, Min: 1, Max: 365,
 		Description: "a certificate expiring within this many days fails acm.expiry",
 	}},
@@ -111,6 +115,10 @@ var Renewal = check.Check{
 		"60 days before expiry: public ones once their domains validate again, private ones through their AWS Private " +
 		"CA. A renewal that FAILED, or that is stuck in PENDING_VALIDATION, ends in an expired certificate. Imported " +
 		"certificates are not renewed by ACM and are not judged.",
+	Rule: "an issued certificate ACM issued, public (AMAZON_ISSUED) or private (PRIVATE), has a managed " +
+		"renewal that is not FAILED or stuck in PENDING_VALIDATION (`RenewalSummary`, read with one " +
+		"`DescribeCertificate` per such certificate). Imported certificates are not judged; a " +
+		"certificate type ACM adds later is NOT_AVAILABLE.",
 	Severity:     check.Medium,
 	ResourceType: resourceType,
 	Types:        findingTypes,
@@ -167,6 +175,10 @@ var KeyStrength = check.Check{
 	Description: "A certificate's key is fixed when it is issued: RSA keys shorter than 2048 bits and elliptic " +
 		"curves weaker than P-256 no longer protect TLS. Certificates that failed, timed out, were revoked or " +
 		"have expired are not judged.",
+	Rule: "a certificate's key is RSA of at least 2048 bits or ECDSA on P-256 or stronger; HIGH. Every key " +
+		"type is listed (`Includes.keyTypes`), so ECDSA and RSA-3072/4096 certificates are not " +
+		"missed. An unrecognised algorithm is NOT_AVAILABLE. Failed, timed-out, revoked and expired " +
+		"certificates are not judged.",
 	Severity:     check.High,
 	ResourceType: resourceType,
 	Types:        findingTypes,

@@ -52,6 +52,12 @@ var ViewerTLS = check.Check{
 		"It should be at least the configured policy (default TLSv1.2_2021). A distribution on the default " +
 		"*.cloudfront.net certificate is held to TLSv1 whatever it asks for, so it is ranked as TLSv1 (and fails " +
 		"the default minimum).",
+	Rule: "a distribution's viewer security policy (`MinimumProtocolVersion`) is at least " +
+		"`cloudfrontMinViewerTlsPolicy` (default `TLSv1.2_2021`), in the order SSLv3 < TLSv1 < " +
+		"TLSv1_2016 < TLSv1.1_2016 < TLSv1.2_2018 < TLSv1.2_2019 < TLSv1.2_2021 < TLSv1.2_2025 < " +
+		"TLSv1.3_2025. The default `*.cloudfront.net` certificate is held to TLSv1 and ranked as " +
+		"TLSv1 against the minimum (FAILED with the default minimum). SSLv3 is HIGH. A policy name " +
+		"not in that list is NOT_AVAILABLE (not guessed). Global: evaluated once, in the home region.",
 	Severity:     check.Medium,
 	ResourceType: snapshot.CloudFrontDistributionType,
 	Types:        findingTypes,
@@ -63,7 +69,7 @@ var ViewerTLS = check.Check{
 	Services:            services,
 	Global:              true,
 	Thresholds: []check.Threshold{{
-		Name: MinViewerTLSPolicy, Env: "CLOUDFRONT_MIN_VIEWER_TLS_POLICY",
+		Name: MinViewerTLSPolicy, Env: "CLOUDFRONT_MIN_VIEWER_TLS_POLICY", Parameter: "CloudFrontMinViewerTlsPolicy",
 		Choices: ViewerTLSPolicies, Default: slices.Index(ViewerTLSPolicies, "TLSv1.2_2021"), Min: 0, Max: len(ViewerTLSPolicies) - 1,
 		Description: "weakest viewer security policy (MinimumProtocolVersion) that passes, by name",
 	}},
@@ -116,6 +122,9 @@ var ViewerHTTPS = check.Check{
 	Title: "CloudFront distributions require HTTPS from viewers on every cache behaviour",
 	Description: "Every cache behaviour, the default one and each ordered one, should redirect HTTP to HTTPS or " +
 		"accept HTTPS only. A behaviour with viewer protocol policy allow-all serves content over plain HTTP.",
+	Rule: "every cache behaviour, default or ordered, has viewer protocol policy `redirect-to-https` or " +
+		"`https-only`: `allow-all` FAILED, naming the behaviours; an empty or unknown policy " +
+		"NOT_AVAILABLE",
 	Severity:     check.Medium,
 	ResourceType: snapshot.CloudFrontDistributionType,
 	Types:        findingTypes,
@@ -169,6 +178,11 @@ var OriginHTTPS = check.Check{
 		"match-viewer where every cache behaviour sending requests to that origin accepts HTTPS only from viewers " +
 		"(redirect-to-https or https-only). S3 REST and VPC origins are not judged; distributions without custom " +
 		"origins get no finding.",
+	Rule: "every custom origin is reached over HTTPS: `https-only`, or `match-viewer` where every behaviour " +
+		"targeting it (directly or through an origin group) is `redirect-to-https` or `https-only`; " +
+		"`http-only` FAILED; an empty or unknown origin or viewer protocol policy, an origin of " +
+		"unknown kind, or a summary without origins NOT_AVAILABLE. Distributions with only S3 REST or " +
+		"VPC origins get no finding.",
 	Severity:     check.Medium,
 	ResourceType: snapshot.CloudFrontDistributionType,
 	Types:        findingTypes,
@@ -300,6 +314,8 @@ var OriginTLS = check.Check{
 	Description: "The SSL/TLS protocols CloudFront may use with a custom origin should include none of SSLv3, " +
 		"TLSv1 and TLSv1.1 (stricter than Security Hub CloudFront.10, which flags SSLv3). Origins reached over " +
 		"HTTP only are judged by cloudfront.origin-https; S3 REST and VPC origins are not judged.",
+	Rule: "no custom origin reached over HTTPS allows SSLv3, TLSv1 or TLSv1.1 (SSLv3: HIGH); a summary " +
+		"without origins or an origin of unknown kind NOT_AVAILABLE",
 	Severity:     check.Medium,
 	ResourceType: snapshot.CloudFrontDistributionType,
 	Types:        findingTypes,
@@ -382,6 +398,11 @@ var HSTS = check.Check{
 	Description: "Every cache behaviour should attach a response headers policy that adds the " +
 		"Strict-Transport-Security header (with a max-age above zero), so browsers never fall back to HTTP. " +
 		"Managed policies such as SecurityHeadersPolicy include it.",
+	Rule: "every cache behaviour has a response headers policy that adds `Strict-Transport-Security` with a " +
+		"max-age above 0 (managed policies such as SecurityHeadersPolicy are read by ID like custom " +
+		"ones); a behaviour without a policy, with a policy lacking HSTS, or with an HSTS custom " +
+		"header whose max-age is missing or unparseable (browsers ignore such a header) is named in " +
+		"the FAILED reason; an unreadable or incomplete policy is NOT_AVAILABLE. LOW.",
 	Severity:     check.Low,
 	ResourceType: snapshot.CloudFrontDistributionType,
 	Types:        findingTypes,

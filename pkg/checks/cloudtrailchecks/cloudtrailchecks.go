@@ -32,6 +32,9 @@ var Encryption = check.Check{
 		"needs kms:Decrypt as well as S3 access. A trail without a KMS key (SSE-S3 only) fails; a trail whose key is " +
 		"disabled, pending deletion or deleted fails with HIGH severity, since CloudTrail cannot encrypt new log files " +
 		"with it. Trails are judged in their home region.",
+	Rule: "a trail's log files are encrypted with a customer managed KMS key that is healthy: no KMS key " +
+		"(SSE-S3 only) FAILED (MEDIUM); key disabled, pending deletion or deleted FAILED (HIGH); key " +
+		"health unknown NOT_AVAILABLE. Each trail is judged in its home region.",
 	Severity:     check.Medium,
 	ResourceType: snapshot.CloudTrailTrailType,
 	Types:        findingTypes,
@@ -97,6 +100,9 @@ var LogValidation = check.Check{
 	Title: "CloudTrail trails have log file integrity validation enabled",
 	Description: "With log file validation, CloudTrail delivers signed digest files, so a log file modified or " +
 		"deleted after delivery can be detected. Trails are judged in their home region.",
+	Rule: "a trail has log file integrity validation on; a `DescribeTrails` answer without " +
+		"`LogFileValidationEnabled` is NOT_AVAILABLE, not FAILED. LOW. Each trail is judged in its " +
+		"home region.",
 	Severity:            check.Low,
 	ResourceType:        snapshot.CloudTrailTrailType,
 	Types:               findingTypes,
@@ -136,6 +142,18 @@ var MultiRegionLogging = check.Check{
 		"record both read and write management events from every event source, so API activity in every region, " +
 		"including regions not in use, is recorded. A trail excluding management event sources (such as " +
 		"kms.amazonaws.com or rdsdata.amazonaws.com) does not count, as in the AWS Config rule behind CloudTrail.1.",
+	Rule: "the account (`AwsAccount`, `AWS::::Account:<id>`) has at least one multi-region trail, its own or " +
+		"its organization's, that is logging (`GetTrailStatus`) and records read and write management " +
+		"events from every event source (`GetEventSelectors`: classic selectors, or advanced " +
+		"selectors on `eventCategory = Management` without a `readOnly` restriction). A trail whose " +
+		"selectors exclude management event sources (classic `ExcludeManagementEventSources`, " +
+		"advanced `eventSource` NotEquals such as `kms.amazonaws.com` or `rdsdata.amazonaws.com`) " +
+		"does not count, as in the AWS Config rule `multi-region-cloudtrail-enabled` behind " +
+		"CloudTrail.1; the reason names the exclusion. Global: judged once, in the home region, over " +
+		"every multi-region trail visible there (`DescribeTrails` with shadow trails), wherever its " +
+		"home region; status and selectors are read in each trail's home region. A trail whose status " +
+		"or selectors could not be read, or that `DescribeTrails` did not say is multi-region or not, " +
+		"gives NOT_AVAILABLE when no trail passes. HIGH.",
 	Severity:     check.High,
 	ResourceType: "AwsAccount",
 	Types:        findingTypes,

@@ -51,6 +51,8 @@ var VolumeCMK = check.Check{
 	Description: "Every EBS volume, attached or not, should be encrypted with a customer managed KMS key; its snapshots " +
 		"and the volumes made from them inherit that key. An unencrypted volume fails with HIGH severity; a volume " +
 		"encrypted with the AWS managed key aws/ebs fails with MEDIUM severity. Volumes being deleted are not judged.",
+	Rule: "every EBS volume, attached or not, is encrypted with a customer managed key: unencrypted FAILED " +
+		"(HIGH), `aws/ebs` FAILED (MEDIUM). Volumes being deleted are not judged.",
 	Severity:     check.High,
 	ResourceType: snapshot.EBSVolumeType,
 	Types:        findingTypes,
@@ -139,6 +141,13 @@ var DefaultEncryption = check.Check{
 		"key that is disabled, pending deletion, deleted or otherwise unusable fails with HIGH severity: new volumes " +
 		"encrypted by default cannot be created. A customer managed default key whose state could not be read passes, " +
 		"and the reason says so.",
+	Rule: "per region, EBS encryption by default is on and the default key is customer managed: off FAILED " +
+		"(MEDIUM), on with `aws/ebs` FAILED (LOW: new volumes are encrypted, and each one on " +
+		"`aws/ebs` is reported by `ebs.volume-cmk`); on with a default key that is disabled, pending " +
+		"deletion, deleted or otherwise unusable FAILED (HIGH: new volumes encrypted by default " +
+		"cannot be created); a customer managed default key whose health could not be read PASSES, " +
+		"with that said in the reason. The resource is the account (`AwsAccount`, " +
+		"`AWS::::Account:<id>`, as Security Hub names it); the finding `Id` carries the region.",
 	Severity:     check.Medium,
 	ResourceType: "AwsAccount",
 	Types:        findingTypes,

@@ -31,6 +31,10 @@ var RepositoryCMK = check.Check{
 		"KMS_DSSE). A repository on AES256 (Amazon S3 managed keys) or on the AWS managed key aws/ecr fails with MEDIUM " +
 		"severity: its images are encrypted, but under a key the account cannot restrict with its own key policy, audit " +
 		"per use, or disable in an incident.",
+	Rule: "a private ECR repository is encrypted with a customer managed key (encryption type `KMS` or " +
+		"`KMS_DSSE`): `AES256` (Amazon S3 managed keys, no KMS key) FAILED (MEDIUM), the AWS managed " +
+		"key `aws/ecr` (KMS with no key named) FAILED (MEDIUM). Read from `DescribeRepositories` " +
+		"alone.",
 	Severity:     check.Medium,
 	ResourceType: snapshot.ECRRepositoryType,
 	Types: []string{

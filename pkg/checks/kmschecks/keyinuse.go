@@ -22,6 +22,9 @@ var KeyInUseUnhealthy = check.Check{
 	Description: "A customer managed key that encrypts at least one resource seen in this run (RDS, ECR, EBS, " +
 		"Secrets Manager, CloudTrail) must be Enabled: a disabled key makes that data unreadable now, and a key " +
 		"pending deletion makes it unrecoverable when the waiting period ends.",
+	Rule: "a customer managed key that protects at least one resource this run saw (RDS, ECR, EBS, Secrets " +
+		"Manager, CloudTrail) is Enabled; Disabled, PendingDeletion or deleted is FAILED (CRITICAL), " +
+		"and the finding lists the dependent resources",
 	Severity:     check.Critical,
 	ResourceType: "AwsKmsKey",
 	Types:        []string{"Software and Configuration Checks/AWS Security Best Practices", "Effects/Data Exposure"},

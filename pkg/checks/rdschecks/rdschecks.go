@@ -43,6 +43,9 @@ var InstanceCMK = check.Check{
 		"customer managed KMS key. Unencrypted storage fails with HIGH severity; storage encrypted with the AWS managed " +
 		"key aws/rds fails with MEDIUM severity. Instances that belong to a DB cluster (Aurora, Multi-AZ DB clusters, " +
 		"Neptune, DocumentDB) take their encryption from the cluster and are judged by rds.cluster-cmk instead.",
+	Rule: "a DB instance's storage is encrypted with a customer managed key: unencrypted is FAILED (HIGH), " +
+		"the AWS managed key `aws/rds` FAILED (MEDIUM). Instances of a DB cluster (Aurora, Multi-AZ " +
+		"DB cluster, Neptune, DocumentDB) are judged by `rds.cluster-cmk` only.",
 	Severity:     check.High,
 	ResourceType: snapshot.RDSInstanceType,
 	Types:        findingTypes,
@@ -80,6 +83,9 @@ var ClusterCMK = check.Check{
 		"API returns) should be encrypted with a customer managed KMS key; the cluster's instances share it. " +
 		"Unencrypted storage fails with HIGH severity; storage encrypted with the AWS managed key aws/rds fails with " +
 		"MEDIUM severity.",
+	Rule: "a DB cluster's storage (Aurora, Multi-AZ DB clusters, and the Neptune and DocumentDB clusters the " +
+		"RDS API returns; the engine is named in the reason) is encrypted with a customer managed " +
+		"key: unencrypted FAILED (HIGH), `aws/rds` FAILED (MEDIUM)",
 	Severity:     check.High,
 	ResourceType: snapshot.RDSClusterType,
 	Types:        findingTypes,
@@ -117,6 +123,9 @@ var SnapshotCMK = check.Check{
 		"and its key policy cannot be restricted. Unencrypted snapshots fail with HIGH severity; snapshots under aws/rds " +
 		"fail with MEDIUM severity. Snapshots shared with the account, public snapshots and AWS Backup recovery points " +
 		"are not judged.",
+	Rule: "the account's own manual and automated DB snapshots and DB cluster snapshots are encrypted with a " +
+		"customer managed key: unencrypted FAILED (HIGH), `aws/rds` FAILED (MEDIUM). Shared, public " +
+		"and AWS Backup snapshots are not judged.",
 	Severity:     check.High,
 	ResourceType: snapshot.RDSSnapshotType,
 	Types:        findingTypes,

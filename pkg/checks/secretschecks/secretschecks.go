@@ -44,6 +44,9 @@ var RotationEnabled = check.Check{
 	Description: "Secrets should rotate automatically, so a leaked value stops working. A secret that another " +
 		"service manages (OwningService, such as an RDS managed master password) is judged by that service's " +
 		"managed rotation, which needs no rotation Lambda: Secrets Manager reports it as RotationEnabled too.",
+	Rule: "a secret has automatic rotation on. A secret another service manages (`OwningService`, e.g. an " +
+		"RDS managed master password) is judged by that service's managed rotation, which needs no " +
+		"Lambda and which `ListSecrets` reports as `RotationEnabled`",
 	Severity:     check.Medium,
 	ResourceType: snapshot.SecretType,
 	Types:        bestPractices,
@@ -82,6 +85,12 @@ var RotationSucceeding = check.Check{
 	Description: "A secret with rotation on should have rotated in the first rotation window that opened after its " +
 		"last rotation (or its creation, if it never rotated), allowing a grace period. A rotation that keeps failing " +
 		"leaves the old value in use while rotation looks enabled. Secrets without rotation are not judged.",
+	Rule: "a secret with rotation on rotated in the first rotation window that opened after its last " +
+		"rotation (or creation, if never rotated), plus `secretsManagerRotationGraceDays` (default " +
+		"1). Windows follow the schedule: `rate(N days)` / `AutomaticallyAfterDays` (the UTC day N " +
+		"days on), `rate(N hours)`, and `cron(...)` (the exact next firing; without a `Duration` the " +
+		"window is taken to close at the end of that UTC day). An unreadable schedule is " +
+		"NOT_AVAILABLE. Secrets without rotation are not judged.",
 	Severity:     check.Medium,
 	ResourceType: snapshot.SecretType,
 	Types:        bestPractices,
@@ -92,7 +101,7 @@ var RotationSucceeding = check.Check{
 	RelatedRequirements: accountRequirements,
 	Services:            []snapshot.Service{snapshot.SecretsManager},
 	Thresholds: []check.Threshold{{
-		Name: RotationGraceDays, Env: "SECRETSMANAGER_ROTATION_GRACE_DAYS",
+		Name: RotationGraceDays, Env: "SECRETSMANAGER_ROTATION_GRACE_DAYS", Parameter: "SecretsManagerRotationGraceDays",
 		Default: 1, Min: 0, Max: 30,
 		Description: "days a due rotation may be late before rotation counts as failing",
 	}},
@@ -145,6 +154,8 @@ var RotatedRecently = check.Check{
 	Title: "Secrets Manager secrets were rotated within the maximum age",
 	Description: "A secret's value should be no older than the configured maximum: its last rotation, or its " +
 		"creation if it never rotated, must be recent. The longer a value lives, the more places it may have leaked to.",
+	Rule: "a secret's last rotation (or creation, if never rotated) is at most " +
+		"`secretsManagerMaxRotationAgeDays` (default 90) old",
 	Severity:     check.Medium,
 	ResourceType: snapshot.SecretType,
 	Types:        bestPractices,
@@ -155,7 +166,7 @@ var RotatedRecently = check.Check{
 	RelatedRequirements: accountRequirements,
 	Services:            []snapshot.Service{snapshot.SecretsManager},
 	Thresholds: []check.Threshold{{
-		Name: MaxRotationAgeDays, Env: "SECRETSMANAGER_MAX_ROTATION_AGE_DAYS",
+		Name: MaxRotationAgeDays, Env: "SECRETSMANAGER_MAX_ROTATION_AGE_DAYS", Parameter: "SecretsManagerMaxRotationAgeDays",
 		Default: 90, Min: 1, Max: 1000,
 		Description: "longest acceptable time since a secret's last rotation (or creation), in days",
 	}},
@@ -196,6 +207,9 @@ var Unused = check.Check{
 	Description: "A secret nobody retrieved within the configured number of days is probably unused: deleting it " +
 		"revokes access nobody needs. LastAccessedDate is kept to the day, so a retrieval counts until the end of its " +
 		"day; a secret never retrieved is judged by its creation date.",
+	Rule: "a secret was retrieved within `secretsManagerMaxUnusedDays` (default 90); `LastAccessedDate` is " +
+		"kept to the day, so a retrieval counts to the end of its day. Never retrieved: FAILED once " +
+		"the secret is older than the limit, PASSED before. LOW.",
 	Severity:     check.Low,
 	ResourceType: snapshot.SecretType,
 	Types:        bestPractices,
@@ -206,7 +220,7 @@ var Unused = check.Check{
 	RelatedRequirements: accountRequirements,
 	Services:            []snapshot.Service{snapshot.SecretsManager},
 	Thresholds: []check.Threshold{{
-		Name: MaxUnusedDays, Env: "SECRETSMANAGER_MAX_UNUSED_DAYS",
+		Name: MaxUnusedDays, Env: "SECRETSMANAGER_MAX_UNUSED_DAYS", Parameter: "SecretsManagerMaxUnusedDays",
 		Default: 90, Min: 1, Max: 1000,
 		Description: "days without a retrieval after which a secret counts as unused",
 	}},
@@ -254,6 +268,7 @@ var CMK = check.Check{
 	Description: "Secrets are always encrypted; with the AWS managed key aws/secretsmanager, anyone allowed to read " +
 		"the secret can decrypt it and the key policy cannot be narrowed. A customer managed key puts decryption " +
 		"under a key policy you control and can audit.",
+	Rule:         "a secret is encrypted with a customer managed key, not `aws/secretsmanager` (FAILED MEDIUM)",
 	Severity:     check.Medium,
 	ResourceType: snapshot.SecretType,
 	Types:        bestPractices,

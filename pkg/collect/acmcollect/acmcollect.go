@@ -26,6 +26,11 @@ type API interface {
 	DescribeCertificate(context.Context, *acm.DescribeCertificateInput, ...func(*acm.Options)) (*acm.DescribeCertificateOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"acm:ListCertificates", "acm:DescribeCertificate"}
+
 // Collector is the ACM collector.
 type Collector struct {
 	// Workers bounds concurrent DescribeCertificate calls (default 4).

@@ -34,6 +34,11 @@ type API interface {
 	GetDistribution(context.Context, *cloudfront.GetDistributionInput, ...func(*cloudfront.Options)) (*cloudfront.GetDistributionOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"cloudfront:ListDistributions", "cloudfront:GetResponseHeadersPolicy", "cloudfront:GetDistribution"}
+
 // Collector is the CloudFront collector.
 type Collector struct {
 	// Workers bounds concurrent GetResponseHeadersPolicy calls (default 4).

@@ -39,6 +39,19 @@ type API interface {
 	GetEventSelectors(context.Context, *cloudtrail.GetEventSelectorsInput, ...func(*cloudtrail.Options)) (*cloudtrail.GetEventSelectorsOutput, error)
 }
 
+// Operations are the IAM actions of every call the collectors can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal.
+var Operations = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"}
+
+// TrailOperations are the calls of Collector (snapshot.CloudTrail) and
+// AccountOperations those of AccountCollector (snapshot.CloudTrailAccount);
+// TestCollectorsCallTheirOperations keeps them exact. docs/checks.md lists
+// them under each check that reads the service.
+var (
+	TrailOperations   = []string{"cloudtrail:DescribeTrails"}
+	AccountOperations = []string{"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "cloudtrail:GetEventSelectors"}
+)
+
 func newAPI(f func(aws.Config) API, cfg aws.Config) API {
 	if f != nil {
 		return f(cfg)

@@ -24,6 +24,11 @@ type API interface {
 	GetEbsDefaultKmsKeyId(context.Context, *ec2.GetEbsDefaultKmsKeyIdInput, ...func(*ec2.Options)) (*ec2.GetEbsDefaultKmsKeyIdOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"ec2:DescribeVolumes", "ec2:GetEbsEncryptionByDefault", "ec2:GetEbsDefaultKmsKeyId"}
+
 // Collector is the EBS collector.
 type Collector struct {
 	// NewAPI builds the client; nil means ec2.NewFromConfig.

@@ -22,6 +22,11 @@ type API interface {
 	DescribeRepositories(context.Context, *ecr.DescribeRepositoriesInput, ...func(*ecr.Options)) (*ecr.DescribeRepositoriesOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"ecr:DescribeRepositories"}
+
 // Collector is the ECR collector.
 type Collector struct {
 	// NewAPI builds the client; nil means ecr.NewFromConfig.

@@ -28,6 +28,16 @@ type API interface {
 	GetKeyRotationStatus(context.Context, *kms.GetKeyRotationStatusInput, ...func(*kms.Options)) (*kms.GetKeyRotationStatusOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"kms:ListKeys", "kms:ListAliases", "kms:DescribeKey", "kms:GetKeyRotationStatus"}
+
+// ReferencedOperations are the calls of DescribeReferenced, the second pass
+// behind snapshot.KMSReferenced; TestDescribeReferencedCallsItsOperations
+// keeps it exact.
+var ReferencedOperations = []string{"kms:DescribeKey"}
+
 // Collector is the KMS collector.
 type Collector struct {
 	// Workers bounds concurrent per-key calls (default 8).

@@ -32,6 +32,11 @@ type API interface {
 	DescribeDBClusterSnapshots(context.Context, *rds.DescribeDBClusterSnapshotsInput, ...func(*rds.Options)) (*rds.DescribeDBClusterSnapshotsOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"}
+
 // Collector is the RDS collector.
 type Collector struct {
 	// NewAPI builds the client; nil means rds.NewFromConfig.

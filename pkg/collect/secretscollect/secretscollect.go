@@ -26,6 +26,11 @@ type API interface {
 	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 }
 
+// Operations are the IAM actions of every call the collector can make: one
+// per method of API, which TestOperationsMatchAPI keeps equal. docs/checks.md
+// lists them under each check that reads this service.
+var Operations = []string{"secretsmanager:ListSecrets"}
+
 // Collector is the Secrets Manager collector.
 type Collector struct {
 	// NewAPI builds the client; nil means secretsmanager.NewFromConfig.

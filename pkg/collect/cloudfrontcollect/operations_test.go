@@ -1,0 +1,18 @@
+package cloudfrontcollect_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+
+	"github.com/posture-auditor/posture-auditor/pkg/collect/cloudfrontcollect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/collecttest"
+)
+
+// TestOperationsMatchAPI: Operations, the calls docs/checks.md lists for
+// the checks that read this collector, is exactly the API interface's
+// methods as IAM actions, so a call added to the interface cannot be missed.
+func TestOperationsMatchAPI(t *testing.T) {
+	collecttest.CheckOperations(t, reflect.TypeFor[cloudfrontcollect.API](), cloudfront.ServiceID, cloudfrontcollect.Operations)
+}

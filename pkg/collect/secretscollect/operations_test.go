@@ -1,0 +1,18 @@
+package secretscollect_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/posture-auditor/posture-auditor/pkg/collect/collecttest"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/secretscollect"
+)
+
+// TestOperationsMatchAPI: Operations, the calls docs/checks.md lists for
+// the checks that read this collector, is exactly the API interface's
+// methods as IAM actions, so a call added to the interface cannot be missed.
+func TestOperationsMatchAPI(t *testing.T) {
+	collecttest.CheckOperations(t, reflect.TypeFor[secretscollect.API](), secretsmanager.ServiceID, secretscollect.Operations)
+}
