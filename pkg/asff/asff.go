@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,10 +29,28 @@ const (
 	// read: Context.Now, taken before the run's reads began.
 	ObservedAtField = "posture-auditor/ObservedAt"
 	// FingerprintField is the ProductFields key of a digest of everything
-	// the finding says (status, severity, reason, resource details, tool
-	// version), without its timestamps: equal fingerprints mean nothing to
-	// import.
+	// the finding says (status, severity, reason, resource details and
+	// tags, tool version), without its timestamps: equal fingerprints mean
+	// nothing to import, and a tag change is a change.
 	FingerprintField = "posture-auditor/Fingerprint"
+
+	// TruncatedField is the ProductFields key that says what the finding
+	// left out or shortened to fit ASFF's limits (the publisher adds to it
+	// what it drops to fit 240 KB).
+	TruncatedField = "posture-auditor/Truncated"
+	// ExemptTagPrefix starts the tag keys meant for this tool's findings
+	// (posture-auditor:exempt, which docs/suppression.md's automation rules
+	// match): they are kept first when a resource has more tags than ASFF
+	// takes.
+	ExemptTagPrefix = "posture-auditor:"
+
+	// MaxTags, MaxTagKey and MaxTagValue are the AWS tag limits ASFF's
+	// Resources[].Tags must follow: 50 tags, keys of at most 128 and values
+	// of at most 256 Unicode characters. Security Hub also requires every
+	// key and value to hold a non-blank character (pattern .*\S.*).
+	MaxTags     = 50
+	MaxTagKey   = 128
+	MaxTagValue = 256
 
 	MaxTitle          = 256
 	MaxDescription    = 1024
@@ -83,6 +103,7 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 	if r.ResourceType != "" {
 		resourceType = r.ResourceType
 	}
+	tags, tagsNote := resourceTags(r.Tags)
 	description := c.Description
 	if r.Reason != "" {
 		description = r.Reason + ". " + c.Description
@@ -135,6 +156,7 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 			Partition: types.Partition(ctx.Partition),
 			Region:    aws.String(r.Region),
 			Details:   r.Details,
+			Tags:      tags,
 		}},
 		Compliance:  compliance,
 		RecordState: types.RecordStateActive,
@@ -154,8 +176,103 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 	if len(c.SecurityHubControls) > 0 {
 		f.ProductFields["posture-auditor/RelatedSecurityHubControls"] = strings.Join(c.SecurityHubControls, ",")
 	}
+	if tagsNote != "" {
+		f.ProductFields[TruncatedField] = tagsNote
+	}
 	f.ProductFields[FingerprintField] = Fingerprint(f)
 	return f
+}
+
+// resourceTags fits a resource's tags to ASFF, and says in a note what it
+// left out or shortened, so that the import never fails on a tag. A tag
+// Security Hub would reject (a blank key or value, or one holding a line
+// break) is left out, and so is a key over MaxTagKey characters (a cut key
+// would be another tag); a value over MaxTagValue characters is cut. Past
+// MaxTags, the posture-auditor: tags are kept first, then the others, then
+// AWS's own aws: tags, each in key order.
+func resourceTags(in map[string]string) (map[string]string, string) {
+	if len(in) == 0 {
+		return nil, ""
+	}
+	var keys []string
+	var invalid, longKey, cut int
+	for k, v := range in {
+		switch {
+		case !asffString(k) || !asffString(v):
+			invalid++
+		case utf8.RuneCountInString(k) > MaxTagKey:
+			longKey++
+		default:
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if a, b := tagRank(keys[i]), tagRank(keys[j]); a != b {
+			return a < b
+		}
+		return keys[i] < keys[j]
+	})
+	over := 0
+	if len(keys) > MaxTags {
+		over, keys = len(keys)-MaxTags, keys[:MaxTags]
+	}
+	var out map[string]string
+	if len(keys) > 0 {
+		out = make(map[string]string, len(keys))
+	}
+	for _, k := range keys {
+		v := in[k]
+		if utf8.RuneCountInString(v) > MaxTagValue {
+			v = truncateRunes(v, MaxTagValue)
+			cut++
+		}
+		out[k] = v
+	}
+	var notes []string
+	if invalid > 0 {
+		notes = append(notes, strconv.Itoa(invalid)+" left out (blank or multi-line key or value)")
+	}
+	if longKey > 0 {
+		notes = append(notes, strconv.Itoa(longKey)+" left out (key over "+strconv.Itoa(MaxTagKey)+" characters)")
+	}
+	if over > 0 {
+		notes = append(notes, strconv.Itoa(over)+" left out (over "+strconv.Itoa(MaxTags)+" tags)")
+	}
+	if cut > 0 {
+		notes = append(notes, strconv.Itoa(cut)+" value(s) cut to "+strconv.Itoa(MaxTagValue)+" characters")
+	}
+	if len(notes) == 0 {
+		return out, ""
+	}
+	return out, "resource tags: " + strings.Join(notes, ", ")
+}
+
+// asffString reports whether s is a valid ASFF map key or value: it holds
+// a non-blank character and no line break.
+func asffString(s string) bool {
+	return strings.TrimSpace(s) != "" && !strings.ContainsAny(s, "\n\r\u0085\u2028\u2029")
+}
+
+// tagRank orders tags for keeping: this tool's own first, AWS's last.
+func tagRank(key string) int {
+	switch {
+	case strings.HasPrefix(key, ExemptTagPrefix):
+		return 0
+	case strings.HasPrefix(strings.ToLower(key), "aws:"):
+		return 2
+	}
+	return 1
+}
+
+// truncateRunes shortens s to at most max characters, marking the cut with
+// an ellipsis.
+func truncateRunes(s string, max int) string {
+	const ellipsis = "..."
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	return string(r[:max-len(ellipsis)]) + ellipsis
 }
 
 // Fingerprint digests what f says, leaving out when: its timestamps, its

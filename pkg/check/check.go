@@ -104,6 +104,11 @@ type Result struct {
 	// Related are further resources the finding concerns (the resources a
 	// key protects); they follow the main resource in ASFF Resources.
 	Related []RelatedResource
+	// Tags are the judged resource's tags, as its collector read them from
+	// the list or describe call it makes anyway (none is made for tags);
+	// nil for resources whose calls do not return them. They become ASFF
+	// Resources[0].Tags, which Security Hub automation rules can match.
+	Tags map[string]string
 }
 
 // RelatedResource names a resource by ASFF type and ARN.

@@ -139,3 +139,25 @@ func ForEach[T any](ctx context.Context, workers int, items []T, fn func(context
 	}
 	wg.Wait()
 }
+
+// Tags turns the tag list a list or describe answer carried into a map;
+// nil when it carried none. kv reads one tag's key and value (the SDKs
+// have one Tag type per service). A tag without a key is skipped; a
+// missing value is the empty string.
+func Tags[T any](tags []T, kv func(T) (key, value *string)) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(tags))
+	for _, t := range tags {
+		k, v := kv(t)
+		if aws.ToString(k) == "" {
+			continue
+		}
+		out[*k] = aws.ToString(v)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

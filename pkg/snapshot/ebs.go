@@ -49,6 +49,10 @@ type EBSVolume struct {
 	// KMSKeyID is the key as EC2 reported it (a key ARN); empty when the
 	// volume is not encrypted.
 	KMSKeyID string
+
+	// Tags are the volume's tags (Name included), from DescribeVolumes; nil
+	// when it has none.
+	Tags map[string]string
 }
 
 // EBSAttachment is one attachment of a volume to an instance.

@@ -54,6 +54,10 @@ type RDSInstance struct {
 	// KMSKeyID is the key reference as RDS reported it (AWS reports the key
 	// ARN); empty when the instance is not encrypted.
 	KMSKeyID string
+
+	// Tags are the instance's tags, from DescribeDBInstances' TagList (no
+	// call of its own); nil when it has none.
+	Tags map[string]string
 }
 
 // InCluster reports an instance whose storage belongs to a DB cluster.
@@ -77,6 +81,10 @@ type RDSCluster struct {
 
 	StorageEncrypted Fact[bool]
 	KMSKeyID         string
+
+	// Tags are the cluster's tags, from DescribeDBClusters' TagList; nil
+	// when it has none.
+	Tags map[string]string
 }
 
 // RDSClusterMember is one DB instance of a cluster.
@@ -109,4 +117,8 @@ type RDSSnapshot struct {
 	// StorageEncrypted; unknown when the response omitted it.
 	Encrypted Fact[bool]
 	KMSKeyID  string
+
+	// Tags are the snapshot's tags, from DescribeDBSnapshots' or
+	// DescribeDBClusterSnapshots' TagList; nil when it has none.
+	Tags map[string]string
 }

@@ -56,6 +56,11 @@ type Secret struct {
 	LastAccessedDate *time.Time
 	// DeletedDate is set on a secret scheduled for deletion.
 	DeletedDate *time.Time
+
+	// Tags are the secret's tags, from its ListSecrets entry (AWS's own,
+	// such as aws:secretsmanager:owningService, included); nil when it has
+	// none.
+	Tags map[string]string
 }
 
 // SecretRotationRules is RotationRules as reported. ListSecrets fills

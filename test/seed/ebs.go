@@ -15,7 +15,8 @@ import (
 func init() { register(seedEBS) }
 
 // seedEBS creates three volumes, ebs/cmk under the demo CMK kms/app
-// (PASSED), ebs/unencrypted (FAILED, HIGH) and ebs/aws-managed encrypted
+// (PASSED), ebs/unencrypted (FAILED, HIGH; tagged
+// posture-auditor:exempt=ebs.volume-cmk) and ebs/aws-managed encrypted
 // without a key, so with the aws/ebs key (FAILED, MEDIUM), and then turns
 // encryption by default on without changing the default key: the region's
 // ebs.default-encryption is FAILED (LOW), encryption on with aws/ebs. The
@@ -30,17 +31,22 @@ func seedEBS(ctx context.Context, cfg aws.Config, d Demo, _ *gapfill.Proxy) erro
 		name      string
 		encrypted bool
 		key       string
+		exempt    string // the posture-auditor:exempt tag's value, if any
 	}{
-		{"cmk", true, d["kms/app"]},
-		{"unencrypted", false, ""},
-		{"aws-managed", true, ""},
+		{"cmk", true, d["kms/app"], ""},
+		{"unencrypted", false, "", "ebs.volume-cmk"},
+		{"aws-managed", true, "", ""},
 	} {
+		tags := []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("demo-" + v.name)}}
+		if v.exempt != "" {
+			tags = append(tags, ec2types.Tag{Key: aws.String(ExemptTagKey), Value: aws.String(v.exempt)})
+		}
 		in := &ec2.CreateVolumeInput{
 			AvailabilityZone: aws.String(cfg.Region + "a"), Size: aws.Int32(8), VolumeType: ec2types.VolumeTypeGp3,
 			Encrypted: aws.Bool(v.encrypted),
 			TagSpecifications: []ec2types.TagSpecification{{
 				ResourceType: ec2types.ResourceTypeVolume,
-				Tags:         []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("demo-" + v.name)}},
+				Tags:         tags,
 			}},
 		}
 		if v.key != "" {

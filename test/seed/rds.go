@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 )
@@ -13,7 +14,8 @@ import (
 func init() { register(seedRDS) }
 
 // seedRDS creates DB instances under the demo CMK (rds/cmk-db), unencrypted
-// (rds/plain-db) and under the default aws/rds key (rds/default-db); Aurora
+// (rds/plain-db, tagged posture-auditor:exempt=rds.instance-cmk and
+// team=demo) and under the default aws/rds key (rds/default-db); Aurora
 // clusters under the CMK (rds/cmk-cluster) and unencrypted
 // (rds/plain-cluster); and a manual snapshot of each CMK and unencrypted
 // instance and cluster (rds/cmk-db-snapshot, rds/plain-db-snapshot,
@@ -25,16 +27,22 @@ func seedRDS(ctx context.Context, cfg aws.Config, d Demo, _ *gapfill.Proxy) erro
 		name      string
 		encrypted bool
 		key       string
+		tags      []rdstypes.Tag
 	}{
-		{"cmk-db", true, d["kms/app"]},
-		{"plain-db", false, ""},
-		{"default-db", true, ""},
+		{"cmk-db", true, d["kms/app"], nil},
+		// Tagged for the Security Hub automation rule of docs/suppression.md:
+		// its rds.instance-cmk finding carries the tags (Resources[0].Tags).
+		{"plain-db", false, "", []rdstypes.Tag{
+			{Key: aws.String(ExemptTagKey), Value: aws.String("rds.instance-cmk")},
+			{Key: aws.String("team"), Value: aws.String("demo")},
+		}},
+		{"default-db", true, "", nil},
 	} {
 		input := &rds.CreateDBInstanceInput{
 			DBInstanceIdentifier: aws.String("demo-" + in.name), Engine: aws.String("postgres"),
 			DBInstanceClass: aws.String("db.t3.micro"), AllocatedStorage: aws.Int32(20),
 			MasterUsername: aws.String("demo_admin"), MasterUserPassword: aws.String("demo-only-password"),
-			StorageEncrypted: aws.Bool(in.encrypted),
+			StorageEncrypted: aws.Bool(in.encrypted), Tags: in.tags,
 		}
 		if in.key != "" {
 			input.KmsKeyId = aws.String(in.key)

@@ -20,7 +20,8 @@ func init() { register(seedSecretsManager) }
 //
 //	secrets/rotating     rotation every 30 days, just rotated, demo CMK, retrieved yesterday
 //	secrets/overdue      rotation every 30 days, last rotated 100 days ago (created 200), demo CMK, retrieved 120 days ago
-//	secrets/stale        no rotation, created 400 days ago, never retrieved, aws/secretsmanager
+//	secrets/stale        no rotation, created 400 days ago, never retrieved, aws/secretsmanager,
+//	                     tagged posture-auditor:exempt=secretsmanager.rotation-enabled
 //	secrets/rds-managed  owned by RDS (managed rotation every 7 days, no Lambda), just rotated, retrieved today, aws/secretsmanager
 //	secrets/new          no rotation, created now, never retrieved, aws/secretsmanager
 //	secrets/retired      scheduled for deletion: not listed, so never judged
@@ -51,6 +52,8 @@ func seedSecretsManager(ctx context.Context, cfg aws.Config, d Demo, gaps *gapfi
 		{name: "overdue", secretName: "demo/app/overdue", cmk: true, rotateDays: 30,
 			fields: gapfill.SecretFields{CreatedDate: daysAgo(200), LastRotatedDate: daysAgo(100), LastAccessedDate: daysAgo(120)}},
 		{name: "stale", secretName: "demo/legacy/stale",
+			// Tagged for the automation rule of docs/suppression.md.
+			tags:   []smtypes.Tag{{Key: aws.String(ExemptTagKey), Value: aws.String("secretsmanager.rotation-enabled")}},
 			fields: gapfill.SecretFields{CreatedDate: daysAgo(400)}},
 		{name: "rds-managed", secretName: "rds!db-demo-managed", rotateDays: 7,
 			// The tag AWS puts on a managed secret; moto derives OwningService from it.

@@ -14,6 +14,11 @@ import (
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 )
 
+// ExemptTagKey is the tag docs/suppression.md's automation rules match; one
+// demo DB instance, volume and secret carry it (value: the check ID whose
+// finding on them the rule suppresses).
+const ExemptTagKey = "posture-auditor:exempt"
+
 // Demo names the ARNs of what Account created, by a short name such as
 // "kms/rotating", so tests can assert the finding of each resource.
 type Demo map[string]string

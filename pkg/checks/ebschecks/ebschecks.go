@@ -77,7 +77,7 @@ func evaluateVolumes(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		}
 		r := check.Result{
 			CheckID: VolumeCMKID, ResourceARN: v.ARN, ResourceName: v.DisplayName(), Region: s.Region,
-			Details: &check.ResourceDetails{AwsEc2Volume: VolumeDetails(v)},
+			Details: &check.ResourceDetails{AwsEc2Volume: VolumeDetails(v)}, Tags: v.Tags,
 		}
 		if !v.Encrypted.Known {
 			r.Status, r.Reason = check.NotAvailable, v.Encrypted.Reason

@@ -1,6 +1,7 @@
 package ebschecks
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -209,6 +210,36 @@ func TestMetadata(t *testing.T) {
 	for _, c := range Checks() {
 		if err := c.Validate(); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestVolumeResultsCarryTags: ebs.volume-cmk hands each volume's tags (read
+// with DescribeVolumes) to its result, whatever the verdict; the account's
+// encryption-by-default finding is about no taggable resource and has none.
+func TestVolumeResultsCarryTags(t *testing.T) {
+	s := kmsSnapshot()
+	tagged := volume("vol-a", no, "")
+	tagged.Tags = map[string]string{"Name": "scratch", "posture-auditor:exempt": "ebs.volume-cmk"}
+	unknown := volume("vol-b", snapshot.UnknownFact[bool]("DescribeVolumes did not report whether the volume is encrypted"), "")
+	unknown.Tags = map[string]string{"team": "ops"}
+	bare := volume("vol-c", yes, keyPrefix+cmkID)
+	s.EBS.Volumes = []*snapshot.EBSVolume{bare, unknown, tagged}
+	s.EBS.Defaults = &snapshot.EBSDefaults{EncryptionByDefault: yes, DefaultKMSKey: snapshot.KnownFact("alias/aws/ebs")}
+
+	got := VolumeCMK.Evaluate(s, nil)
+	if len(got) != 3 {
+		t.Fatalf("%d results", len(got))
+	}
+	for _, r := range got {
+		want := map[string]*snapshot.EBSVolume{tagged.ARN: tagged, unknown.ARN: unknown, bare.ARN: bare}[r.ResourceARN].Tags
+		if !maps.Equal(r.Tags, want) || (want == nil) != (r.Tags == nil) {
+			t.Errorf("%s (%s): tags %v, want %v", r.ResourceARN, r.Status, r.Tags, want)
+		}
+	}
+	for _, r := range DefaultEncryption.Evaluate(s, nil) {
+		if r.Tags != nil {
+			t.Errorf("account setting result has tags: %v", r.Tags)
 		}
 	}
 }

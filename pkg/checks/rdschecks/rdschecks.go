@@ -68,7 +68,7 @@ func evaluateInstances(s *snapshot.Snapshot, _ check.Params) []check.Result {
 			continue // the cluster's storage: judged once, by rds.cluster-cmk
 		}
 		r := judge(s, i.StorageEncrypted, i.KMSKeyID, label(i.Engine, "DB instance"))
-		r.ResourceARN, r.ResourceName = i.ARN, i.Identifier
+		r.ResourceARN, r.ResourceName, r.Tags = i.ARN, i.Identifier, i.Tags
 		r.Details = &check.ResourceDetails{AwsRdsDbInstance: InstanceDetails(i)}
 		out = append(out, r)
 	}
@@ -105,7 +105,7 @@ func evaluateClusters(s *snapshot.Snapshot, _ check.Params) []check.Result {
 	var out []check.Result
 	for _, c := range clusters {
 		r := judge(s, c.StorageEncrypted, c.KMSKeyID, label(c.Engine, "DB cluster"))
-		r.ResourceARN, r.ResourceName = c.ARN, c.Identifier
+		r.ResourceARN, r.ResourceName, r.Tags = c.ARN, c.Identifier, c.Tags
 		r.Details = &check.ResourceDetails{AwsRdsDbCluster: ClusterDetails(c)}
 		out = append(out, r)
 	}
@@ -143,13 +143,13 @@ func evaluateSnapshots(s *snapshot.Snapshot, _ check.Params) []check.Result {
 	var out []check.Result
 	for _, sn := range sortedSnapshots(s.RDS.Snapshots) {
 		r := judge(s, sn.Encrypted, sn.KMSKeyID, label(sn.Type, sn.Engine, "DB snapshot"))
-		r.ResourceARN, r.ResourceName = sn.ARN, sn.Identifier
+		r.ResourceARN, r.ResourceName, r.Tags = sn.ARN, sn.Identifier, sn.Tags
 		r.Details = &check.ResourceDetails{AwsRdsDbSnapshot: SnapshotDetails(sn)}
 		out = append(out, r)
 	}
 	for _, sn := range sortedSnapshots(s.RDS.ClusterSnapshots) {
 		r := judge(s, sn.Encrypted, sn.KMSKeyID, label(sn.Type, sn.Engine, "DB cluster snapshot"))
-		r.ResourceARN, r.ResourceName = sn.ARN, sn.Identifier
+		r.ResourceARN, r.ResourceName, r.Tags = sn.ARN, sn.Identifier, sn.Tags
 		r.ResourceType = snapshot.RDSClusterSnapshotType
 		r.Details = &check.ResourceDetails{AwsRdsDbClusterSnapshot: ClusterSnapshotDetails(sn)}
 		out = append(out, r)

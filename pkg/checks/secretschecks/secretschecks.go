@@ -323,6 +323,7 @@ func result(s *snapshot.Snapshot, sec *snapshot.Secret) check.Result {
 		ResourceName: sec.Name,
 		Region:       s.Region,
 		Details:      &check.ResourceDetails{AwsSecretsManagerSecret: SecretDetails(sec)},
+		Tags:         sec.Tags,
 	}
 }
 

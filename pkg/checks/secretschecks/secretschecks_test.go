@@ -1,6 +1,7 @@
 package secretschecks
 
 import (
+	"maps"
 	"testing"
 	"time"
 
@@ -274,5 +275,33 @@ func assertOne(t *testing.T, got []check.Result, w *want, arn string) {
 	}
 	if r.Details == nil || r.Details.AwsSecretsManagerSecret == nil {
 		t.Error("result has no AwsSecretsManagerSecret details")
+	}
+}
+
+// TestEveryCheckCarriesTheSecretsTags: each Secrets Manager check hands the
+// judged secret's tags (from its ListSecrets entry) to every result, for
+// ASFF Resources[0].Tags; an untagged secret's results have none.
+func TestEveryCheckCarriesTheSecretsTags(t *testing.T) {
+	tags := map[string]string{"posture-auditor:exempt": "secretsmanager.rotation-enabled", "team": "payments"}
+	tagged := secret(func(s *snapshot.Secret) {
+		rotating(snapshot.SecretRotationRules{AutomaticallyAfterDays: 30}, "2026-02-10 08:00")(s)
+		s.LastAccessedDate = tp("2026-02-28 00:00")
+		s.Tags = tags
+	})
+	bare := secret(func(s *snapshot.Secret) { s.ARN, s.Name = arnPrefix+"bare-123456", "bare" })
+	for _, c := range Checks() {
+		got := c.Evaluate(snap(tagged, bare), defaults)
+		if len(got) == 0 {
+			t.Errorf("%s: no results", c.ID)
+		}
+		for _, r := range got {
+			want := tags
+			if r.ResourceARN == bare.ARN {
+				want = nil
+			}
+			if !maps.Equal(r.Tags, want) || (want == nil) != (r.Tags == nil) {
+				t.Errorf("%s %s (%s): tags %v, want %v", c.ID, r.ResourceName, r.Status, r.Tags, want)
+			}
+		}
 	}
 }

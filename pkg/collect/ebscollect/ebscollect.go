@@ -1,5 +1,5 @@
 // Package ebscollect reads the EBS posture of one region: every volume
-// (DescribeVolumes, which carries encryption and key) and the account's
+// (DescribeVolumes, which carries encryption, key and tags) and the account's
 // encryption-by-default setting (GetEbsEncryptionByDefault and
 // GetEbsDefaultKmsKeyId).
 package ebscollect
@@ -259,11 +259,9 @@ func fromAPI(snap *snapshot.Snapshot, v ec2types.Volume) *snapshot.EBSVolume {
 	if v.Encrypted != nil {
 		vol.Encrypted = snapshot.KnownFact(*v.Encrypted)
 	}
-	for _, t := range v.Tags {
-		if aws.ToString(t.Key) == "Name" {
-			vol.Name = aws.ToString(t.Value)
-		}
-	}
+	// DescribeVolumes returns each volume's tags: no DescribeTags call.
+	vol.Tags = collect.Tags(v.Tags, func(t ec2types.Tag) (*string, *string) { return t.Key, t.Value })
+	vol.Name = vol.Tags["Name"]
 	for _, a := range v.Attachments {
 		vol.Attachments = append(vol.Attachments, snapshot.EBSAttachment{
 			InstanceID:          aws.ToString(a.InstanceId),

@@ -3,6 +3,7 @@ package ebscollect_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -30,7 +31,8 @@ func TestMain(m *testing.M) { motoserver.TestMain(m) }
 
 const region = "eu-west-1"
 
-// seedVolumes creates, in moto: an unencrypted volume named "scratch", one
+// seedVolumes creates, in moto: an unencrypted volume named "scratch" (and
+// tagged posture-auditor:exempt=ebs.volume-cmk), one
 // encrypted without a key (moto, like AWS, uses the aws/ebs key) and one
 // encrypted with a customer managed key, whose ARN it returns.
 func seedVolumes(t *testing.T, cfg aws.Config) (cmkARN string) {
@@ -43,7 +45,9 @@ func seedVolumes(t *testing.T, cfg aws.Config) (cmkARN string) {
 	cmkARN = aws.ToString(key.KeyMetadata.Arn)
 	c := ec2.NewFromConfig(cfg)
 	for _, in := range []*ec2.CreateVolumeInput{
-		{Size: aws.Int32(8), TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume, Tags: []ec2types.Tag{{Key: aws.String("Name"), Value: aws.String("scratch")}}}}},
+		{Size: aws.Int32(8), TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeVolume, Tags: []ec2types.Tag{
+			{Key: aws.String("Name"), Value: aws.String("scratch")}, {Key: aws.String("posture-auditor:exempt"), Value: aws.String("ebs.volume-cmk")},
+		}}}},
 		{Size: aws.Int32(8), Encrypted: aws.Bool(true)},
 		{Size: aws.Int32(8), Encrypted: aws.Bool(true), KmsKeyId: aws.String(cmkARN)},
 	} {
@@ -110,6 +114,10 @@ func TestCollectAgainstMoto(t *testing.T) {
 	}
 	if managed.KMSKeyID == "" {
 		t.Errorf("volume encrypted without a key must report the aws/ebs key: %+v", managed)
+	}
+	// Tags come with DescribeVolumes (no DescribeTags: see the call counts).
+	if want := map[string]string{"Name": "scratch", "posture-auditor:exempt": "ebs.volume-cmk"}; !maps.Equal(plain.Tags, want) || managed.Tags != nil {
+		t.Errorf("tags: %v and %v, want %v and none", plain.Tags, managed.Tags, want)
 	}
 	uses := map[string]snapshot.KeyUse{}
 	for _, u := range dataKeyUses(snap) {
@@ -180,6 +188,11 @@ func TestCollectNamedAgainstMoto(t *testing.T) {
 	ebscollect.Collector{}.Collect(ctx, cfg, snap, collect.Scope{ResourceIDs: []string{a.ID, b.ARN}})
 	if len(snap.EBS.Volumes) != 2 || snap.EBS.Defaults != nil || !snap.Complete(snapshot.EBS) || counter.Total() != 1 {
 		t.Fatalf("named: %d volumes, defaults %v, errors %v, calls %+v", len(snap.EBS.Volumes), snap.EBS.Defaults, snap.Errors, counter.Snapshot())
+	}
+	for _, v := range snap.EBS.Volumes {
+		if want := map[string]*snapshot.EBSVolume{a.ID: a, b.ID: b}[v.ID]; want == nil || !maps.Equal(v.Tags, want.Tags) {
+			t.Errorf("named volume %s: tags %v, want those of the listing", v.ID, v.Tags)
+		}
 	}
 
 	counter = awsconfig.NewCallCounter()
@@ -401,8 +414,8 @@ func (f *ec2Fake) serve(w http.ResponseWriter, r *http.Request) {
 // statusRE is a volume's own status and its attachments.
 var statusRE = regexp.MustCompile(`<status>[a-z-]+</status><createTime>[^<]*</createTime><attachmentSet.*?(</attachmentSet>|/>)`)
 
-// fakeVolume i is attached and named on even i, encrypted with a customer
-// managed key on odd i.
+// fakeVolume i is attached, named and tagged posture-auditor:exempt on even
+// i, encrypted with a customer managed key (and untagged) on odd i.
 func fakeVolume(i int) string {
 	id := fmt.Sprintf("vol-%017d", i)
 	if i%2 == 1 {
@@ -413,7 +426,8 @@ func fakeVolume(i int) string {
 	return fmt.Sprintf(`<item><volumeId>%s</volumeId><size>8</size><snapshotId>snap-1</snapshotId><availabilityZone>eu-west-1a</availabilityZone><status>in-use</status>`+
 		`<createTime>2026-01-02T03:04:05.000Z</createTime><attachmentSet><item><volumeId>%s</volumeId><instanceId>i-%d</instanceId><device>/dev/xvda</device>`+
 		`<status>attached</status><attachTime>2026-01-02T03:05:00.000Z</attachTime><deleteOnTermination>true</deleteOnTermination></item></attachmentSet>`+
-		`<encrypted>false</encrypted><volumeType>gp2</volumeType><tagSet><item><key>Name</key><value>web-%d</value></item></tagSet></item>`, id, id, i, i)
+		`<encrypted>false</encrypted><volumeType>gp2</volumeType><tagSet><item><key>Name</key><value>web-%d</value></item>`+
+		`<item><key>posture-auditor:exempt</key><value>ebs.volume-cmk</value></item></tagSet></item>`, id, id, i, i)
 }
 
 func (f *ec2Fake) calls(action string) []url.Values {
@@ -476,7 +490,10 @@ func TestCollectPaginates(t *testing.T) {
 		v.Attachments[0].State != "attached" || !v.Attachments[0].DeleteOnTermination || v.Attachments[0].AttachTime.IsZero() {
 		t.Errorf("last volume: %+v", v)
 	}
-	if e := snap.EBS.Volumes[1]; !e.Encrypted.Value || e.KMSKeyID != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
+	if want := map[string]string{"Name": "web-1200", "posture-auditor:exempt": "ebs.volume-cmk"}; !maps.Equal(v.Tags, want) {
+		t.Errorf("last volume's tags %v, want %v", v.Tags, want)
+	}
+	if e := snap.EBS.Volumes[1]; !e.Encrypted.Value || e.KMSKeyID != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" || e.Tags != nil {
 		t.Errorf("encrypted volume: %+v", e)
 	}
 	if d := snap.EBS.Defaults; !d.EncryptionByDefault.Value || d.DefaultKMSKey.Value != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" {
@@ -602,5 +619,49 @@ func TestCollectNamedGoneAndServerError(t *testing.T) {
 	ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake5xx.URL, nil), snap, collect.Scope{ResourceIDs: ids[:1]})
 	if errs := snap.Errors[snapshot.EBS]; len(errs) != 1 || errs[0].Resource != ids[0] || errs[0].Code != "Unavailable" || snap.Absent(snapshot.EBS, ids[0]) || len(snap.EBS.Volumes) != 0 {
 		t.Errorf("5xx: errors %+v, absent %v", errs, snap.Absent(snapshot.EBS, ids[0]))
+	}
+}
+
+// TestTagsComeWithDescribeVolumes: a scan and a run naming volumes read the
+// volumes' tags from the DescribeVolumes answers they already ask for; the
+// collector makes no other call (no DescribeTags).
+func TestTagsComeWithDescribeVolumes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		scope collect.Scope
+		calls map[string]int
+	}{
+		{"scan", collect.Scope{}, map[string]int{"DescribeVolumes": 1, "GetEbsEncryptionByDefault": 1, "GetEbsDefaultKmsKeyId": 1}},
+		{"named", collect.Scope{ResourceIDs: []string{"vol-00000000000000000", "vol-00000000000000001", "vol-00000000000000002"}}, map[string]int{"DescribeVolumes": 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newEC2Fake(3, nil)
+			defer fake.Close()
+			counter := awsconfig.NewCallCounter()
+			snap := snapshot.New("111122223333", "aws", region)
+			ebscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, tc.scope)
+			if !snap.Complete(snapshot.EBS) || len(snap.EBS.Volumes) != 3 {
+				t.Fatalf("%d volumes, errors %v", len(snap.EBS.Volumes), snap.Errors)
+			}
+			for _, v := range snap.EBS.Volumes {
+				var want map[string]string
+				if v.ID != "vol-00000000000000001" {
+					want = map[string]string{"Name": v.Name, "posture-auditor:exempt": "ebs.volume-cmk"}
+				}
+				if !maps.Equal(v.Tags, want) {
+					t.Errorf("%s tags %v, want %v", v.ID, v.Tags, want)
+				}
+			}
+			total := 0
+			for op, n := range tc.calls {
+				total += n
+				if got := counter.Count("EC2", op); got != n {
+					t.Errorf("%s called %d times, want %d", op, got, n)
+				}
+			}
+			if counter.Total() != total {
+				t.Errorf("%d calls, want %d (no tag call): %+v", counter.Total(), total, counter.Snapshot())
+			}
+		})
 	}
 }

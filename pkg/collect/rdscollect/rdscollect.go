@@ -1,7 +1,8 @@
 // Package rdscollect reads the RDS-API resources of one region: DB
 // instances, DB clusters, DB snapshots and DB cluster snapshots. The four
 // describe calls are list calls that already carry every field the checks
-// need (encryption flag and key), so nothing is described per resource.
+// need (encryption flag and key) and each resource's tags (TagList), so
+// nothing is described per resource and ListTagsForResource is never called.
 //
 // The same API returns Neptune and DocumentDB clusters, instances and
 // snapshots. They are kept: they are encrypted with KMS exactly as RDS is
@@ -287,6 +288,7 @@ func listInstances(ctx context.Context, api API, filters []rdstypes.Filter) ([]*
 				CreateTime:        aws.ToTime(d.InstanceCreateTime),
 				StorageEncrypted:  encryptedFact(d.StorageEncrypted, "DescribeDBInstances", "StorageEncrypted"),
 				KMSKeyID:          keyOf(d.StorageEncrypted, d.KmsKeyId),
+				Tags:              tags(d.TagList),
 			})
 		}
 	}
@@ -314,6 +316,7 @@ func listClusters(ctx context.Context, api API, filters []rdstypes.Filter) ([]*s
 				CreateTime:       aws.ToTime(d.ClusterCreateTime),
 				StorageEncrypted: encryptedFact(d.StorageEncrypted, "DescribeDBClusters", "StorageEncrypted"),
 				KMSKeyID:         keyOf(d.StorageEncrypted, d.KmsKeyId),
+				Tags:             tags(d.TagList),
 			}
 			for _, m := range d.DBClusterMembers {
 				cl.Members = append(cl.Members, snapshot.RDSClusterMember{Identifier: aws.ToString(m.DBInstanceIdentifier), Writer: aws.ToBool(m.IsClusterWriter)})
@@ -352,6 +355,7 @@ func listSnapshots(ctx context.Context, api API, filters []rdstypes.Filter) ([]*
 				VpcID:            aws.ToString(d.VpcId),
 				Encrypted:        encryptedFact(d.Encrypted, "DescribeDBSnapshots", "Encrypted"),
 				KMSKeyID:         keyOf(d.Encrypted, d.KmsKeyId),
+				Tags:             tags(d.TagList),
 			})
 		}
 	}
@@ -384,10 +388,17 @@ func listClusterSnapshots(ctx context.Context, api API, filters []rdstypes.Filte
 				VpcID:            aws.ToString(d.VpcId),
 				Encrypted:        encryptedFact(d.StorageEncrypted, "DescribeDBClusterSnapshots", "StorageEncrypted"),
 				KMSKeyID:         keyOf(d.StorageEncrypted, d.KmsKeyId),
+				Tags:             tags(d.TagList),
 			})
 		}
 	}
 	return out, nil
+}
+
+// tags reads the TagList every one of the four describes returns with each
+// record: the resources' tags cost no call of their own.
+func tags(list []rdstypes.Tag) map[string]string {
+	return collect.Tags(list, func(t rdstypes.Tag) (*string, *string) { return t.Key, t.Value })
 }
 
 // keyOf keeps the reported key only for encrypted storage: a key reported

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
+	rdstypes "github.com/aws/aws-sdk-go-v2/service/rds/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
@@ -45,11 +47,11 @@ func seedMoto(t *testing.T, cfg aws.Config) (cmkARN string) {
 	}
 	cmkARN = aws.ToString(key.KeyMetadata.Arn)
 	c := rds.NewFromConfig(cfg)
-	instance := func(id string, encrypted bool, key string) {
+	instance := func(id string, encrypted bool, key string, tags ...rdstypes.Tag) {
 		in := &rds.CreateDBInstanceInput{
 			DBInstanceIdentifier: aws.String(id), Engine: aws.String("postgres"), DBInstanceClass: aws.String("db.t3.micro"),
 			AllocatedStorage: aws.Int32(20), MasterUsername: aws.String("admin_user"), MasterUserPassword: aws.String("not-a-secret-1"),
-			StorageEncrypted: aws.Bool(encrypted),
+			StorageEncrypted: aws.Bool(encrypted), Tags: tags,
 		}
 		if key != "" {
 			in.KmsKeyId = aws.String(key)
@@ -58,13 +60,14 @@ func seedMoto(t *testing.T, cfg aws.Config) (cmkARN string) {
 			t.Fatalf("create instance %s: %v", id, err)
 		}
 	}
-	instance("cmk-db", true, cmkARN)
+	instance("cmk-db", true, cmkARN, tag("team", "payments"), tag("posture-auditor:exempt", "rds.instance-cmk"))
 	instance("plain-db", false, "")
 	instance("default-db", true, "")
-	cluster := func(id, engine string, encrypted bool, key string) {
+	cluster := func(id, engine string, encrypted bool, key string, tags ...rdstypes.Tag) {
 		in := &rds.CreateDBClusterInput{
 			DBClusterIdentifier: aws.String(id), Engine: aws.String(engine),
 			MasterUsername: aws.String("admin_user"), MasterUserPassword: aws.String("not-a-secret-1"), StorageEncrypted: aws.Bool(encrypted),
+			Tags: tags,
 		}
 		if key != "" {
 			in.KmsKeyId = aws.String(key)
@@ -73,7 +76,7 @@ func seedMoto(t *testing.T, cfg aws.Config) (cmkARN string) {
 			t.Fatalf("create cluster %s: %v", id, err)
 		}
 	}
-	cluster("aurora-cmk", "aurora-postgresql", true, cmkARN)
+	cluster("aurora-cmk", "aurora-postgresql", true, cmkARN, tag("team", "ledger"))
 	cluster("aurora-plain", "aurora-mysql", false, "")
 	if _, err := c.CreateDBInstance(ctx, &rds.CreateDBInstanceInput{
 		DBInstanceIdentifier: aws.String("aurora-cmk-1"), DBClusterIdentifier: aws.String("aurora-cmk"),
@@ -81,14 +84,18 @@ func seedMoto(t *testing.T, cfg aws.Config) (cmkARN string) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("plain-db"), DBSnapshotIdentifier: aws.String("plain-db-manual")}); err != nil {
+	if _, err := c.CreateDBSnapshot(ctx, &rds.CreateDBSnapshotInput{DBInstanceIdentifier: aws.String("plain-db"), DBSnapshotIdentifier: aws.String("plain-db-manual"),
+		Tags: []rdstypes.Tag{tag("retain", "7y")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("aurora-cmk"), DBClusterSnapshotIdentifier: aws.String("aurora-cmk-manual")}); err != nil {
+	if _, err := c.CreateDBClusterSnapshot(ctx, &rds.CreateDBClusterSnapshotInput{DBClusterIdentifier: aws.String("aurora-cmk"), DBClusterSnapshotIdentifier: aws.String("aurora-cmk-manual"),
+		Tags: []rdstypes.Tag{tag("retain", "1y")}}); err != nil {
 		t.Fatal(err)
 	}
 	return cmkARN
 }
+
+func tag(k, v string) rdstypes.Tag { return rdstypes.Tag{Key: aws.String(k), Value: aws.String(v)} }
 
 // TestCollectAgainstMoto reads the seeded resources through the real client.
 func TestCollectAgainstMoto(t *testing.T) {
@@ -168,6 +175,20 @@ func TestCollectAgainstMoto(t *testing.T) {
 	}
 	if clusterManual == nil || clusterManual.SourceIdentifier != "aurora-cmk" || !clusterManual.Encrypted.Value || clusterManual.KMSKeyID != cmkARN {
 		t.Errorf("aurora-cmk-manual: %+v", clusterManual)
+	}
+
+	// Tags come with every describe's records (TagList): no call of their
+	// own, as the call counts below show.
+	for name, c := range map[string]struct{ got, want map[string]string }{
+		"cmk-db":            {instances["cmk-db"].Tags, map[string]string{"team": "payments", "posture-auditor:exempt": "rds.instance-cmk"}},
+		"plain-db":          {instances["plain-db"].Tags, nil},
+		"aurora-cmk":        {clusters["aurora-cmk"].Tags, map[string]string{"team": "ledger"}},
+		"plain-db-manual":   {manual.Tags, map[string]string{"retain": "7y"}},
+		"aurora-cmk-manual": {clusterManual.Tags, map[string]string{"retain": "1y"}},
+	} {
+		if !maps.Equal(c.got, c.want) {
+			t.Errorf("%s tags: %v, want %v", name, c.got, c.want)
+		}
 	}
 
 	// Every encrypted resource's key is recorded as reported (moto's
@@ -589,5 +610,80 @@ func TestScopeFailureIsNotAbsence(t *testing.T) {
 	}
 	if e := errs["DescribeDBClusters"]; e.Code != "InternalFailure" || e.Resource != "gone,"+goneCluster {
 		t.Errorf("5xx error: %+v", e)
+	}
+}
+
+// TestTagsComeWithTheDescribes serves each kind's records with a TagList as
+// AWS does, in a full scan and a scoped run: the tags land in the snapshot
+// and the collector makes exactly the calls it made before tags were read
+// (one describe per kind, no ListTagsForResource).
+func TestTagsComeWithTheDescribes(t *testing.T) {
+	arn := func(kind, id string) string { return "arn:aws:rds:eu-west-1:" + fakeAccount + ":" + kind + ":" + id }
+	tagList := func(pairs ...string) string {
+		var b strings.Builder
+		for i := 0; i+1 < len(pairs); i += 2 {
+			b.WriteString(element("Tag", "Key", pairs[i], "Value", pairs[i+1]))
+		}
+		return b.String() // the <Tag> members; element() wraps them in <TagList>
+	}
+	items := map[string][]string{
+		"DescribeDBInstances": {
+			element("DBInstance", "DBInstanceIdentifier", "tagged-db", "DBInstanceArn", arn("db", "tagged-db"), "Engine", "postgres", "StorageEncrypted", "false",
+				"TagList", tagList("posture-auditor:exempt", "rds.instance-cmk", "cost-centre", "42", "empty", "")),
+			element("DBInstance", "DBInstanceIdentifier", "bare-db", "DBInstanceArn", arn("db", "bare-db"), "Engine", "postgres", "StorageEncrypted", "false"),
+		},
+		"DescribeDBClusters": {element("DBCluster", "DBClusterIdentifier", "tagged-cl", "DBClusterArn", arn("cluster", "tagged-cl"), "Engine", "aurora-mysql",
+			"StorageEncrypted", "false", "TagList", tagList("team", "ledger"))},
+		"DescribeDBSnapshots": {element("DBSnapshot", "DBSnapshotIdentifier", "tagged-snap", "DBSnapshotArn", arn("snapshot", "tagged-snap"),
+			"Engine", "postgres", "SnapshotType", "manual", "Encrypted", "false", "TagList", tagList("retain", "7y"))},
+		"DescribeDBClusterSnapshots": {element("DBClusterSnapshot", "DBClusterSnapshotIdentifier", "tagged-clsnap", "DBClusterSnapshotArn", arn("cluster-snapshot", "tagged-clsnap"),
+			"Engine", "aurora-mysql", "SnapshotType", "manual", "StorageEncrypted", "false", "TagList", tagList("retain", "1y"))},
+	}
+	for _, tc := range []struct {
+		name  string
+		scope collect.Scope
+	}{
+		{"scan", collect.Scope{}},
+		{"scoped", collect.Scope{ResourceIDs: []string{arn("db", "tagged-db"), arn("cluster", "tagged-cl"), arn("snapshot", "tagged-snap"), arn("cluster-snapshot", "tagged-clsnap")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFakeRDS(items, nil)
+			defer fake.Close()
+			counter := awsconfig.NewCallCounter()
+			snap := snapshot.New(fakeAccount, "aws", region)
+			rdscollect.Collector{}.Collect(context.Background(), fakeConfig(t, fake.URL, counter), snap, tc.scope)
+			if !snap.Complete(snapshot.RDS) {
+				t.Fatalf("errors: %v", snap.Errors)
+			}
+			if len(snap.RDS.Instances) == 0 || len(snap.RDS.Clusters) != 1 || len(snap.RDS.Snapshots) != 1 || len(snap.RDS.ClusterSnapshots) != 1 {
+				t.Fatalf("read %d instances, %d clusters, %d snapshots, %d cluster snapshots",
+					len(snap.RDS.Instances), len(snap.RDS.Clusters), len(snap.RDS.Snapshots), len(snap.RDS.ClusterSnapshots))
+			}
+			// A tag with an empty value is a tag: kept as AWS reported it
+			// (asff.Map decides what ASFF can carry).
+			if got, want := snap.RDS.Instances[0].Tags, map[string]string{"posture-auditor:exempt": "rds.instance-cmk", "cost-centre": "42", "empty": ""}; !maps.Equal(got, want) {
+				t.Errorf("instance tags %v, want %v", got, want)
+			}
+			if len(snap.RDS.Instances) > 1 && snap.RDS.Instances[1].Tags != nil {
+				t.Errorf("untagged instance: %v", snap.RDS.Instances[1].Tags)
+			}
+			if got := snap.RDS.Clusters[0].Tags; !maps.Equal(got, map[string]string{"team": "ledger"}) {
+				t.Errorf("cluster tags %v", got)
+			}
+			if got := snap.RDS.Snapshots[0].Tags; !maps.Equal(got, map[string]string{"retain": "7y"}) {
+				t.Errorf("snapshot tags %v", got)
+			}
+			if got := snap.RDS.ClusterSnapshots[0].Tags; !maps.Equal(got, map[string]string{"retain": "1y"}) {
+				t.Errorf("cluster snapshot tags %v", got)
+			}
+			for _, op := range describeOps {
+				if n := fake.Calls(op); n != 1 {
+					t.Errorf("%s called %d times, want 1", op, n)
+				}
+			}
+			if n := counter.Total(); n != len(describeOps) {
+				t.Errorf("%d calls in all, want %d (no tag call): %+v", n, len(describeOps), counter.Snapshot())
+			}
+		})
 	}
 }

@@ -162,7 +162,8 @@ func list(ctx context.Context, api API, filters []smtypes.Filter) ([]*snapshot.S
 	return out, nil
 }
 
-// fromEntry copies the fields the checks read; tags, version stages and the
+// fromEntry copies the fields the checks read, and the secret's tags (they
+// come with the entry and go into its findings); version stages and the
 // external-secret metadata are not needed.
 func fromEntry(e *smtypes.SecretListEntry) *snapshot.Secret {
 	s := &snapshot.Secret{
@@ -179,6 +180,7 @@ func fromEntry(e *smtypes.SecretListEntry) *snapshot.Secret {
 		LastRotatedDate:   e.LastRotatedDate,
 		LastAccessedDate:  e.LastAccessedDate,
 		DeletedDate:       e.DeletedDate,
+		Tags:              collect.Tags(e.Tags, func(t smtypes.Tag) (*string, *string) { return t.Key, t.Value }),
 	}
 	if r := e.RotationRules; r != nil {
 		s.Rotation = snapshot.SecretRotationRules{

@@ -3,6 +3,7 @@ package secretscollect_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -54,7 +55,8 @@ func TestCollectAgainstMoto(t *testing.T) {
 	}
 	plain := mk(&secretsmanager.CreateSecretInput{Name: aws.String("plain")})
 	mk(&secretsmanager.CreateSecretInput{Name: aws.String("plain-other")})
-	withCMK := mk(&secretsmanager.CreateSecretInput{Name: aws.String("app/with-cmk"), KmsKeyId: aws.String(keyARN), Description: aws.String("encrypted with a CMK")})
+	withCMK := mk(&secretsmanager.CreateSecretInput{Name: aws.String("app/with-cmk"), KmsKeyId: aws.String(keyARN), Description: aws.String("encrypted with a CMK"),
+		Tags: []smtypes.Tag{{Key: aws.String("posture-auditor:exempt"), Value: aws.String("secretsmanager.rotation-enabled")}, {Key: aws.String("team"), Value: aws.String("payments")}}})
 	rotatingARN := mk(&secretsmanager.CreateSecretInput{Name: aws.String("app/rotating")})
 	// moto accepts rotation rules without a Lambda (AWS does not, except for
 	// managed secrets) and records the rotation as done now.
@@ -95,6 +97,17 @@ func TestCollectAgainstMoto(t *testing.T) {
 	if s := data.Secrets[owned]; s.OwningService != "rds" || !s.Owned() {
 		t.Errorf("owned: %+v", s)
 	}
+	// Tags come with each ListSecrets entry, AWS's own included; no call of
+	// their own (see the call counts below).
+	for arn, want := range map[string]map[string]string{
+		withCMK: {"posture-auditor:exempt": "secretsmanager.rotation-enabled", "team": "payments"},
+		owned:   {"aws:secretsmanager:owningService": "rds"},
+		plain:   nil,
+	} {
+		if got := data.Secrets[arn].Tags; !maps.Equal(got, want) {
+			t.Errorf("%s tags %v, want %v", data.Secrets[arn].Name, got, want)
+		}
+	}
 	uses := map[string]snapshot.KeyUse{}
 	for _, u := range snap.KeyUses() {
 		uses[u.ResourceARN] = u
@@ -119,7 +132,15 @@ func TestCollectAgainstMoto(t *testing.T) {
 	one := snapshot.New(motoserver.Account, "aws", region)
 	secretscollect.Collector{Now: fixedClock}.Collect(ctx, cfg, one, collect.Scope{ResourceIDs: []string{"plain", withCMK}})
 	if len(one.SecretsManager.Secrets) != 2 || one.SecretsManager.Secrets[plain] == nil || one.SecretsManager.Secrets[withCMK] == nil {
-		t.Errorf("scoped read: %+v", one.SecretsManager.Secrets)
+		t.Fatalf("scoped read: %+v", one.SecretsManager.Secrets)
+	}
+	if got := one.SecretsManager.Secrets[withCMK].Tags; !maps.Equal(got, data.Secrets[withCMK].Tags) {
+		t.Errorf("scoped read's tags %v, want those of the listing", got)
+	}
+	for _, c := range counter.Snapshot() {
+		if c.Operation != "ListSecrets" {
+			t.Errorf("unexpected scoped call %s:%s", c.Service, c.Operation)
+		}
 	}
 	if got := counter.Count("Secrets Manager", "ListSecrets"); got != 2 {
 		t.Errorf("scoped ListSecrets called %d times, want 2", got)
@@ -233,6 +254,8 @@ func TestCollectPaginatesAndMapsEveryField(t *testing.T) {
 	case !s.CreatedDate.Equal(ts(1.7e9)), !s.LastChangedDate.Equal(ts(1.7001e9)), !s.LastRotatedDate.Equal(ts(1.7002e9)),
 		!s.LastAccessedDate.Equal(ts(1.70208e9)), s.DeletedDate != nil:
 		t.Errorf("dates: %+v", s)
+	case !maps.Equal(s.Tags, map[string]string{"aws:rds:primaryDBInstanceArn": "arn:aws:rds:eu-west-1:111122223333:db:db-0"}):
+		t.Errorf("tags: %v", s.Tags)
 	}
 	if plain := snap.SecretsManager.Secrets["arn:aws:secretsmanager:eu-west-1:111122223333:secret:app/secret-0249-AbCdEf"]; plain == nil ||
 		plain.RotationEnabled || plain.LastRotatedDate != nil || plain.LastAccessedDate != nil || plain.Rotation != (snapshot.SecretRotationRules{}) {
