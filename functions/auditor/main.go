@@ -1,5 +1,6 @@
 // Command auditor is the posture-auditor Lambda: it runs one audit per event
-// (a scheduled sweep or an on-demand payload). Outside Lambda it reads one
+// (a scheduled sweep or an on-demand payload), logged and measured by
+// pkg/runlog (LOG_LEVEL: debug, info, warn, error). Outside Lambda it reads one
 // event from stdin and prints the summary, so the same binary can audit an
 // emulated account from a shell: as JSON (the Lambda reply, the default) or,
 // with -format table, as a report for people (pkg/report).
@@ -12,12 +13,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/posture-auditor/posture-auditor/pkg/report"
+	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 )
 
@@ -44,12 +45,19 @@ func (f *format) Set(v string) error {
 }
 
 func main() {
-	inLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	inLambda := runlog.InLambda(os.Getenv)
 	out := format{"json", writeJSON}
 	if !inLambda {
 		// Before anything runs: a bad flag exits 2 without an AWS call.
 		// In Lambda there are no flags: the reply is always JSON.
 		parseFlags(&out)
+	}
+	// A scheduled run's reply goes nowhere: its outcome must be in the
+	// logs and metrics (stdout in Lambda, stderr outside it).
+	logs, err := runlog.FromEnvironment(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "auditor:", err)
+		os.Exit(1)
 	}
 	ctx := context.Background()
 	r, err := runner.FromEnvironment(ctx)
@@ -57,21 +65,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "auditor:", err)
 		os.Exit(1)
 	}
+	handle := logs.Runs(r.Handle)
 	if inLambda {
-		// A scheduled run's reply goes nowhere: its outcome must be in the logs.
-		log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-		lambda.Start(func(ctx context.Context, event json.RawMessage) (*runner.Summary, error) {
-			s, err := r.Handle(ctx, event)
-			if err != nil {
-				log.Error("run refused", "error", err.Error())
-				return nil, err
-			}
-			// Totals and problems only: the per-finding lists stay in the reply.
-			log.Info("run finished", "trigger", s.Trigger, "account", s.Account, "regions", s.Regions, "dryRun", s.DryRun,
-				"counts", s.Counts, "lifecycle", s.Lifecycle, "failedScopes", s.FailedScopes,
-				"securityHubNotEnabled", s.SecurityHubNotEnabled, "notices", s.Notices)
-			return s, nil
-		})
+		lambda.Start(handle)
 		return
 	}
 	event, err := io.ReadAll(os.Stdin)
@@ -79,7 +75,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "auditor: read event from stdin:", err)
 		os.Exit(1)
 	}
-	summary, err := r.Handle(ctx, event)
+	summary, err := handle(ctx, event)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "auditor:", err)
 		os.Exit(1)

@@ -1,7 +1,8 @@
 // Command events is the posture-auditor's event-driven half: it re-checks
 // the resources EventBridge events name (delivered in SQS batches, or one
-// event directly) and publishes only their findings. Outside Lambda it
-// reads one event (either form) from stdin and prints the result.
+// event directly) and publishes only their findings; pkg/runlog logs and
+// measures each invocation. Outside Lambda it reads one event (either
+// form) from stdin and prints the result (the log goes to stderr).
 package main
 
 import (
@@ -9,34 +10,40 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/posture-auditor/posture-auditor/pkg/eventhandler"
+	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 )
 
 func main() {
+	logs, err := runlog.FromEnvironment(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "events:", err)
+		os.Exit(1)
+	}
 	ctx := context.Background()
 	r, err := runner.FromEnvironment(ctx)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "events:", err)
 		os.Exit(1)
 	}
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
-		h := eventhandler.Handler{Engine: r, Log: slog.New(slog.NewJSONHandler(os.Stdout, nil))}
-		lambda.Start(h.Lambda)
+	handle := logs.Batches(eventhandler.Handler{Engine: r}.Handle)
+	if runlog.InLambda(os.Getenv) {
+		lambda.Start(func(ctx context.Context, event json.RawMessage) (*eventhandler.Response, error) {
+			return eventhandler.Reply(handle(ctx, event))
+		})
 		return
 	}
-	h := eventhandler.Handler{Engine: r, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}
 	event, err := io.ReadAll(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "events: read event from stdin:", err)
 		os.Exit(1)
 	}
-	res, err := h.Handle(ctx, event)
+	res, err := handle(ctx, event)
 	if res != nil {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

@@ -5,16 +5,22 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go/middleware"
 )
 
 // CallCounter counts API calls by service and operation, once per logical
-// call (retries are not counted). Tests use it to prove call budgets and the
-// least-privilege policy; the runner reports it in the summary.
+// call (retries are not counted), and the throttling responses those calls
+// received (every attempt answered with a throttling error, retried or
+// not). Tests use it to prove call budgets and the least-privilege policy;
+// the runner reports it in the summary, and the run log and metrics read
+// the throttles from there.
 type CallCounter struct {
-	mu     sync.Mutex
-	counts map[Call]int
+	mu        sync.Mutex
+	counts    map[Call]int
+	throttled map[Call]int
 }
 
 // Call names one API operation, e.g. {"KMS", "ListKeys"}; Service is the
@@ -25,19 +31,48 @@ type Call struct {
 }
 
 // NewCallCounter returns an empty counter.
-func NewCallCounter() *CallCounter { return &CallCounter{counts: map[Call]int{}} }
-
-func (c *CallCounter) middleware(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("postureCallCounter",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.add(Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)})
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
+func NewCallCounter() *CallCounter {
+	return &CallCounter{counts: map[Call]int{}, throttled: map[Call]int{}}
 }
 
-func (c *CallCounter) add(k Call) {
+// throttles classifies an attempt's error as the SDK's retryer does: by
+// the throttling error codes (Throttling, ThrottlingException,
+// TooManyRequestsException, RequestLimitExceeded, LimitExceededException,
+// SlowDown, ...) or an unmodeled HTTP 429.
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// IsThrottle reports whether err is a throttling response.
+func IsThrottle(err error) bool {
+	return err != nil && throttles.IsErrorThrottle(err) == aws.TrueTernary
+}
+
+func (c *CallCounter) middleware(stack *middleware.Stack) error {
+	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("postureCallCounter",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.add(c.counts, callOf(ctx))
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After); err != nil {
+		return err
+	}
+	// The deserialize step runs once per attempt, inside the retry loop; as
+	// its first middleware this one sees each attempt's error as decoded.
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("postureThrottleCounter",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			if IsThrottle(err) {
+				c.add(c.throttled, callOf(ctx))
+			}
+			return out, md, err
+		}), middleware.Before)
+}
+
+func callOf(ctx context.Context) Call {
+	return Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+}
+
+func (c *CallCounter) add(m map[Call]int, k Call) {
 	c.mu.Lock()
-	c.counts[k]++
+	m[k]++
 	c.mu.Unlock()
 }
 
@@ -48,10 +83,20 @@ func (c *CallCounter) Count(service, operation string) int {
 	return c.counts[Call{service, operation}]
 }
 
+// Throttled returns how many attempts of service:operation were throttled.
+func (c *CallCounter) Throttled(service, operation string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.throttled[Call{service, operation}]
+}
+
 // CallCount is one row of Snapshot.
 type CallCount struct {
 	Call
 	Count int `json:"count"`
+	// Throttled counts the attempts answered with a throttling error
+	// (each retried, or the last one failing the call).
+	Throttled int `json:"throttled,omitempty"`
 }
 
 // Snapshot returns all counts, sorted by service then operation.
@@ -63,7 +108,7 @@ func (c *CallCounter) Snapshot() []CallCount {
 	defer c.mu.Unlock()
 	out := make([]CallCount, 0, len(c.counts))
 	for k, n := range c.counts {
-		out = append(out, CallCount{k, n})
+		out = append(out, CallCount{Call: k, Count: n, Throttled: c.throttled[k]})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
@@ -88,14 +133,15 @@ func (c *CallCounter) Total() int {
 // Since returns the calls counted after before (an earlier Snapshot): what
 // one run made, when a warm Lambda container's counter outlives runs.
 func (c *CallCounter) Since(before []CallCount) []CallCount {
-	prev := map[Call]int{}
+	prev := map[Call]CallCount{}
 	for _, b := range before {
-		prev[b.Call] = b.Count
+		prev[b.Call] = b
 	}
 	var out []CallCount
 	for _, cc := range c.Snapshot() {
-		if n := cc.Count - prev[cc.Call]; n > 0 {
-			out = append(out, CallCount{cc.Call, n})
+		p := prev[cc.Call]
+		if n, t := cc.Count-p.Count, cc.Throttled-p.Throttled; n > 0 || t > 0 {
+			out = append(out, CallCount{Call: cc.Call, Count: n, Throttled: t})
 		}
 	}
 	return out

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sort"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsevent"
@@ -22,12 +21,10 @@ type Rechecker interface {
 	Recheck(ctx context.Context, req runner.RecheckRequest) (*runner.Summary, error)
 }
 
-// Handler handles one invocation.
+// Handler handles one invocation. It does not log: pkg/runlog logs and
+// measures what its Result says.
 type Handler struct {
 	Engine Rechecker
-	// Log receives one line per message not acted on and one per
-	// invocation; nil discards.
-	Log *slog.Logger
 }
 
 // BatchItemFailure names a message SQS should deliver again.
@@ -47,6 +44,9 @@ type Result struct {
 	Rechecked int `json:"rechecked"`
 	// Summary is the re-check's summary (findings, lifecycle, calls).
 	Summary *runner.Summary `json:"summary,omitempty"`
+	// Error is why the re-check failed as a whole (the account could not
+	// be identified): every message naming a resource is then retried.
+	Error string `json:"error,omitempty"`
 }
 
 // Message is one event and what became of it.
@@ -135,9 +135,6 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 				targets = append(targets, t)
 			}
 		}
-		if len(msg.Resources) == 0 {
-			h.log().Info("event acknowledged without a re-check", "messageId", m.id, "event", msg.Event, "reasons", msg.Skipped)
-		}
 		res.Messages = append(res.Messages, msg)
 	}
 	res.Rechecked = len(targets)
@@ -151,7 +148,7 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 		// The account could not be identified (STS unreachable, expired
 		// credentials): nothing was read, every message asking for a
 		// resource is retried.
-		h.log().Error("re-check failed", "error", err.Error())
+		res.Error = err.Error()
 		if !fromQueue {
 			return res, err
 		}
@@ -189,25 +186,7 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 		res.Messages[i].Retry = true
 		res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{ItemIdentifier: msgs[i].id})
 	}
-	h.logRun(res)
 	return res, nil
-}
-
-func (h Handler) logRun(res *Result) {
-	attrs := []any{"messages", len(res.Messages), "rechecked", res.Rechecked, "retried", len(res.BatchItemFailures)}
-	if s := res.Summary; s != nil {
-		outcomes := map[runner.Outcome]int{}
-		for _, r := range s.Resources {
-			outcomes[r.Outcome]++
-		}
-		attrs = append(attrs, "outcomes", outcomes, "lifecycle", s.Lifecycle, "calls", s.Calls)
-		for _, r := range s.Resources {
-			if r.Outcome == runner.Failed {
-				h.log().Warn("re-check failed", "resource", r.Resource.String(), "transient", r.Transient, "reason", r.Reason)
-			}
-		}
-	}
-	h.log().Info("events handled", attrs...)
 }
 
 func retryReason(res *Result) string {
@@ -221,22 +200,19 @@ func retryReason(res *Result) string {
 	return "the account could not be identified"
 }
 
-func (h Handler) log() *slog.Logger {
-	if h.Log != nil {
-		return h.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // Response is the events function's Lambda reply: SQS's partial batch
-// response. The full Result goes to the log, not to SQS.
+// response. The Result is summarised in the log (pkg/runlog), not sent to SQS.
 type Response struct {
 	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
 }
 
 // Lambda is the function lambda.Start runs.
 func (h Handler) Lambda(ctx context.Context, event json.RawMessage) (*Response, error) {
-	res, err := h.Handle(ctx, event)
+	return Reply(h.Handle(ctx, event))
+}
+
+// Reply is the Lambda reply to what Handle returned.
+func Reply(res *Result, err error) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -13,8 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -72,10 +70,6 @@ type Publisher struct {
 	// ReimportAfter is how long an unchanged finding is not imported again
 	// (0: DefaultReimportAfter; negative: every run imports every finding).
 	ReimportAfter time.Duration
-	// Metrics receives one CloudWatch Embedded Metric Format line per region
-	// published. nil means stderr in Lambda (CloudWatch Logs reads it) and
-	// nowhere outside Lambda, where no one turns the lines into metrics.
-	Metrics io.Writer
 }
 
 // StateStore is the finding state (findingstate.Store).
@@ -136,6 +130,11 @@ type FailedFinding struct {
 	ErrorMessage string `json:"errorMessage"`
 	Count        int    `json:"count,omitempty"`
 }
+
+// NotImported is how many of the region's findings were not imported:
+// sent and refused after retries, or never sent because the region
+// refused as a whole (Unpublished).
+func (r Report) NotImported() int { return r.FailedCount() + r.Unpublished }
 
 // FailedCount is how many findings were sent but not imported.
 func (r Report) FailedCount() int {
@@ -224,11 +223,7 @@ func (p Publisher) Publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	if req.Now.IsZero() {
 		req.Now = time.Now()
 	}
-	rep := p.publish(ctx, cfg, req)
-	if !req.DryRun {
-		_ = WriteMetrics(p.metrics(), rep, req.Now)
-	}
-	return rep
+	return p.publish(ctx, cfg, req)
 }
 
 func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Report {
@@ -784,17 +779,6 @@ func (p Publisher) limiters() *Limiters {
 		return p.Limiters
 	}
 	return DefaultLimiters
-}
-
-func (p Publisher) metrics() io.Writer {
-	switch {
-	case p.Metrics != nil:
-		return p.Metrics
-	case os.Getenv("AWS_LAMBDA_FUNCTION_NAME") != "":
-		return os.Stderr
-	default:
-		return io.Discard
-	}
 }
 
 // Batches splits changes into calls of at most MaxBatchFindings findings

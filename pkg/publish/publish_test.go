@@ -1,7 +1,6 @@
 package publish_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,12 +52,11 @@ func request(fs []types.AwsSecurityFinding) publish.Request {
 }
 
 // testPublisher has its own limiters (tests must not share the process's
-// quota state), fast retries, and captures its metrics. It imports every
-// observation (ReimportAfter < 0), as the lifecycle tests expect;
+// quota state) and fast retries. It imports every observation
+// (ReimportAfter < 0), as the lifecycle tests expect;
 // TestUnchangedFindingsAreNotReimported covers the default.
-func testPublisher() (publish.Publisher, *bytes.Buffer) {
-	var metrics bytes.Buffer
-	return publish.Publisher{Limiters: publish.NewLimiters(), RetryBackoff: time.Millisecond, Metrics: &metrics, ReimportAfter: -1}, &metrics
+func testPublisher() publish.Publisher {
+	return publish.Publisher{Limiters: publish.NewLimiters(), RetryBackoff: time.Millisecond, ReimportAfter: -1}
 }
 
 // TestUnchangedFindingsAreNotReimported: a second run that observes exactly
@@ -66,7 +64,7 @@ func testPublisher() (publish.Publisher, *bytes.Buffer) {
 // than ReimportAfter they are imported again; a changed one at once.
 func TestUnchangedFindingsAreNotReimported(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	pub.ReimportAfter = 0 // the default, 24 hours
 	cfg := fakeConfig(t, hub.URL, nil)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -138,7 +136,7 @@ func readAll(t *testing.T, cfg aws.Config) map[string]types.AwsSecurityFinding {
 func TestPublish2500FindingsIn25Calls(t *testing.T) {
 	cfg, _, counter := motoHub(t)
 	fs := findings(2500, check.Failed)
-	pub, metrics := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), cfg, request(fs))
 	if rep.Sent != 2500 || rep.Imported != 2500 || rep.New != 2500 || rep.Calls != 25 || len(rep.Failed) != 0 || rep.Error != "" {
 		t.Fatalf("report %+v", summary(rep))
@@ -159,9 +157,6 @@ func TestPublish2500FindingsIn25Calls(t *testing.T) {
 			t.Fatalf("stored %s: %s %s", *f.Id, s.RecordState, s.Compliance.Status)
 		}
 	}
-	if !strings.Contains(metrics.String(), `"FindingsImported":2500`) {
-		t.Errorf("metrics: %s", metrics.String())
-	}
 }
 
 // TestFailedFindingsAreRetriedThenReported: moto (through the gap-filling
@@ -175,7 +170,7 @@ func TestFailedFindingsAreRetriedThenReported(t *testing.T) {
 	permanent := map[string]int{*fs[10].Id: -1, *fs[200].Id: -1}
 	gaps.FailImports("InternalException", transient)
 	gaps.FailImports("InvalidInput", permanent)
-	pub, metrics := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), cfg, request(fs))
 
 	if rep.Imported != 248 || len(rep.Failed) != 2 {
@@ -202,8 +197,8 @@ func TestFailedFindingsAreRetriedThenReported(t *testing.T) {
 			t.Errorf("permanently failing %s is stored", id)
 		}
 	}
-	if !strings.Contains(metrics.String(), `"FindingsFailed":2`) {
-		t.Errorf("metrics: %s", metrics.String())
+	if rep.NotImported() != 2 {
+		t.Errorf("not imported: %d, want 2", rep.NotImported())
 	}
 }
 
@@ -213,7 +208,7 @@ func TestFailedFindingsAreRetriedThenReported(t *testing.T) {
 // (another tool's, another check's) are left alone even when returned.
 func TestGetFindingsFiltersAreSent(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	// Another check's finding and another product's, already stored.
 	other := findings(1, check.Failed)[0]
@@ -254,7 +249,7 @@ func TestGetFindingsFiltersAreSent(t *testing.T) {
 // 45 checks are asked for in chunks of at most 20 GeneratorId values.
 func TestGetFindingsIsPagedAndChunked(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	pub.Publish(context.Background(), cfg, request(findings(250, check.Failed)))
 	before := len(hub.readBodies())
@@ -293,7 +288,7 @@ func TestGetFindingsIsPagedAndChunked(t *testing.T) {
 // team's Workflow and Note survive, and are never sent.
 func TestLifecycleOnTheWire(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	at := func(fs []types.AwsSecurityFinding, t time.Time) publish.Request {
@@ -358,7 +353,7 @@ func TestLifecycleOnTheWire(t *testing.T) {
 // scanned) keeps its findings exactly as stored: not even UpdatedAt moves.
 func TestIncompleteScopeArchivesNothing(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	fs := findings(5, check.Failed)
 	pub.Publish(context.Background(), cfg, request(fs))
@@ -380,11 +375,10 @@ func TestIncompleteScopeArchivesNothing(t *testing.T) {
 // would do, without a single import.
 func TestDryRunPlansButImportsNothing(t *testing.T) {
 	hub := newSHFake(t)
-	pub, metrics := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	fs := findings(4, check.Failed)
 	pub.Publish(context.Background(), cfg, request(fs))
-	metrics.Reset()
 	calls := hub.importCalls()
 
 	passed := findings(4, check.Passed)
@@ -394,8 +388,8 @@ func TestDryRunPlansButImportsNothing(t *testing.T) {
 	if !rep.DryRun || rep.Resolved != 2 || rep.New != 2 || rep.Archived != 2 || rep.Imported != 0 || rep.Calls != 0 {
 		t.Fatalf("dry run: %+v", summary(rep))
 	}
-	if hub.importCalls() != calls || metrics.Len() != 0 {
-		t.Errorf("dry run imported (%d calls) or emitted metrics %q", hub.importCalls()-calls, metrics.String())
+	if hub.importCalls() != calls {
+		t.Errorf("dry run imported (%d calls)", hub.importCalls()-calls)
 	}
 }
 
@@ -404,14 +398,14 @@ func TestDryRunPlansButImportsNothing(t *testing.T) {
 func TestSecurityHubNotEnabled(t *testing.T) {
 	hub := newSHFake(t)
 	hub.refuse, hub.refuseStatus = "InvalidAccessException", 401
-	pub, metrics := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(findings(120, check.Failed)))
 	if !rep.SecurityHubNotEnabled || rep.Unpublished != 120 || rep.Imported != 0 || rep.Calls != 0 || len(rep.Failed) != 0 ||
 		!strings.Contains(rep.Error, "Security Hub is not enabled in us-east-1") {
 		t.Fatalf("report %+v", summary(rep))
 	}
-	if !strings.Contains(metrics.String(), `"FindingsFailed":120`) {
-		t.Errorf("metrics: %s", metrics.String())
+	if rep.NotImported() != 120 {
+		t.Errorf("not imported: %d, want 120", rep.NotImported())
 	}
 }
 
@@ -425,7 +419,7 @@ func TestInvalidAccessOnImport(t *testing.T) {
 		hub.failIDs[*f.Id] = -1
 	}
 	hub.failCode = "InvalidAccess"
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(fs))
 	if !rep.SecurityHubNotEnabled || rep.Calls != 1 || len(rep.Failed) != 250 || rep.Imported != 0 {
 		t.Fatalf("report %+v", summary(rep))
@@ -439,14 +433,14 @@ func TestUnlistedFailuresAreNotCountedAsImported(t *testing.T) {
 	fs := findings(150, check.Failed)
 	hub.failIDs[*fs[7].Id], hub.failIDs[*fs[8].Id], hub.failIDs[*fs[9].Id], hub.failIDs[*fs[120].Id] = 1, 1, 1, 1
 	hub.hideFailed = true
-	pub, metrics := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(fs))
 	// One entry per call, counting every unnamed failure of that call.
 	if rep.Imported != 146 || len(rep.Failed) != 2 || rep.Failed[0].ErrorCode != "UnreportedFailures" || rep.FailedCount() != 4 {
 		t.Fatalf("report %+v, failed count %d", summary(rep), rep.FailedCount())
 	}
-	if !strings.Contains(metrics.String(), `"FindingsFailed":4`) {
-		t.Errorf("metric must count every unimported finding: %s", metrics.String())
+	if rep.NotImported() != 4 {
+		t.Errorf("not imported: %d; it must count every unimported finding", rep.NotImported())
 	}
 }
 
@@ -455,7 +449,7 @@ func TestUnlistedFailuresAreNotCountedAsImported(t *testing.T) {
 func TestReadErrorPublishesNothing(t *testing.T) {
 	hub := newSHFake(t)
 	hub.refuse, hub.refuseStatus = "AccessDeniedException", 403
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(findings(3, check.Failed)))
 	if rep.SecurityHubNotEnabled || rep.Unpublished != 3 || rep.Calls != 0 || !strings.Contains(rep.Error, "AccessDeniedException") {
 		t.Fatalf("report %+v", summary(rep))
@@ -501,7 +495,7 @@ func TestLimiterConfiguration(t *testing.T) {
 func TestPublisherStaysWithinQuota(t *testing.T) {
 	hub := newSHFake(t)
 	hub.quota = rate.NewLimiter(10, 31)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	start := time.Now()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(findings(3500, check.Failed)))
 	elapsed := time.Since(start)
@@ -521,7 +515,7 @@ func TestOversizeFindingIsShrunkOrReported(t *testing.T) {
 	fs[0].Resources[0].Details = &types.ResourceDetails{Other: map[string]string{"blob": big}}
 	fs[1].ProductFields = map[string]string{"blob": big}
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	rep := pub.Publish(context.Background(), fakeConfig(t, hub.URL, nil), request(fs))
 	if rep.Imported != 1 || len(rep.Failed) != 1 || rep.Failed[0].ID != *fs[1].Id || rep.Failed[0].ErrorCode != "FindingSizeExceeded" {
 		t.Fatalf("report %+v", summary(rep))
@@ -559,41 +553,6 @@ func TestBatchesRespectCountAndSize(t *testing.T) {
 		if size > publish.MaxBatchBytes {
 			t.Errorf("batch of %d findings is %d bytes", len(b), size)
 		}
-	}
-}
-
-// TestMetricsAreEmbeddedMetricFormat: one EMF line per region, which
-// CloudWatch Logs turns into metrics.
-func TestMetricsAreEmbeddedMetricFormat(t *testing.T) {
-	var buf bytes.Buffer
-	rep := publish.Report{Region: region, Imported: 7, Archived: 2, Failed: []publish.FailedFinding{{ID: "a", Action: publish.ActionArchived, ErrorCode: "X"}}}
-	if err := publish.WriteMetrics(&buf, rep, time.UnixMilli(1_700_000_000_000)); err != nil {
-		t.Fatal(err)
-	}
-	var line struct {
-		AWS struct {
-			Timestamp         int64
-			CloudWatchMetrics []struct {
-				Namespace  string
-				Dimensions [][]string
-				Metrics    []struct{ Name, Unit string }
-			}
-		} `json:"_aws"`
-		Region           string
-		FindingsFailed   int
-		FindingsImported int
-		FindingsArchived int
-	}
-	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
-		t.Fatalf("%v: %s", err, buf.String())
-	}
-	m := line.AWS.CloudWatchMetrics
-	if line.AWS.Timestamp != 1_700_000_000_000 || len(m) != 1 || m[0].Namespace != "PostureAuditor" || len(m[0].Metrics) != 4 ||
-		line.Region != region || line.FindingsFailed != 1 || line.FindingsImported != 7 || line.FindingsArchived != 1 {
-		t.Errorf("EMF line: %s", buf.String())
-	}
-	if strings.Count(buf.String(), "\n") != 1 {
-		t.Errorf("not one line: %q", buf.String())
 	}
 }
 

@@ -296,7 +296,7 @@ func TestLaterObservationWinsOnTheWire(t *testing.T) {
 	// The sweep reads back after the re-check imported: superseded,
 	// nothing sent.
 	hub = newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	hub.seed(toMap(t, old))
 	rep := pub.Publish(context.Background(), cfg, publish.Request{Account: account, Partition: "aws", Findings: []types.AwsSecurityFinding{recheckObs},
@@ -321,7 +321,7 @@ func TestTargetedPublish(t *testing.T) {
 	failed, passed := types.ComplianceStatusFailed, types.ComplianceStatusPassed
 	active := types.RecordStateActive
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 
 	aRotation := rcFinding("kms.rotation", rcKeyA, failed, active, t0, t0)
@@ -415,7 +415,7 @@ func TestTargetedPublish(t *testing.T) {
 // be read whole archives nothing, even with every check evaluated.
 func TestTargetedPublishUnconfirmedKeepsEverything(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	stored := rcFinding("kms.rotation", rcKeyA, types.ComplianceStatusFailed, types.RecordStateActive, t0, t0)
 	hub.seed(toMap(t, stored))
@@ -434,7 +434,7 @@ func TestTargetedPublishUnconfirmedKeepsEverything(t *testing.T) {
 // read in two calls of at most 20 ResourceId values, each ARN once.
 func TestTargetedPublishChunksResourceIds(t *testing.T) {
 	hub := newSHFake(t)
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 	var targets []publish.Target
 	var arns []string
@@ -504,7 +504,7 @@ func TestDependents(t *testing.T) {
 	foreign := inUse(keyE, active, other)
 	foreign.ProductArn = aws.String("arn:aws:securityhub:us-east-1::product/aws/guardduty")
 	hub.seed(toMap(t, foreign))
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	cfg := fakeConfig(t, hub.URL, nil)
 
 	cases := []struct {
@@ -557,7 +557,7 @@ func (e errAPI) GetFindings(context.Context, *securityhub.GetFindingsInput, ...f
 
 func TestDependentsErrors(t *testing.T) {
 	sentinel := errors.New("injected GetFindings failure")
-	pub, _ := testPublisher()
+	pub := testPublisher()
 	pub.NewAPI = func(aws.Config) publish.API { return errAPI{err: sentinel} }
 	deps, err := pub.Dependents(context.Background(), aws.Config{Region: region}, account, "aws", rcKeyA)
 	if err != sentinel || deps != nil {
@@ -566,7 +566,7 @@ func TestDependentsErrors(t *testing.T) {
 
 	hub := newSHFake(t)
 	hub.refuse, hub.refuseStatus = "InvalidAccessException", 401
-	pub, _ = testPublisher()
+	pub = testPublisher()
 	deps, err = pub.Dependents(context.Background(), fakeConfig(t, hub.URL, nil), account, "aws", rcKeyA)
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidAccessException" || deps != nil {

@@ -108,7 +108,10 @@ func eventStep(ctx context.Context, cfgs map[string]aws.Config, d seed.Demo, sec
 // printLog shows the binary's JSON log lines (stderr) one short line each.
 func printLog(raw []byte) {
 	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
-		var l struct{ Level, Msg, MessageID string }
+		var l struct {
+			Level, Msg, MessageID string
+			DurationMs            *int64
+		}
 		if len(line) == 0 {
 			continue
 		}
@@ -118,6 +121,9 @@ func printLog(raw []byte) {
 		}
 		if l.MessageID != "" {
 			l.Msg += " (message " + short(l.MessageID) + ")"
+		}
+		if l.DurationMs != nil {
+			l.Msg += fmt.Sprintf(" in %d ms", *l.DurationMs)
 		}
 		fmt.Printf("  stderr (JSON log): %s %s\n", l.Level, l.Msg)
 	}

@@ -175,13 +175,17 @@ func runAuditor(bin, endpoint string) (*runner.Summary, error) {
 	}
 	cmd := exec.Command(bin, "-format", "json")
 	cmd.Stdin = bytes.NewReader(payload)
-	cmd.Stderr = os.Stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	cmd.Env = functionEnv(endpoint)
 	fmt.Printf("$ AWS_ENDPOINT_URL=%s AUDIT_REGIONS=%s auditor -format json < events/scheduled.json\n", endpoint, strings.Join(regions, ","))
 	out, err := cmd.Output()
 	if err != nil {
+		os.Stderr.Write(stderr.Bytes())
 		return nil, fmt.Errorf("auditor: %w", err)
 	}
+	// The run's log (pkg/runlog): JSON lines on stderr, the reply on stdout.
+	printLog(stderr.Bytes())
 	var s runner.Summary
 	if err := json.Unmarshal(out, &s); err != nil {
 		return nil, fmt.Errorf("auditor summary: %w", err)

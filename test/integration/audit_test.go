@@ -5,6 +5,8 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,22 +288,38 @@ func TestBinaryOutsideLambda(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../../functions/auditor").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
+	logLevel := "LOG_LEVEL="
 	run := func(event string) (string, string, error) {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+acct.endpoint, "AWS_REGION="+region, "AUDIT_REGIONS="+region,
-			"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_LAMBDA_RUNTIME_API=")
+			"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_LAMBDA_RUNTIME_API=", logLevel)
 		cmd.Stdin = strings.NewReader(event)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
 		return stdout.String(), stderr.String(), err
 	}
-	out, _, err := run(`{"checks":["kms.pending-deletion"]}`)
+	out, stderr, err := run(`{"checks":["kms.pending-deletion"]}`)
 	if err != nil || !strings.Contains(out, `"checkId": "kms.pending-deletion"`) || !strings.Contains(out, `"status": "FAILED"`) {
 		t.Fatalf("good event: err %v\n%s", err, out)
 	}
-	out, stderr, err := run(`{"checks":["kms.rotate"]}`)
+	// The log goes to stderr (JSON lines), so stdout is the reply alone.
+	var reply runner.Summary
+	if err := json.Unmarshal([]byte(out), &reply); err != nil {
+		t.Errorf("stdout is not the summary alone: %v", err)
+	}
+	if !strings.Contains(stderr, `"msg":"run finished"`) || !strings.Contains(stderr, `"trigger":"on-demand"`) {
+		t.Errorf("no run line on stderr: %q", stderr)
+	}
+	out, stderr, err = run(`{"checks":["kms.rotate"]}`)
 	if err == nil || out != "" || !strings.Contains(stderr, `unknown check ID "kms.rotate"`) {
 		t.Fatalf("bad event: err %v stdout %q stderr %q", err, out, stderr)
+	}
+	// A LOG_LEVEL it does not know stops the binary before any AWS call.
+	logLevel = "LOG_LEVEL=verbose"
+	out, stderr, err = run(`{"checks":["kms.pending-deletion"]}`)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || out != "" || !strings.Contains(stderr, `LOG_LEVEL: "verbose" is not one of debug, info, warn, error`) {
+		t.Fatalf("bad LOG_LEVEL: err %v stdout %q stderr %q", err, out, stderr)
 	}
 }

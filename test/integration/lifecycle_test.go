@@ -20,6 +20,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/test/seed"
 )
@@ -55,15 +56,14 @@ func newLifecycleAccount(t testing.TB) lifecycleAccount {
 	return lifecycleAccount{demoAccount: acct, cfg: cfg, secretARN: aws.ToString(out.ARN)}
 }
 
-// run runs the auditor once and returns its summary and the metric lines
-// the publisher wrote.
+// run runs the auditor once, as the Lambda does (through pkg/runlog), and
+// returns its summary and the metric documents (EMF) of the run.
 func (a lifecycleAccount) run(t testing.TB, payload string) (*runner.Summary, string) {
 	t.Helper()
 	r, _ := newRunner(t, a.srv, a.endpoint)
 	var metrics bytes.Buffer
 	r.Publisher.RetryBackoff = time.Millisecond
-	r.Publisher.Metrics = &metrics
-	s, err := r.Handle(context.Background(), []byte(payload))
+	s, err := runlog.New(runlog.Options{Metrics: &metrics}).Runs(r.Handle)(context.Background(), []byte(payload))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,8 +401,8 @@ func TestPermanentlyFailingFindingIsReported(t *testing.T) {
 	if _, ok := hub(t, a.cfg)[bad]; ok {
 		t.Error("the failing finding is stored")
 	}
-	if !strings.Contains(metrics, `"FindingsFailed":1`) || !strings.Contains(metrics, `"Namespace":"PostureAuditor"`) {
-		t.Errorf("metric line: %s", metrics)
+	if !strings.Contains(metrics, `"ImportFailures":1,`) || !strings.Contains(metrics, `"Namespace":"PostureAuditor"`) {
+		t.Errorf("metric documents: %s", metrics)
 	}
 }
 
