@@ -25,9 +25,7 @@ type Related struct {
 // key's health re-judges its dependents without a sweep. A key no
 // resource used at the last look has none.
 func (p Publisher) Dependents(ctx context.Context, cfg aws.Config, account, partition, keyARN string) ([]Related, error) {
-	eq := func(v string) []types.StringFilter {
-		return []types.StringFilter{{Comparison: types.StringFilterComparisonEquals, Value: aws.String(v)}}
-	}
+	eq := func(v string) []types.StringFilter { return []types.StringFilter{equals(v)} }
 	productARN := asff.ProductARN(partition, cfg.Region, account)
 	id := asff.FindingID(KeyInUseCheck, account, cfg.Region, keyARN)
 	lim := p.limiters().Read(account, cfg.Region)

@@ -403,17 +403,15 @@ func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API,
 			rep.StateError = collect.Reason("finding state Scope", err)
 		case fresh == findingstate.Fresh:
 			var ids []string
-			checks := map[string]map[string]bool{}
 			for _, t := range req.Targets {
-				checks[t.ResourceARN] = map[string]bool{}
 				for _, c := range t.Checks {
 					ids = append(ids, asff.FindingID(c, req.Account, region, t.ResourceARN))
-					checks[t.ResourceARN][c] = true
 				}
 			}
 			got, err := p.State.Get(ctx, cfg, req.Account, region, ids)
 			if err == nil {
 				rep.StateSource = "finding state table"
+				checks, _ := targetChecks(req.Targets)
 				var out []types.AwsSecurityFinding
 				for _, f := range got {
 					if checks[resourceID(f)][aws.ToString(f.GeneratorId)] {
@@ -516,30 +514,17 @@ func readStored(ctx context.Context, api API, limits *Limiters, account, region 
 // ignore filters).
 func readTargets(ctx context.Context, api API, limits *Limiters, account, region, productARN string, targets []Target, rep *Report) ([]types.AwsSecurityFinding, error) {
 	lim := limits.Read(account, region)
-	checks := map[string]map[string]bool{}
-	var arns []string
-	for _, t := range targets {
-		if checks[t.ResourceARN] == nil {
-			checks[t.ResourceARN] = map[string]bool{}
-			arns = append(arns, t.ResourceARN)
-		}
-		for _, c := range t.Checks {
-			checks[t.ResourceARN][c] = true
-		}
-	}
-	eq := func(v string) types.StringFilter {
-		return types.StringFilter{Comparison: types.StringFilterComparisonEquals, Value: aws.String(v)}
-	}
+	checks, arns := targetChecks(targets)
 	var out []types.AwsSecurityFinding
 	seen := map[string]bool{}
 	for start := 0; start < len(arns); start += maxFilterValues {
 		filters := &types.AwsSecurityFindingFilters{
-			ProductArn:   []types.StringFilter{eq(productARN)},
-			AwsAccountId: []types.StringFilter{eq(account)},
+			ProductArn:   []types.StringFilter{equals(productARN)},
+			AwsAccountId: []types.StringFilter{equals(account)},
 			Id:           []types.StringFilter{{Comparison: types.StringFilterComparisonPrefix, Value: aws.String(asff.IDPrefix)}},
 		}
 		for _, a := range arns[start:min(start+maxFilterValues, len(arns))] {
-			filters.ResourceId = append(filters.ResourceId, eq(a))
+			filters.ResourceId = append(filters.ResourceId, equals(a))
 		}
 		pager := securityhub.NewGetFindingsPaginator(api, &securityhub.GetFindingsInput{Filters: filters, MaxResults: aws.Int32(readPageSize)})
 		for pager.HasMorePages() {
@@ -565,6 +550,28 @@ func readTargets(ctx context.Context, api API, limits *Limiters, account, region
 	return out, nil
 }
 
+// targetChecks maps each target's resource ARN to the checks evaluated for
+// it, and lists the ARNs in order.
+func targetChecks(targets []Target) (map[string]map[string]bool, []string) {
+	checks := map[string]map[string]bool{}
+	var arns []string
+	for _, t := range targets {
+		if checks[t.ResourceARN] == nil {
+			checks[t.ResourceARN] = map[string]bool{}
+			arns = append(arns, t.ResourceARN)
+		}
+		for _, c := range t.Checks {
+			checks[t.ResourceARN][c] = true
+		}
+	}
+	return checks, arns
+}
+
+// equals is a GetFindings filter matching v exactly.
+func equals(v string) types.StringFilter {
+	return types.StringFilter{Comparison: types.StringFilterComparisonEquals, Value: aws.String(v)}
+}
+
 // resourceID is the Id of a finding's main resource.
 func resourceID(f types.AwsSecurityFinding) string {
 	if len(f.Resources) == 0 {
@@ -576,16 +583,13 @@ func resourceID(f types.AwsSecurityFinding) string {
 // Filters are the GetFindings filters selecting o's findings: at most 20
 // values a field, so callers chunk Checks.
 func (o Owner) Filters() *types.AwsSecurityFindingFilters {
-	eq := func(v string) types.StringFilter {
-		return types.StringFilter{Comparison: types.StringFilterComparisonEquals, Value: aws.String(v)}
-	}
 	f := &types.AwsSecurityFindingFilters{
-		ProductArn:   []types.StringFilter{eq(o.ProductARN)},
-		AwsAccountId: []types.StringFilter{eq(o.Account)},
+		ProductArn:   []types.StringFilter{equals(o.ProductARN)},
+		AwsAccountId: []types.StringFilter{equals(o.Account)},
 		Id:           []types.StringFilter{{Comparison: types.StringFilterComparisonPrefix, Value: aws.String(asff.IDPrefix)}},
 	}
 	for _, c := range o.Checks {
-		f.GeneratorId = append(f.GeneratorId, eq(c))
+		f.GeneratorId = append(f.GeneratorId, equals(c))
 	}
 	return f
 }

@@ -3,12 +3,12 @@ package runner
 import (
 	"context"
 	"fmt"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
@@ -392,17 +392,7 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 	rr := &regionResult{region: region, snap: snap}
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range checks {
-		scope := Scope{Region: region, CheckID: c.ID, Complete: true, Restricted: true}
-		for _, s := range c.Services {
-			if !snap.Complete(s) {
-				scope.Complete = false
-				scope.Errors = append(scope.Errors, snap.Errors[s]...)
-			}
-		}
-		if n := len(scope.Errors); n > maxScopeErrors {
-			scope.Errors, scope.ErrorsOmitted = scope.Errors[:maxScopeErrors], n-maxScopeErrors
-		}
-		rr.scopes = append(rr.scopes, scope)
+		rr.scopes = append(rr.scopes, checkScope(snap, c, true))
 		for _, res := range c.Evaluate(snap, x.params) {
 			// Only the targets' findings: a check over the dependents of a
 			// key also judges their other keys, which were not re-read.
@@ -421,8 +411,15 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 
 	// Each target's outcome, before publishing. A key's verdict on what it
 	// protects is only as sure as the reads of its dependents.
+	requested := map[*target]bool{}
 	for _, t := range targets {
-		t.errs = targetErrors(snap, t)
+		requested[t] = true
+		t.errs = targetErrors(snap, checks, t)
+	}
+	for _, t := range byARN {
+		if !requested[t] { // a distribution found through its policy
+			t.errs = targetErrors(snap, checks, t)
+		}
 	}
 	for _, t := range targets {
 		for _, d := range t.deps {
@@ -487,9 +484,9 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 // unsure: in every service its checks read, a failed listing (no resource
 // named) or a failed read of the target itself or of the key it uses.
 // Another target's failed read in the same snapshot is not its problem.
-func targetErrors(snap *snapshot.Snapshot, t *target) []snapshot.CollectionError {
+func targetErrors(snap *snapshot.Snapshot, checks []check.Check, t *target) []snapshot.CollectionError {
 	services := map[snapshot.Service]bool{}
-	for _, c := range registry.All() {
+	for _, c := range checks {
 		if t.checks[c.ID] {
 			for _, s := range c.Services {
 				services[s] = true
@@ -575,7 +572,7 @@ func (x *run) targetedPublish(rr *regionResult, targets []*target, observedAt ti
 		if t.result.Transient {
 			continue
 		}
-		pt := publish.Target{ResourceARN: a, Confirmed: len(t.errs) == 0 && len(targetErrors(rr.snap, t)) == 0}
+		pt := publish.Target{ResourceARN: a, Confirmed: len(t.errs) == 0}
 		for c := range t.checks {
 			pt.Checks = append(pt.Checks, c)
 		}
@@ -637,11 +634,8 @@ func transient(code string) bool {
 		"ProvisionedThroughputExceededException", "SlowDown", "RequestThrottled", "PriorRequestNotComplete",
 		"InternalFailure", "InternalError", "InternalServerError", "InternalErrorException", "InternalServiceError",
 		"InternalServiceErrorException", "KMSInternalException", "ServiceUnavailable", "ServiceUnavailableException",
-		"RequestError", "Timeout", "RequestTimeout", "RequestTimeoutException", "DependencyTimeoutException":
-		return true
-	}
-	switch code {
-	case "InternalException", "ServerException", "Unavailable", "ServiceException", "ServiceFailure", "EC2ThrottledException":
+		"RequestError", "Timeout", "RequestTimeout", "RequestTimeoutException", "DependencyTimeoutException",
+		"InternalException", "ServerException", "Unavailable", "ServiceException", "ServiceFailure", "EC2ThrottledException":
 		return true
 	}
 	return strings.HasPrefix(code, "5") || strings.Contains(code, "Throttl")

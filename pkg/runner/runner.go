@@ -87,13 +87,9 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 		return nil, fmt.Errorf("identify the audited account: %w", err)
 	}
 
-	now := time.Now
-	if r.Now != nil {
-		now = r.Now
-	}
 	run := &run{
 		Runner: r, req: req, checks: checks, params: params,
-		account: account, partition: partition, regions: regions, home: r.home(regions), started: now(),
+		account: account, partition: partition, regions: regions, home: r.home(regions), started: r.now(),
 		callsBefore: callsBefore,
 	}
 	return run.execute(ctx), nil
@@ -219,13 +215,6 @@ func (x *run) publishRequest(rr *regionResult) publish.Request {
 	return req
 }
 
-func (x *run) now() time.Time {
-	if x.Now != nil {
-		return x.Now()
-	}
-	return time.Now()
-}
-
 // auditRegion collects the services the selected checks need in one region
 // and evaluates them there.
 func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
@@ -277,22 +266,7 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 	rr := &regionResult{region: region, snap: snap, observedAt: observedAt}
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range active {
-		scope := Scope{Region: region, CheckID: c.ID, Complete: true, Restricted: !collectScope.All()}
-		for _, s := range c.Services {
-			if !snap.Complete(s) {
-				scope.Complete = false
-				scope.Errors = append(scope.Errors, snap.Errors[s]...)
-				if !snap.Collected[s] {
-					scope.Errors = append(scope.Errors, snapshot.CollectionError{Service: s, Region: region, Code: "NotCollected", Message: "no collector for this service"})
-				}
-			}
-		}
-		if n := len(scope.Errors); n > maxScopeErrors {
-			// A thousand denied describes say no more than twenty do, and
-			// every check reading the service repeats them.
-			scope.Errors, scope.ErrorsOmitted = scope.Errors[:maxScopeErrors], n-maxScopeErrors
-		}
-		rr.scopes = append(rr.scopes, scope)
+		rr.scopes = append(rr.scopes, checkScope(snap, c, !collectScope.All()))
 		for _, res := range c.Evaluate(snap, x.params) {
 			res.CheckID = c.ID
 			if res.Region == "" {
@@ -343,6 +317,27 @@ func callerIdentity(ctx context.Context, cfg aws.Config) (string, string, error)
 		partition = a.Partition
 	}
 	return aws.ToString(out.Account), partition, nil
+}
+
+// checkScope is check c's scope in the snapshot's region: complete when
+// every service it reads was collected without error.
+func checkScope(snap *snapshot.Snapshot, c check.Check, restricted bool) Scope {
+	scope := Scope{Region: snap.Region, CheckID: c.ID, Complete: true, Restricted: restricted}
+	for _, s := range c.Services {
+		if !snap.Complete(s) {
+			scope.Complete = false
+			scope.Errors = append(scope.Errors, snap.Errors[s]...)
+			if !snap.Collected[s] {
+				scope.Errors = append(scope.Errors, snapshot.CollectionError{Service: s, Region: snap.Region, Code: "NotCollected", Message: "no collector for this service"})
+			}
+		}
+	}
+	if n := len(scope.Errors); n > maxScopeErrors {
+		// A thousand denied describes say no more than twenty do, and
+		// every check reading the service repeats them.
+		scope.Errors, scope.ErrorsOmitted = scope.Errors[:maxScopeErrors], n-maxScopeErrors
+	}
+	return scope
 }
 
 // Scope is one (account, region, check) of a run, and whether its collection
