@@ -206,11 +206,6 @@ type Response struct {
 	BatchItemFailures []BatchItemFailure `json:"batchItemFailures"`
 }
 
-// Lambda is the function lambda.Start runs.
-func (h Handler) Lambda(ctx context.Context, event json.RawMessage) (*Response, error) {
-	return Reply(h.Handle(ctx, event))
-}
-
 // Reply is the Lambda reply to what Handle returned.
 func Reply(res *Result, err error) (*Response, error) {
 	if err != nil {

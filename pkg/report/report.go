@@ -276,7 +276,7 @@ func lifecycle(b *bytes.Buffer, s *runner.Summary) {
 			note = append(note, fmt.Sprintf("%d kept FAILED", r.KeptFailed))
 		}
 		t.row(r.Region, fmt.Sprint(r.New), fmt.Sprint(r.Updated), fmt.Sprint(r.Resolved), fmt.Sprint(r.Reactivated),
-			fmt.Sprint(r.Archived), fmt.Sprint(r.Unchanged), fmt.Sprint(r.Imported), fmt.Sprint(r.FailedCount()+r.Unpublished),
+			fmt.Sprint(r.Archived), fmt.Sprint(r.Unchanged), fmt.Sprint(r.Imported), fmt.Sprint(r.NotImported()),
 			strings.Join(note, ", "))
 	}
 	if len(reports) > 1 {

@@ -92,9 +92,6 @@ func ParseLevel(v string) (slog.Level, error) {
 	return 0, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", v)
 }
 
-// Slog is the logger itself, for lines of the functions' own.
-func (l *Logger) Slog() *slog.Logger { return l.log }
-
 // RunHandler is the auditor's handler (runner.Runner.Handle).
 type RunHandler func(context.Context, json.RawMessage) (*runner.Summary, error)
 

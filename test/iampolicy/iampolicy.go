@@ -165,15 +165,6 @@ func Actions(templatePath, logicalID string) ([]string, error) {
 	return t.Actions(logicalID)
 }
 
-// EventPattern is Load(templatePath) then EventPattern(logicalID).
-func EventPattern(templatePath, logicalID string) (map[string]any, error) {
-	t, err := Load(templatePath)
-	if err != nil {
-		return nil, err
-	}
-	return t.EventPattern(logicalID)
-}
-
 // Canonical renders v as compact JSON with object keys sorted (as
 // encoding/json does) and every array sorted, so two patterns that match the
 // same events in any order compare equal as strings. The argument lists of

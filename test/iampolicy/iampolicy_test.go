@@ -213,7 +213,9 @@ func TestLoadAndWrappers(t *testing.T) {
 	if err != nil || len(acts) != 1 {
 		t.Errorf("Actions: %v %v", acts, err)
 	}
-	if _, err := EventPattern(path, "JSONRule"); err != nil {
+	if loaded, err := Load(path); err != nil {
+		t.Error(err)
+	} else if _, err := loaded.EventPattern("JSONRule"); err != nil {
 		t.Error(err)
 	}
 	if _, err := Actions(filepath.Join(t.TempDir(), "missing.yaml"), "Fn"); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
