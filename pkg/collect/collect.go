@@ -118,6 +118,15 @@ func (r *Recorder) Incomplete(operation, resource, what string) string {
 	return reason
 }
 
+// Indexes returns 0..n-1, for ForEach over parallel slices.
+func Indexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // ForEach runs fn over items with at most workers in flight. Per-resource
 // describe calls are independent, and their quotas (KMS DescribeKey 2000/s)
 // are far above what a handful of workers can reach.

@@ -14,6 +14,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/collect/secretscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/keyref"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
@@ -362,7 +363,7 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 			// Named by name, or by a partial ARN (without the six random
 			// characters AWS appends): its findings carry the full ARN.
 			for _, s := range snap.SecretsManager.Secrets {
-				if s.Name == t.ref.ID || s.ARN == t.ref.ID || strings.HasPrefix(s.ARN, t.ref.ID+"-") && len(s.ARN) == len(t.ref.ID)+7 {
+				if secretscollect.Matches(s, t.ref.ID) {
 					t.ref.ARN = s.ARN
 				}
 			}

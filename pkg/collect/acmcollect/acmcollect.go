@@ -117,7 +117,7 @@ func (c Collector) collectNamed(ctx context.Context, api API, rec *collect.Recor
 		named = append(named, id)
 	}
 	gone := make([]bool, len(certs))
-	collect.ForEach(ctx, c.workers(), indexes(len(certs)), func(ctx context.Context, i int) {
+	collect.ForEach(ctx, c.workers(), collect.Indexes(len(certs)), func(ctx context.Context, i int) {
 		cert := certs[i]
 		if err := describePace.Wait(ctx); err != nil {
 			recordDescribeFailure(rec, cert, err)
@@ -140,14 +140,6 @@ func (c Collector) collectNamed(ctx context.Context, api API, rec *collect.Recor
 		}
 		snap.ACM.Certificates[cert.ARN] = cert
 	}
-}
-
-func indexes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }
 
 func (c Collector) api(cfg aws.Config) API {

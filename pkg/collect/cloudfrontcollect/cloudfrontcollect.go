@@ -158,7 +158,7 @@ func (c Collector) collectScoped(ctx context.Context, api API, rec *collect.Reco
 
 	got := make([]*snapshot.CloudFrontDistribution, len(distIDs))
 	gone := make([]bool, len(distIDs))
-	collect.ForEach(ctx, c.workers(), indexes(len(distIDs)), func(ctx context.Context, i int) {
+	collect.ForEach(ctx, c.workers(), collect.Indexes(len(distIDs)), func(ctx context.Context, i int) {
 		out, err := api.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: aws.String(distIDs[i])})
 		switch {
 		case err == nil && out.Distribution != nil:
@@ -230,14 +230,6 @@ func usesAny(d *snapshot.CloudFrontDistribution, policies map[string]bool) bool 
 		}
 	}
 	return false
-}
-
-func indexes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }
 
 func (c Collector) api(cfg aws.Config) API {

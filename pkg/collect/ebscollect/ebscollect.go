@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -158,7 +159,10 @@ func describeNamed(ctx context.Context, api API, rec *collect.Recorder, snap *sn
 	named := map[string][]string{}
 	var ids []string
 	for _, s := range scoped {
-		id := volumeID(s)
+		id, here := volumeID(snap, s)
+		if !here {
+			continue // another region's or account's volume is not read here
+		}
 		if named[id] == nil {
 			ids = append(ids, id)
 		}
@@ -233,11 +237,13 @@ func returned(vols []ec2types.Volume, id string) bool {
 
 // volumeID turns a volume ARN (arn:aws:ec2:<region>:<account>:volume/<id>)
 // into its ID; anything else is taken as an ID.
-func volumeID(id string) string {
-	if i := strings.LastIndex(id, ":volume/"); i >= 0 {
-		return id[i+len(":volume/"):]
+func volumeID(snap *snapshot.Snapshot, id string) (string, bool) {
+	if a, err := arn.Parse(id); err == nil && strings.HasPrefix(a.Resource, "volume/") {
+		// Described here, another region's volume would answer NotFound
+		// and read as gone.
+		return strings.TrimPrefix(a.Resource, "volume/"), a.Region == snap.Region && a.AccountID == snap.Account
 	}
-	return id
+	return id, true
 }
 
 func fromAPI(snap *snapshot.Snapshot, v ec2types.Volume) *snapshot.EBSVolume {

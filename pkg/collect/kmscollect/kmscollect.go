@@ -411,7 +411,7 @@ func (c Collector) DescribeReferenced(ctx context.Context, cfg aws.Config, snap 
 		}
 	}
 	described := make([]*snapshot.KMSKey, len(refs))
-	collect.ForEach(ctx, c.workers(), indexes(len(refs)), func(ctx context.Context, i int) {
+	collect.ForEach(ctx, c.workers(), collect.Indexes(len(refs)), func(ctx context.Context, i int) {
 		ref := refs[i]
 		k := &snapshot.KMSKey{ARN: ref.Lookup(), Rotation: snapshot.UnknownFact[snapshot.KeyRotation]("not read for referenced keys")}
 		out, err := apis[ref.Region].DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(ref.Lookup())})
@@ -431,12 +431,4 @@ func (c Collector) DescribeReferenced(ctx context.Context, cfg aws.Config, snap 
 	for i, r := range refs {
 		snap.KMS.Referenced[r.Lookup()] = described[i]
 	}
-}
-
-func indexes(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i
-	}
-	return out
 }

@@ -112,7 +112,7 @@ func listNamed(ctx context.Context, api API, rec *collect.Recorder, snap *snapsh
 		}
 		found := false
 		for _, s := range listed {
-			if !matches(s, id) {
+			if !Matches(s, id) {
 				continue
 			}
 			found = true
@@ -207,13 +207,13 @@ func nameOf(id string) string {
 		return id
 	}
 	// A partial ARN without the suffix may lose a name tail that looks like
-	// one: harmless, the filter is a prefix match and matches() decides.
+	// one: harmless, the filter is a prefix match and Matches() decides.
 	return secretARNSuffix.ReplaceAllString(id[i+len(":secret:"):], "")
 }
 
-// matches reports whether s is the secret id names: its name, its ARN, or
+// Matches reports whether s is the secret id names: its name, its ARN, or
 // its ARN without the random suffix.
-func matches(s *snapshot.Secret, id string) bool {
+func Matches(s *snapshot.Secret, id string) bool {
 	if !strings.HasPrefix(id, "arn:") {
 		return s.Name == id
 	}
