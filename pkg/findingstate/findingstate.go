@@ -27,7 +27,6 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
-	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 )
 
@@ -69,7 +68,16 @@ const (
 	attrCheck      = "check"
 	attrObservedAt = "observedAt"
 	attrFinding    = "finding"
-	attrReconciled = "reconciledAt"
+	// The record's planning attributes (Record), read without the finding.
+	attrResource        = "resource"
+	attrStatus          = "status"
+	attrRecordState     = "recordState"
+	attrCreatedAt       = "createdAt"
+	attrFirstObservedAt = "firstObservedAt"
+	attrUpdatedAt       = "updatedAt"
+	attrLastObservedAt  = "lastObservedAt"
+	attrFingerprint     = "fingerprint"
+	attrReconciled      = "reconciledAt"
 	// attrSaved is when the record was written: a reconciliation replaces
 	// or deletes only records written before its read-back began.
 	attrSaved = "savedAt"
@@ -134,38 +142,78 @@ func (s *Store) mark(ctx context.Context, cfg aws.Config, account, region string
 	})
 }
 
-// Load returns the stored records of the scope's findings of checks, as
-// findings (see Compact: no resource details).
-func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]types.AwsSecurityFinding, error) {
+// ErrOldRecords is Load's answer for a scope holding records written by a
+// version that kept no planning attributes: the publisher then reads
+// Security Hub back and reconciles, which rewrites them.
+var ErrOldRecords = errors.New("finding state records of an older format")
+
+// recordAttrs are the attributes Load reads: a record, not the finding.
+var recordAttrs = []string{attrID, attrCheck, attrResource, attrStatus, attrRecordState, attrCreatedAt, attrFirstObservedAt, attrUpdatedAt, attrLastObservedAt, attrFingerprint, attrObservedAt}
+
+// Load returns the records of the scope's findings of checks: only the
+// attributes planning needs are read (not the findings).
+func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]Record, error) {
+	var out []Record
+	err := s.query(ctx, cfg, account, region, checks, recordAttrs, func(item map[string]ddbtypes.AttributeValue) error {
+		if _, ok := item[attrStatus]; !ok {
+			return ErrOldRecords
+		}
+		out = append(out, Record{
+			ID: str(item, attrID), Check: str(item, attrCheck), ResourceID: str(item, attrResource),
+			Status: types.ComplianceStatus(str(item, attrStatus)), RecordState: types.RecordState(str(item, attrRecordState)),
+			CreatedAt: str(item, attrCreatedAt), FirstObservedAt: str(item, attrFirstObservedAt),
+			UpdatedAt: str(item, attrUpdatedAt), LastObservedAt: str(item, attrLastObservedAt),
+			Fingerprint: str(item, attrFingerprint), ObservedAt: str(item, attrObservedAt),
+		})
+		return nil
+	})
+	return out, err
+}
+
+// query pages through the scope's items of checks (markers left out),
+// reading attrs only, consistently.
+func (s *Store) query(ctx context.Context, cfg aws.Config, account, region string, checks, attrs []string, fn func(map[string]ddbtypes.AttributeValue) error) error {
 	want := map[string]bool{}
 	for _, c := range checks {
 		want[c] = true
 	}
-	var out []types.AwsSecurityFinding
+	names := map[string]string{"#s": attrScope}
+	projection := make([]string, len(attrs))
+	for i, a := range attrs {
+		n := fmt.Sprintf("#a%d", i) // several are reserved words (status)
+		names[n] = a
+		projection[i] = n
+	}
 	p := dynamodb.NewQueryPaginator(s.api(cfg), &dynamodb.QueryInput{
 		TableName:                 aws.String(s.Table),
 		KeyConditionExpression:    aws.String("#s = :s"),
-		ExpressionAttributeNames:  map[string]string{"#s": attrScope},
+		ProjectionExpression:      aws.String(strings.Join(projection, ", ")),
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: scopeKey(account, region)}},
 		ConsistentRead:            aws.Bool(true),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, item := range page.Items {
-			if c, _ := item[attrCheck].(*ddbtypes.AttributeValueMemberS); c == nil || !want[c.Value] {
+			if c := str(item, attrCheck); c == "" || !want[c] {
 				continue // a marker, or a check not asked for
 			}
-			f, err := decode(item)
-			if err != nil {
-				return nil, err
+			if err := fn(item); err != nil {
+				return err
 			}
-			out = append(out, f)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+func str(item map[string]ddbtypes.AttributeValue, attr string) string {
+	if v, ok := item[attr].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
 }
 
 // Get returns the stored records of the findings with these Ids (a
@@ -256,47 +304,76 @@ func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string
 // this one was reading back) is newer than what was read: it is neither
 // replaced nor deleted.
 func (s *Store) Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, readStart time.Time) error {
-	old, err := s.Load(ctx, cfg, account, region, checks)
-	if err != nil {
+	r := s.BeginReconcile(cfg, account, region, checks, readStart)
+	if err := r.Put(ctx, held); err != nil {
 		return err
 	}
-	keep := map[string]bool{}
+	return r.End(ctx)
+}
+
+// Reconciliation is a Reconcile fed page by page, so that a read-back is
+// never held whole: Put each page of what Security Hub holds, then End.
+type Reconciliation struct {
+	store           *Store
+	cfg             aws.Config
+	account, region string
+	checks          []string
+	before          condition
+	readStart       time.Time
+	held            map[string]bool
+}
+
+// BeginReconcile starts a reconciliation of the checks' records whose
+// read-back of Security Hub began at readStart.
+func (s *Store) BeginReconcile(cfg aws.Config, account, region string, checks []string, readStart time.Time) *Reconciliation {
+	return &Reconciliation{store: s, cfg: cfg, account: account, region: region, checks: checks,
+		before: olderThan(readStart), readStart: readStart, held: map[string]bool{}}
+}
+
+// Put records findings Security Hub holds, unless a newer record exists.
+func (r *Reconciliation) Put(ctx context.Context, held []types.AwsSecurityFinding) error {
+	api := r.store.api(r.cfg)
 	for _, f := range held {
-		keep[aws.ToString(f.Id)] = true
+		r.held[aws.ToString(f.Id)] = true
 	}
-	var gone []string
-	for _, f := range old {
-		if id := aws.ToString(f.Id); !keep[id] {
-			gone = append(gone, id)
-		}
-	}
-	before := olderThan(readStart)
-	api := s.api(cfg)
-	err = forEach(ctx, s.workers(), gone, func(ctx context.Context, id string) error {
-		_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: aws.String(s.Table), Key: key(scopeKey(account, region), id),
-			ConditionExpression: before.expr, ExpressionAttributeNames: before.names, ExpressionAttributeValues: before.values,
-		})
-		return ignoreConditionFailed(err)
-	})
-	if err != nil {
-		return err
-	}
-	err = forEach(ctx, s.workers(), held, func(ctx context.Context, f types.AwsSecurityFinding) error {
-		item, err := encode(account, region, f)
+	return forEach(ctx, r.store.workers(), held, func(ctx context.Context, f types.AwsSecurityFinding) error {
+		item, err := encode(r.account, r.region, f)
 		if err != nil {
 			return err
 		}
 		_, err = api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(s.Table), Item: item,
-			ConditionExpression: before.expr, ExpressionAttributeNames: before.names, ExpressionAttributeValues: before.values,
+			TableName: aws.String(r.store.Table), Item: item,
+			ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
+		})
+		return ignoreConditionFailed(err)
+	})
+}
+
+// End deletes the records of findings Security Hub no longer holds (unless
+// written after the read-back began) and marks the checks fresh.
+func (r *Reconciliation) End(ctx context.Context) error {
+	var gone []string
+	err := r.store.query(ctx, r.cfg, r.account, r.region, r.checks, []string{attrID, attrCheck}, func(item map[string]ddbtypes.AttributeValue) error {
+		if id := str(item, attrID); !r.held[id] {
+			gone = append(gone, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	api := r.store.api(r.cfg)
+	err = forEach(ctx, r.store.workers(), gone, func(ctx context.Context, id string) error {
+		_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(r.store.Table), Key: key(scopeKey(r.account, r.region), id),
+			ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
 		})
 		return ignoreConditionFailed(err)
 	})
 	if err != nil {
 		return err
 	}
-	return s.mark(ctx, cfg, account, region, checks, readStart)
+	return r.store.mark(ctx, r.cfg, r.account, r.region, r.checks, r.readStart)
 }
 
 type condition struct {
@@ -393,9 +470,19 @@ func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbt
 	item[attrSaved] = &ddbtypes.AttributeValueMemberS{Value: stamp(time.Now())}
 	item[attrCheck] = &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.GeneratorId)}
 	item[attrFinding] = &ddbtypes.AttributeValueMemberS{Value: string(b)}
-	if obs := f.ProductFields[asff.ObservedAtField]; obs != "" {
+	r := RecordOf(f, false)
+	// attrStatus is always written: Load tells this format by it.
+	item[attrStatus] = &ddbtypes.AttributeValueMemberS{Value: string(r.Status)}
+	for attr, v := range map[string]string{
+		attrResource: r.ResourceID, attrRecordState: string(r.RecordState), attrCreatedAt: r.CreatedAt,
+		attrFirstObservedAt: r.FirstObservedAt, attrUpdatedAt: r.UpdatedAt, attrLastObservedAt: r.LastObservedAt,
+		attrFingerprint: r.Fingerprint,
 		// ASFF timestamps (UTC, fixed milliseconds) sort as strings.
-		item[attrObservedAt] = &ddbtypes.AttributeValueMemberS{Value: obs}
+		attrObservedAt: r.ObservedAt,
+	} {
+		if v != "" {
+			item[attr] = &ddbtypes.AttributeValueMemberS{Value: v}
+		}
 	}
 	return item, nil
 }

@@ -2,6 +2,7 @@ package findingstate_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -107,17 +108,24 @@ func TestSaveLoadGetAndNewerObservationWins(t *testing.T) {
 	if err != nil || len(got) != 130 {
 		t.Fatalf("Load: %d records, %v", len(got), err)
 	}
+	// Load reads records, not findings: every planning field, no finding.
 	r := got[0]
-	if r.Resources[0].Details != nil || r.Note != nil || r.ProductFields[asff.FingerprintField] == "" || aws.ToString(r.CreatedAt) == "" {
-		t.Errorf("record kept the wrong fields: details %v note %v fields %v", r.Resources[0].Details, r.Note, r.ProductFields)
+	want := findingstate.RecordOf(many[slices.IndexFunc(many, func(f types.AwsSecurityFinding) bool { return aws.ToString(f.Id) == r.ID })], false)
+	if r != want || r.Fingerprint == "" || r.CreatedAt == "" || r.Status == "" || r.ResourceID == "" {
+		t.Errorf("Load record %+v, want %+v", r, want)
 	}
 	ids := []string{aws.ToString(many[0].Id), aws.ToString(many[130].Id), "posture-auditor/not/there"}
 	for _, f := range many[1:120] {
 		ids = append(ids, aws.ToString(f.Id))
 	}
-	got, err = store.Get(ctx, cfg, account, region, ids)
-	if err != nil || len(got) != 121 {
-		t.Fatalf("Get: %d records, %v", len(got), err)
+	full, err := store.Get(ctx, cfg, account, region, ids)
+	if err != nil || len(full) != 121 {
+		t.Fatalf("Get: %d records, %v", len(full), err)
+	}
+	// Get reads the findings as kept: without resource details or the
+	// team's fields.
+	if f := full[0]; f.Resources[0].Details != nil || f.Note != nil || f.ProductFields[asff.FingerprintField] == "" || aws.ToString(f.CreatedAt) == "" {
+		t.Errorf("record kept the wrong fields: details %v note %v fields %v", f.Resources[0].Details, f.Note, f.ProductFields)
 	}
 	if counter.Count("DynamoDB", "BatchGetItem") != 2 {
 		t.Errorf("Get of 122 Ids made %d BatchGetItem calls, want 2", counter.Count("DynamoDB", "BatchGetItem"))
@@ -133,9 +141,9 @@ func TestSaveLoadGetAndNewerObservationWins(t *testing.T) {
 	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{earlier}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = store.Get(ctx, cfg, account, region, []string{aws.ToString(later.Id)})
-	if len(got) != 1 || got[0].Compliance.Status != types.ComplianceStatusFailed {
-		t.Errorf("an earlier observation replaced a later one: %+v", got)
+	full, _ = store.Get(ctx, cfg, account, region, []string{aws.ToString(later.Id)})
+	if len(full) != 1 || full[0].Compliance.Status != types.ComplianceStatusFailed {
+		t.Errorf("an earlier observation replaced a later one: %+v", full)
 	}
 }
 

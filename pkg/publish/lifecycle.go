@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/asff"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 )
 
 // Action is what the publisher does with one finding.
@@ -53,28 +54,31 @@ type Plan struct {
 	// Kept are active findings this run did not observe whose scope may not
 	// archive (its collection errored or it was not scanned whole): they are
 	// left exactly as they are.
-	Kept []types.AwsSecurityFinding
+	Kept []Record
 	// KeptFailed are active FAILED findings this run observed only as
 	// NOT_AVAILABLE: they stay FAILED, untouched (ActionKeptFailed).
-	KeptFailed []types.AwsSecurityFinding
+	KeptFailed []Record
 	// Duplicates are Ids the run produced more than once; the last wins.
 	Duplicates []string
 	// Superseded are stored findings observed after this run's observation
 	// (another run read the resource later): left as they are.
-	Superseded []types.AwsSecurityFinding
+	Superseded []Record
 	// Unchanged are stored active findings this run observed exactly as
 	// they are, imported less than ReimportAfter ago: not imported again.
-	Unchanged []types.AwsSecurityFinding
+	Unchanged []Record
 }
+
+// Record is what the publisher keeps of a stored finding to plan it.
+type Record = findingstate.Record
 
 // unchanged reports an observation identical to an active stored finding
 // (same fingerprint) that Security Hub received less than reimportAfter ago.
-func unchanged(old, f types.AwsSecurityFinding, now time.Time, reimportAfter time.Duration) bool {
+func unchanged(old *Record, f types.AwsSecurityFinding, now time.Time, reimportAfter time.Duration) bool {
 	fp := f.ProductFields[asff.FingerprintField]
-	if fp == "" || old.RecordState == types.RecordStateArchived || old.ProductFields[asff.FingerprintField] != fp {
+	if fp == "" || old.RecordState == types.RecordStateArchived || old.Fingerprint != fp {
 		return false
 	}
-	updated, ok := parseTimestamp(aws.ToString(old.UpdatedAt))
+	updated, ok := parseTimestamp(old.UpdatedAt)
 	return ok && now.Sub(updated) < reimportAfter
 }
 
@@ -90,8 +94,8 @@ func ObservedAt(f types.AwsSecurityFinding) (time.Time, bool) {
 
 // supersedes reports a stored finding whose resource was read after the
 // new observation's.
-func supersedes(old, f types.AwsSecurityFinding) bool {
-	was, ok1 := ObservedAt(old)
+func supersedes(old *Record, f types.AwsSecurityFinding) bool {
+	was, ok1 := parseTimestamp(old.ObservedAt)
 	now, ok2 := ObservedAt(f)
 	return ok1 && ok2 && was.After(now)
 }
@@ -168,24 +172,15 @@ type Planner struct {
 }
 
 // Plan is PlanFor, skipping the import of unchanged findings that are
-// younger than ReimportAfter (ActionUnchanged).
+// younger than ReimportAfter (ActionUnchanged). It makes every decision the
+// way a publish does (a merger), over findings held in memory.
 func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable func(types.AwsSecurityFinding) bool, now, observedAt time.Time) Plan {
-	reimportAfter := pl.ReimportAfter
-	if reimportAfter == 0 {
-		reimportAfter = DefaultReimportAfter
+	records := make([]Record, len(stored))
+	for i, f := range stored {
+		records[i] = findingstate.RecordOf(f, true)
 	}
-	// Re-imports of stored findings (refreshes, archives) are stamped with
-	// this run's observation, so that a later observation racing them wins
-	// in Security Hub as in the finding state.
-	at := now
-	if !observedAt.IsZero() && observedAt.Before(now) {
-		at = observedAt
-	}
+	m := pl.merger(records, now, observedAt)
 	plan := Plan{Changes: make([]Change, 0, len(observed))}
-	byID := make(map[string]types.AwsSecurityFinding, len(stored))
-	for _, f := range stored {
-		byID[aws.ToString(f.Id)] = f
-	}
 	// One observation per Id, the last one winning, before any decision.
 	last := make(map[string]int, len(observed))
 	var order []string
@@ -199,52 +194,159 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 		last[id] = i
 	}
 	for _, id := range order {
-		f := observed[last[id]]
-		if old, ok := byID[id]; ok && supersedes(old, f) {
-			// Newer observation wins: a path that read the resource later
-			// already published what it saw.
-			plan.Superseded = append(plan.Superseded, old)
-			continue
+		out := m.observe(observed[last[id]])
+		switch {
+		case out.Superseded != nil:
+			plan.Superseded = append(plan.Superseded, *out.Superseded)
+		case out.Action == ActionKeptFailed:
+			plan.KeptFailed = append(plan.KeptFailed, *out.Stored)
+		case out.Action == ActionUnchanged:
+			plan.Unchanged = append(plan.Unchanged, *out.Stored)
 		}
-		if old, ok := byID[id]; ok && hidesKnownFailure(old, f) {
-			plan.KeptFailed = append(plan.KeptFailed, old)
-			if c, due := refreshIfStale(old, now, at); due {
-				plan.Changes = append(plan.Changes, c)
-			}
-			continue
+		if out.Change != nil {
+			plan.Changes = append(plan.Changes, *out.Change)
 		}
-		if old, ok := byID[id]; ok && reimportAfter > 0 && unchanged(old, f, now, reimportAfter) {
-			plan.Unchanged = append(plan.Unchanged, old)
-			continue
+		if out.Refresh != nil {
+			plan.Changes = append(plan.Changes, m.refreshed(*out.Refresh.Finding))
 		}
-		plan.Changes = append(plan.Changes, observe(f, byID, now))
 	}
-	for _, f := range stored {
-		id := aws.ToString(f.Id)
-		if _, ok := last[id]; ok || f.RecordState == types.RecordStateArchived {
-			continue
-		}
-		if obs, ok := ObservedAt(f); ok && !observedAt.IsZero() && obs.After(observedAt) {
-			plan.Superseded = append(plan.Superseded, f)
-			continue
-		}
-		if !archivable(f) {
-			plan.Kept = append(plan.Kept, f)
-			if c, due := refreshIfStale(f, now, at); due {
-				plan.Changes = append(plan.Changes, c)
+	rest := m.unobserved(func(r *Record) bool { return archivable(*r.Finding) })
+	for _, u := range rest {
+		switch {
+		case u.superseded:
+			plan.Superseded = append(plan.Superseded, *u.record)
+		case u.archive:
+			plan.Changes = append(plan.Changes, m.archived(*u.record.Finding))
+		default:
+			plan.Kept = append(plan.Kept, *u.record)
+			if u.refresh {
+				plan.Changes = append(plan.Changes, m.refreshed(*u.record.Finding))
 			}
-			continue
 		}
-		// Stamped with this run's observation, so that a later observation
-		// (a re-check racing this import) wins in Security Hub, and a run
-		// that read the resource before this one cannot bring it back.
-		gone := archive(f, at)
-		if !observedAt.IsZero() {
-			gone.ProductFields = withField(gone.ProductFields, ObservedAtField, asff.Timestamp(observedAt))
-		}
-		plan.Changes = append(plan.Changes, Change{Action: ActionArchived, Finding: gone})
 	}
 	return plan
+}
+
+// merger decides a publish finding by finding, against the stored records
+// of what it may touch: a sweep feeds it observations as it makes them and
+// holds no more than the records (see Session).
+type merger struct {
+	reimportAfter   time.Duration
+	now, observedAt time.Time
+	// at stamps re-imports of stored findings (refreshes, archives) with
+	// this run's observation, so that a later observation racing them wins
+	// in Security Hub as in the finding state.
+	at       time.Time
+	stored   map[string]*Record
+	order    []*Record
+	observed map[string]bool
+}
+
+func (pl Planner) merger(stored []Record, now, observedAt time.Time) *merger {
+	m := &merger{reimportAfter: pl.ReimportAfter, now: now, observedAt: observedAt, at: now,
+		stored: make(map[string]*Record, len(stored)), observed: map[string]bool{}}
+	if m.reimportAfter == 0 {
+		m.reimportAfter = DefaultReimportAfter
+	}
+	if !observedAt.IsZero() && observedAt.Before(now) {
+		m.at = observedAt
+	}
+	for i := range stored {
+		r := &stored[i]
+		m.stored[r.ID] = r
+		m.order = append(m.order, r)
+	}
+	return m
+}
+
+// outcome is what one observation comes to.
+type outcome struct {
+	// Action is what the summary says of it; empty when Superseded.
+	Action Action
+	// Change is the import it needs now, if any.
+	Change *Change
+	// Stored is its stored record, if any; Superseded is set (to it) when a
+	// later observation is stored.
+	Stored, Superseded *Record
+	// Refresh is a kept FAILED record whose refresh is due: the change is
+	// built from its stored finding (merger.refreshed).
+	Refresh *Record
+}
+
+// observe decides one observation. An Id observed twice is decided twice;
+// Plan keeps the last of duplicates, a Session the first.
+func (m *merger) observe(f types.AwsSecurityFinding) outcome {
+	id := aws.ToString(f.Id)
+	m.observed[id] = true
+	old := m.stored[id]
+	if old != nil && supersedes(old, f) {
+		// Newer observation wins: a path that read the resource later
+		// already published what it saw.
+		return outcome{Stored: old, Superseded: old}
+	}
+	if old != nil && hidesKnownFailure(old, f) {
+		out := outcome{Action: ActionKeptFailed, Stored: old}
+		if refreshDue(old, m.now) {
+			out.Refresh = old
+		}
+		return out
+	}
+	if old != nil && m.reimportAfter > 0 && unchanged(old, f, m.now, m.reimportAfter) {
+		return outcome{Action: ActionUnchanged, Stored: old}
+	}
+	c := observe(f, old, m.now)
+	return outcome{Action: c.Action, Change: &c, Stored: old}
+}
+
+// leftover is a stored finding the run did not observe, and its fate.
+type leftover struct {
+	record     *Record
+	superseded bool
+	archive    bool
+	// refresh: kept, and a refresh is due (refreshDue).
+	refresh bool
+}
+
+// unobserved decides the active stored findings no observation named, in
+// stored order: archived where archivable (the scope was complete), else
+// kept (refreshed when due), unless observed after this run.
+func (m *merger) unobserved(archivable func(*Record) bool) []leftover {
+	var out []leftover
+	for _, r := range m.order {
+		if m.observed[r.ID] || r.RecordState == types.RecordStateArchived {
+			continue
+		}
+		if obs, ok := parseTimestamp(r.ObservedAt); ok && !m.observedAt.IsZero() && obs.After(m.observedAt) {
+			out = append(out, leftover{record: r, superseded: true})
+			continue
+		}
+		if archivable(r) {
+			out = append(out, leftover{record: r, archive: true})
+			continue
+		}
+		out = append(out, leftover{record: r, refresh: refreshDue(r, m.now)})
+	}
+	return out
+}
+
+// archived is the archive of a stored finding the run did not observe,
+// stamped with this run's observation, so that a later observation (a
+// re-check racing this import) wins in Security Hub, and a run that read
+// the resource before this one cannot bring it back.
+func (m *merger) archived(old types.AwsSecurityFinding) Change {
+	gone := archive(old, m.at)
+	if !m.observedAt.IsZero() {
+		gone.ProductFields = withField(gone.ProductFields, ObservedAtField, asff.Timestamp(m.observedAt))
+	}
+	return Change{Action: ActionArchived, Finding: gone}
+}
+
+// refreshed is the refresh of a kept FAILED finding (refreshDue): exactly
+// as stored (ACTIVE, a later UpdatedAt, LastObservedAt unchanged).
+func (m *merger) refreshed(old types.AwsSecurityFinding) Change {
+	f := archive(old, m.at)
+	f.RecordState = types.RecordStateActive
+	return Change{Action: ActionRefreshed, Finding: f}
 }
 
 // RefreshAfter is how long a kept FAILED finding may go without an update
@@ -253,38 +355,31 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 // unreadable.
 const RefreshAfter = 30 * 24 * time.Hour
 
-// refreshIfStale re-imports a kept FAILED finding exactly as stored
-// (ACTIVE, a later UpdatedAt, LastObservedAt unchanged) once it is
+// refreshDue reports a kept FAILED finding to re-import unchanged: one
 // RefreshAfter old. Only a known problem is kept alive this way: a kept
 // PASSED or NOT_AVAILABLE finding of a scope that keeps failing is left to
 // Security Hub's 90-day expiry rather than kept forever.
-func refreshIfStale(old types.AwsSecurityFinding, now, at time.Time) (Change, bool) {
-	if complianceStatus(old) != types.ComplianceStatusFailed {
-		return Change{}, false
+func refreshDue(old *Record, now time.Time) bool {
+	if old.Status != types.ComplianceStatusFailed {
+		return false
 	}
-	updated, ok := parseTimestamp(aws.ToString(old.UpdatedAt))
-	if !ok || now.Sub(updated) < RefreshAfter {
-		return Change{}, false
-	}
-	f := archive(old, at)
-	f.RecordState = types.RecordStateActive
-	return Change{Action: ActionRefreshed, Finding: f}, true
+	updated, ok := parseTimestamp(old.UpdatedAt)
+	return ok && now.Sub(updated) >= RefreshAfter
 }
 
 // hidesKnownFailure reports an observation that would overwrite an active
 // FAILED finding with NOT_AVAILABLE (the resource could not be read this
 // time, e.g. a denied describe).
-func hidesKnownFailure(old, f types.AwsSecurityFinding) bool {
+func hidesKnownFailure(old *Record, f types.AwsSecurityFinding) bool {
 	return old.RecordState != types.RecordStateArchived &&
-		complianceStatus(old) == types.ComplianceStatusFailed &&
+		old.Status == types.ComplianceStatusFailed &&
 		complianceStatus(f) == types.ComplianceStatusNotAvailable
 }
 
 // observe is the change for a finding this run observed.
-func observe(f types.AwsSecurityFinding, stored map[string]types.AwsSecurityFinding, now time.Time) Change {
+func observe(f types.AwsSecurityFinding, old *Record, now time.Time) Change {
 	f = withoutCustomerFields(f)
 	f.RecordState = types.RecordStateActive // moto stores RecordState as sent: always send it
-	old, exists := stored[aws.ToString(f.Id)]
 	// UpdatedAt is the observation's time, not the import's: when two
 	// paths race between their read-back and their import, Security Hub
 	// itself then keeps the later observation (it ignores an update whose
@@ -292,7 +387,7 @@ func observe(f types.AwsSecurityFinding, stored map[string]types.AwsSecurityFind
 	if obs, ok := ObservedAt(f); ok && obs.Before(now) {
 		now = obs
 	}
-	if !exists {
+	if old == nil {
 		ts := aws.String(asff.Timestamp(now))
 		// CreatedAt must equal UpdatedAt on creation.
 		f.CreatedAt, f.UpdatedAt, f.FirstObservedAt, f.LastObservedAt = ts, ts, ts, ts
@@ -302,20 +397,20 @@ func observe(f types.AwsSecurityFinding, stored map[string]types.AwsSecurityFind
 	switch {
 	case old.RecordState == types.RecordStateArchived:
 		action = ActionReactivated
-	case complianceStatus(old) == types.ComplianceStatusFailed && complianceStatus(f) == types.ComplianceStatusPassed:
+	case old.Status == types.ComplianceStatusFailed && complianceStatus(f) == types.ComplianceStatusPassed:
 		action = ActionResolved
 	}
 	// First seen is kept exactly as stored.
-	if v := aws.ToString(old.CreatedAt); v != "" {
-		f.CreatedAt = aws.String(v)
+	if old.CreatedAt != "" {
+		f.CreatedAt = aws.String(old.CreatedAt)
 	}
 	switch {
-	case aws.ToString(old.FirstObservedAt) != "":
-		f.FirstObservedAt = aws.String(aws.ToString(old.FirstObservedAt))
-	case aws.ToString(old.CreatedAt) != "":
-		f.FirstObservedAt = aws.String(aws.ToString(old.CreatedAt))
+	case old.FirstObservedAt != "":
+		f.FirstObservedAt = aws.String(old.FirstObservedAt)
+	case old.CreatedAt != "":
+		f.FirstObservedAt = aws.String(old.CreatedAt)
 	}
-	ts := aws.String(asff.Timestamp(NextUpdate(old, now)))
+	ts := aws.String(asff.Timestamp(nextUpdate(now, old.UpdatedAt, old.LastObservedAt)))
 	f.UpdatedAt, f.LastObservedAt = ts, ts
 	return Change{Action: action, Finding: f}
 }
@@ -390,9 +485,13 @@ func complianceStatus(f types.AwsSecurityFinding) types.ComplianceStatus {
 // later than the stored one, which two runs in the same second (or a clock
 // behind the last writer's) would otherwise hit.
 func NextUpdate(old types.AwsSecurityFinding, now time.Time) time.Time {
+	return nextUpdate(now, aws.ToString(old.UpdatedAt), aws.ToString(old.LastObservedAt))
+}
+
+func nextUpdate(now time.Time, stored ...string) time.Time {
 	t := now.UTC().Truncate(time.Millisecond)
-	for _, s := range []*string{old.UpdatedAt, old.LastObservedAt} {
-		prev, ok := parseTimestamp(aws.ToString(s))
+	for _, s := range stored {
+		prev, ok := parseTimestamp(s)
 		if !ok {
 			continue
 		}

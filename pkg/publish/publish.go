@@ -12,8 +12,10 @@ package publish
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,10 +77,10 @@ type Publisher struct {
 // StateStore is the finding state (findingstate.Store).
 type StateStore interface {
 	Scope(ctx context.Context, cfg aws.Config, account, region string, checks []string) (findingstate.Freshness, error)
-	Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]types.AwsSecurityFinding, error)
+	Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]findingstate.Record, error)
 	Get(ctx context.Context, cfg aws.Config, account, region string, ids []string) ([]types.AwsSecurityFinding, error)
 	Save(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding) error
-	Reconcile(ctx context.Context, cfg aws.Config, account, region string, checks []string, held []types.AwsSecurityFinding, at time.Time) error
+	BeginReconcile(cfg aws.Config, account, region string, checks []string, readStart time.Time) *findingstate.Reconciliation
 	Invalidate(ctx context.Context, cfg aws.Config, account, region string, checks []string) error
 	Suspend(ctx context.Context, cfg aws.Config, account, region string, checks []string) (findingstate.Markers, error)
 	Resume(ctx context.Context, cfg aws.Config, account, region string, m findingstate.Markers) error
@@ -184,6 +186,10 @@ type Report struct {
 	// Unchanged are findings observed exactly as stored and imported
 	// recently (Publisher.ReimportAfter): not imported again.
 	Unchanged int `json:"unchanged"`
+	// Unreadable are stored findings due for an archive or a refresh whose
+	// record the finding state could not return (StateError says why):
+	// counted as Kept, left for the next run.
+	Unreadable int `json:"unreadable,omitempty"`
 	// Sent is how many distinct findings the publish tried to import;
 	// Imported how many Security Hub took; Retried how many re-sends failed
 	// findings needed.
@@ -218,94 +224,395 @@ type Report struct {
 	Actions map[string]Action `json:"-"`
 }
 
-// Publish reads back, plans and imports one region's findings (cfg.Region).
+// Publish reads back, plans and imports one region's findings (cfg.Region),
+// held in req.Findings: a Session fed with them, the last of duplicate Ids
+// winning. Its Report maps each finding to its action.
 func (p Publisher) Publish(ctx context.Context, cfg aws.Config, req Request) Report {
+	findings := req.Findings
+	req.Findings = nil
+	s := p.Begin(ctx, cfg, req)
+	last := make(map[string]int, len(findings))
+	var order, duplicates []string
+	for i, f := range findings {
+		id := aws.ToString(f.Id)
+		if _, dup := last[id]; dup {
+			duplicates = append(duplicates, id)
+		} else {
+			order = append(order, id)
+		}
+		last[id] = i
+	}
+	actions := make(map[string]Action, len(order))
+	for _, id := range order {
+		if a := s.Add(findings[last[id]]); a != "" {
+			actions[id] = a
+		}
+	}
+	rep := s.Finish()
+	rep.Duplicates = append(duplicates, rep.Duplicates...)
+	rep.Actions = actions
+	return rep
+}
+
+// Session is one region's publish fed finding by finding (Add), so that a
+// sweep holds neither its findings nor Security Hub's: only the stored
+// records of the scope, a batch of at most 100 findings being imported,
+// and the findings whose import failed until they are retried. Imports
+// start as soon as a batch is full; Finish archives what was not observed,
+// retries failures, records the state and returns the report. A Session is
+// used by one goroutine.
+type Session struct {
+	p          Publisher
+	ctx        context.Context
+	cfg        aws.Config
+	req        Request
+	api        API
+	lim        rateWaiter
+	rep        Report
+	m          *merger
+	archivable func(*Record) bool
+	// readErr is why the stored findings could not be read: nothing is
+	// then imported or archived in the region.
+	readErr error
+	batch   []Change
+	bytes   int
+	// refresh are kept FAILED findings observed NOT_AVAILABLE whose
+	// refresh is due (built in Finish, from their stored findings).
+	refresh    []*Record
+	retry      []Change
+	maxRetries int
+	// stopped is set once the region refuses every import.
+	stopped bool
+	// imported is set once an import was sent; suspended once the
+	// finding state's markers were suspended for it.
+	imported, suspended bool
+	markers             findingstate.Markers
+	saves               sync.WaitGroup
+	saving              chan struct{}
+	saveMu              sync.Mutex
+	saveErr             error
+}
+
+// maxConcurrentSaves bounds the finding state writes in flight behind the
+// imports (each a batch of at most 100 records).
+const maxConcurrentSaves = 4
+
+// Begin reads what the region holds of the findings req may touch (the
+// finding state, or Security Hub) and returns the session to feed.
+func (p Publisher) Begin(ctx context.Context, cfg aws.Config, req Request) *Session {
 	if req.Now.IsZero() {
 		req.Now = time.Now()
 	}
-	return p.publish(ctx, cfg, req)
-}
-
-func (p Publisher) publish(ctx context.Context, cfg aws.Config, req Request) Report {
-	region := cfg.Region
-	api := p.api(cfg)
+	s := &Session{p: p, ctx: ctx, cfg: cfg, req: req, api: p.api(cfg), rep: Report{Region: cfg.Region, DryRun: req.DryRun},
+		saving: make(chan struct{}, maxConcurrentSaves)}
 	limits := p.limiters()
-	now := req.Now
-	rep := Report{Region: region, DryRun: req.DryRun}
-	owner := Owner{ProductARN: asff.ProductARN(req.Partition, region, req.Account), Account: req.Account, Checks: req.Checks}
-
-	var stored []types.AwsSecurityFinding
+	s.lim = limits.Import(req.Account, cfg.Region)
+	s.maxRetries = p.MaxRetries
+	if s.maxRetries == 0 {
+		s.maxRetries = DefaultMaxRetries
+	}
+	owner := Owner{ProductARN: asff.ProductARN(req.Partition, cfg.Region, req.Account), Account: req.Account, Checks: req.Checks}
+	var stored []Record
 	var err error
 	if req.Targets != nil {
-		stored, err = p.readTargetState(ctx, cfg, api, limits, req, owner.ProductARN, &rep)
+		stored, err = p.readTargetState(ctx, cfg, s.api, limits, req, owner.ProductARN, &s.rep)
 	} else {
-		stored, err = p.readScopeState(ctx, cfg, api, limits, req, owner, &rep)
+		stored, err = p.readScopeState(ctx, cfg, s.api, limits, req, owner, &s.rep)
 	}
 	if err != nil {
-		code := collect.ErrorCode(err)
-		rep.ErrorCode = code
-		if notEnabled(code) {
-			rep.SecurityHubNotEnabled = true
-			rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s): none of its %d findings were published or archived", region, collect.Reason("GetFindings", err), len(req.Findings))
-		} else {
-			// Importing without what is stored would reset first-seen times
-			// and could not archive safely: publish nothing here.
-			rep.Error = fmt.Sprintf("%s: none of the %d findings of %s were published or archived, so that stored first-seen times are not reset", collect.Reason("GetFindings", err), len(req.Findings), region)
-		}
-		if !req.DryRun {
-			rep.Unpublished = len(req.Findings)
-		}
-		return rep
+		s.readErr = err
+		s.rep.ErrorCode = collect.ErrorCode(err)
+		s.rep.SecurityHubNotEnabled = notEnabled(s.rep.ErrorCode)
+		return s
 	}
-	rep.Stored = len(stored)
-
-	archivable := func(f types.AwsSecurityFinding) bool { return req.Archivable[aws.ToString(f.GeneratorId)] }
+	s.rep.Stored = len(stored)
+	s.m = Planner{ReimportAfter: p.ReimportAfter}.merger(stored, req.Now, req.ObservedAt)
+	s.archivable = func(r *Record) bool { return req.Archivable[r.Check] }
 	if req.Targets != nil {
 		confirmed := map[string]bool{}
 		for _, t := range req.Targets {
 			confirmed[t.ResourceARN] = t.Confirmed
 		}
-		archivable = func(f types.AwsSecurityFinding) bool { return confirmed[resourceID(f)] }
+		s.archivable = func(r *Record) bool { return confirmed[r.ResourceID] }
 	}
-	plan := Planner{ReimportAfter: p.ReimportAfter}.Plan(stored, req.Findings, archivable, now, req.ObservedAt)
-	rep.Duplicates = plan.Duplicates
-	rep.Superseded = len(plan.Superseded)
-	rep.Unchanged = len(plan.Unchanged)
-	rep.Kept = len(plan.Kept)
-	rep.KeptFailed = len(plan.KeptFailed)
-	rep.Actions = make(map[string]Action, len(plan.Changes)+len(plan.KeptFailed))
-	for _, f := range plan.KeptFailed {
-		rep.Actions[aws.ToString(f.Id)] = ActionKeptFailed
+	return s
+}
+
+// Add decides one observation and, when it is to be imported, queues it
+// (importing a full batch at once). It returns the finding's action for
+// the summary ("" when a later observation is stored). An Id added twice
+// keeps its first observation and is reported as a duplicate.
+func (s *Session) Add(f types.AwsSecurityFinding) Action {
+	if s.readErr != nil {
+		if !s.req.DryRun {
+			s.rep.Unpublished++
+		}
+		return ""
 	}
-	for _, f := range plan.Unchanged {
-		rep.Actions[aws.ToString(f.Id)] = ActionUnchanged
+	id := aws.ToString(f.Id)
+	if s.m.observed[id] {
+		s.rep.Duplicates = append(s.rep.Duplicates, id)
+		return ""
 	}
-	for _, c := range plan.Changes {
-		id := aws.ToString(c.Finding.Id)
-		rep.Actions[id] = c.Action
-		switch c.Action {
-		case ActionNew:
-			rep.New++
-		case ActionUpdated:
-			rep.Updated++
-		case ActionResolved:
-			rep.Resolved++
-		case ActionReactivated:
-			rep.Reactivated++
-		case ActionRefreshed:
-			rep.Refreshed++
-		case ActionArchived:
-			rep.Archived++
-			rep.ArchivedFindings = append(rep.ArchivedFindings, ref(c.Finding))
+	out := s.m.observe(f)
+	switch {
+	case out.Superseded != nil:
+		s.rep.Superseded++
+	case out.Action == ActionKeptFailed:
+		s.rep.KeptFailed++
+	case out.Action == ActionUnchanged:
+		s.rep.Unchanged++
+	}
+	if out.Refresh != nil {
+		s.refresh = append(s.refresh, out.Refresh)
+	}
+	if out.Change != nil {
+		s.send(*out.Change)
+	}
+	return out.Action
+}
+
+// Finish decides the stored findings no observation named (archived where
+// the scope allows, else kept), imports what is queued, retries failures,
+// records the imports in the finding state and returns the report.
+func (s *Session) Finish() Report {
+	rep := &s.rep
+	if s.readErr != nil {
+		err := s.readErr
+		if rep.SecurityHubNotEnabled {
+			rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s): none of its findings were published or archived (%d not sent)", rep.Region, collect.Reason("GetFindings", err), rep.Unpublished)
+		} else {
+			// Importing without what is stored would reset first-seen times
+			// and could not archive safely: publish nothing here.
+			rep.Error = fmt.Sprintf("%s: none of the findings of %s were published or archived (%d not sent), so that stored first-seen times are not reset", collect.Reason("GetFindings", err), rep.Region, rep.Unpublished)
+		}
+		return *rep
+	}
+	var archive, refresh []*Record
+	for _, u := range s.m.unobserved(s.archivable) {
+		switch {
+		case u.superseded:
+			rep.Superseded++
+		case u.archive:
+			archive = append(archive, u.record)
+		default:
+			rep.Kept++
+			if u.refresh {
+				refresh = append(refresh, u.record)
+			}
 		}
 	}
-	if req.DryRun || len(plan.Changes) == 0 {
-		return rep
+	refresh = append(s.refresh, refresh...)
+	if s.req.DryRun {
+		rep.Refreshed += len(refresh)
+		for _, r := range archive {
+			rep.Archived++
+			rep.ArchivedFindings = append(rep.ArchivedFindings, FindingRef{ID: r.ID, CheckID: r.Check, ResourceARN: r.ResourceID})
+		}
+		return *rep
 	}
-	markers, suspended := p.suspendState(ctx, cfg, req, &rep)
-	p.importAll(ctx, api, limits.Import(req.Account, region), plan.Changes, &rep)
-	p.saveState(ctx, cfg, req, plan.Changes, markers, suspended, &rep)
-	return rep
+	s.reimportStored(archive, s.m.archived)
+	s.reimportStored(refresh, s.m.refreshed)
+	s.flush()
+	s.retryFailed()
+	s.finishState()
+	return *rep
+}
+
+// reimportStored sends a re-import (archive or refresh) of each record,
+// built from its stored finding: at hand when the read returned it, else
+// read from the finding state by Id, 100 at a time. A record whose finding
+// cannot be read is left as it is (kept) for the next run, and said.
+func (s *Session) reimportStored(records []*Record, build func(types.AwsSecurityFinding) Change) {
+	for start := 0; start < len(records); start += 100 {
+		chunk := records[start:min(start+100, len(records))]
+		full := map[string]types.AwsSecurityFinding{}
+		var ids []string
+		for _, r := range chunk {
+			if r.Finding != nil {
+				full[r.ID] = *r.Finding
+			} else {
+				ids = append(ids, r.ID)
+			}
+		}
+		if len(ids) > 0 && s.p.State != nil {
+			got, err := s.p.State.Get(s.ctx, s.cfg, s.req.Account, s.cfg.Region, ids)
+			if err != nil {
+				s.rep.StateError = collect.Reason("finding state Get", err)
+			}
+			for _, f := range got {
+				full[aws.ToString(f.Id)] = findingstate.Compact(f)
+			}
+		}
+		for _, r := range chunk {
+			f, ok := full[r.ID]
+			if !ok {
+				s.rep.Kept++
+				s.rep.Unreadable++
+				continue
+			}
+			s.send(build(f))
+		}
+	}
+}
+
+// send counts a change and queues its import.
+func (s *Session) send(c Change) {
+	rep := &s.rep
+	switch c.Action {
+	case ActionNew:
+		rep.New++
+	case ActionUpdated:
+		rep.Updated++
+	case ActionResolved:
+		rep.Resolved++
+	case ActionReactivated:
+		rep.Reactivated++
+	case ActionRefreshed:
+		rep.Refreshed++
+	case ActionArchived:
+		rep.Archived++
+		rep.ArchivedFindings = append(rep.ArchivedFindings, ref(c.Finding))
+	}
+	if s.req.DryRun {
+		return
+	}
+	f, size, ok := Fit(c.Finding)
+	if !ok {
+		rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.Id), Action: c.Action, ErrorCode: "FindingSizeExceeded",
+			ErrorMessage: fmt.Sprintf("finding is %d bytes, over Security Hub's 240 KB, even without resource details", size)})
+		return
+	}
+	c.Finding, c.size = f, size
+	rep.Sent++
+	if s.stopped {
+		rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.Id), Action: c.Action, ErrorCode: rep.ErrorCode, ErrorMessage: "not sent: " + rep.Error})
+		return
+	}
+	if len(s.batch) > 0 && (len(s.batch) == MaxBatchFindings || s.bytes+size > MaxBatchBytes) {
+		s.flush()
+	}
+	s.batch = append(s.batch, c)
+	s.bytes += size
+}
+
+// flush imports the queued batch; failures that may succeed later wait
+// for Finish's retries.
+func (s *Session) flush() {
+	batch := s.batch
+	s.batch, s.bytes = nil, 0
+	if len(batch) == 0 {
+		return
+	}
+	if s.stopped {
+		for _, c := range batch {
+			s.rep.Failed = append(s.rep.Failed, FailedFinding{ID: aws.ToString(c.Finding.Id), Action: c.Action, ErrorCode: s.rep.ErrorCode, ErrorMessage: "not sent: " + s.rep.Error})
+		}
+		return
+	}
+	if !s.imported {
+		s.imported = true
+		s.markers, s.suspended = s.p.suspendState(s.ctx, s.cfg, s.req, &s.rep)
+	}
+	s.importBatch(batch, 0)
+}
+
+// importBatch sends changes (attempt 0 is the first sending) and records
+// what was imported; it queues retriable failures for retryFailed.
+func (s *Session) importBatch(changes []Change, attempt int) {
+	failed, stop := importOnce(s.ctx, s.api, s.lim, changes, &s.rep)
+	if stop {
+		s.stopped = true
+	}
+	notImported := map[string]bool{}
+	for _, f := range failed {
+		notImported[aws.ToString(f.change.Finding.Id)] = true
+		if !stop && attempt < s.maxRetries && retriable(f.code) && s.ctx.Err() == nil {
+			s.retry = append(s.retry, f.change)
+			continue
+		}
+		s.rep.Failed = append(s.rep.Failed, FailedFinding{ID: aws.ToString(f.change.Finding.Id), Action: f.change.Action, ErrorCode: f.code, ErrorMessage: f.message})
+	}
+	var imported []types.AwsSecurityFinding
+	for _, c := range changes {
+		if !notImported[aws.ToString(c.Finding.Id)] {
+			imported = append(imported, c.Finding)
+		}
+	}
+	s.save(imported)
+}
+
+// retryFailed re-sends the findings Security Hub reported as failed, with
+// backoff, a bounded number of times.
+func (s *Session) retryFailed() {
+	backoff := s.p.RetryBackoff
+	if backoff <= 0 {
+		backoff = DefaultRetryBackoff
+	}
+	for attempt := 1; len(s.retry) > 0; attempt++ {
+		pending := s.retry
+		s.retry = nil
+		s.rep.Retried += len(pending)
+		if err := sleep(s.ctx, backoff); err != nil {
+			for _, c := range pending {
+				s.rep.Failed = append(s.rep.Failed, FailedFinding{ID: aws.ToString(c.Finding.Id), Action: c.Action, ErrorCode: "Timeout", ErrorMessage: "run ended before the retry: " + err.Error()})
+			}
+			return
+		}
+		backoff *= 2
+		s.importBatch(pending, attempt)
+	}
+}
+
+// save records imported findings in the finding state, behind the
+// imports (at most maxConcurrentSaves batches at a time).
+func (s *Session) save(findings []types.AwsSecurityFinding) {
+	if s.p.State == nil || len(findings) == 0 {
+		return
+	}
+	s.saving <- struct{}{}
+	s.saves.Add(1)
+	go func() {
+		defer func() { <-s.saving; s.saves.Done() }()
+		sctx, cancel := stateContext(s.ctx)
+		defer cancel()
+		if err := s.p.State.Save(sctx, s.cfg, s.req.Account, s.cfg.Region, findings); err != nil {
+			s.saveMu.Lock()
+			s.saveErr = err
+			s.saveMu.Unlock()
+		}
+	}()
+}
+
+// finishState waits for the records of the imports, then puts back the
+// checks' freshness. Any import failure (named or not, and errors whose
+// outcome is unknown, such as a timeout after Security Hub applied the
+// batch) or a failed write leaves the checks unsure: the next run
+// reconciles them from Security Hub rather than plan from a record that
+// may be wrong (which could hide a finding or reset its first-seen times).
+func (s *Session) finishState() {
+	s.saves.Wait()
+	if s.p.State == nil || !s.imported {
+		return
+	}
+	rep := &s.rep
+	sctx, cancel := stateContext(s.ctx)
+	defer cancel()
+	if s.saveErr != nil {
+		rep.StateError = collect.Reason("finding state Save", s.saveErr)
+	}
+	switch {
+	case s.saveErr == nil && len(rep.Failed) == 0 && s.suspended:
+		if err := s.p.State.Resume(sctx, s.cfg, s.req.Account, s.cfg.Region, s.markers); err != nil {
+			rep.StateError = collect.Reason("finding state Resume", err) + " (the checks will be reconciled from Security Hub)"
+		}
+	case s.suspended:
+		// Left suspended: reconciled next run.
+	default:
+		if err := s.p.State.Invalidate(sctx, s.cfg, s.req.Account, s.cfg.Region, checksOf(s.req)); err != nil {
+			rep.StateError += "; " + collect.Reason("finding state Invalidate", err)
+		}
+	}
 }
 
 // stateWriteTimeout bounds the finding state writes around an import. They
@@ -352,14 +659,16 @@ func checksOf(req Request) []string {
 	return out
 }
 
-// readScopeState reads what a sweep's scope holds: from the finding state
-// when its checks are fresh there; else from Security Hub, reconciling the
-// state with what was read.
-func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, owner Owner, rep *Report) ([]types.AwsSecurityFinding, error) {
+// readScopeState reads what a sweep's scope holds: the records of the
+// finding state when its checks are fresh there; else Security Hub's
+// findings, page by page, reconciling the state with each page (so that
+// the read-back is never held whole: only its records are kept, and the
+// findings themselves when there is no table to read them from later).
+func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, owner Owner, rep *Report) ([]Record, error) {
 	region := cfg.Region
 	if p.State == nil {
 		rep.StateSource = "Security Hub read-back (no finding state table: FINDING_STATE_TABLE not set)"
-		return readStored(ctx, api, limits, req.Account, region, owner, rep)
+		return readStored(ctx, api, limits, req.Account, region, owner, rep, nil)
 	}
 	fresh, err := p.State.Scope(ctx, cfg, req.Account, region, req.Checks)
 	if err == nil && fresh == findingstate.Fresh {
@@ -369,14 +678,13 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 			return stored, nil
 		}
 		rep.StateError = collect.Reason("finding state Load", err)
+		if errors.Is(err, findingstate.ErrOldRecords) {
+			rep.StateError, fresh = "", "written by an older version"
+		}
 	} else if err != nil {
 		rep.StateError = collect.Reason("finding state Scope", err)
 	}
-	readStart := time.Now()
-	held, err := readStored(ctx, api, limits, req.Account, region, owner, rep)
-	if err != nil {
-		return nil, err
-	}
+	var rec *findingstate.Reconciliation
 	switch {
 	case rep.StateError != "":
 		rep.StateSource = "Security Hub read-back (the finding state table could not be read)"
@@ -384,9 +692,25 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 		rep.StateSource = "Security Hub read-back (finding state " + string(fresh) + "; a dry run does not reconcile it)"
 	default:
 		rep.StateSource = "Security Hub read-back, reconciling the finding state table (it was " + string(fresh) + ")"
-		if err := p.State.Reconcile(ctx, cfg, req.Account, region, req.Checks, held, readStart); err != nil {
-			rep.StateError = collect.Reason("finding state Reconcile", err)
+		rec = p.State.BeginReconcile(cfg, req.Account, region, req.Checks, time.Now())
+	}
+	var recErr error
+	page := func(held []types.AwsSecurityFinding) bool {
+		if rec != nil && recErr == nil {
+			recErr = rec.Put(ctx, held)
 		}
+		// The findings are kept only when the table may not hold them.
+		return rec == nil || recErr != nil
+	}
+	held, err := readStored(ctx, api, limits, req.Account, region, owner, rep, page)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil && recErr == nil {
+		recErr = rec.End(ctx)
+	}
+	if recErr != nil {
+		rep.StateError = collect.Reason("finding state Reconcile", recErr)
 	}
 	return held, nil
 }
@@ -394,7 +718,7 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 // readTargetState reads what a re-check's resources hold: their findings'
 // records by Id from the finding state when fresh, else from Security Hub
 // by resource (a re-check never reconciles a whole scope).
-func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, productARN string, rep *Report) ([]types.AwsSecurityFinding, error) {
+func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, productARN string, rep *Report) ([]Record, error) {
 	region := cfg.Region
 	if p.State != nil {
 		fresh, err := p.State.Scope(ctx, cfg, req.Account, region, checksOf(req))
@@ -412,10 +736,10 @@ func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API,
 			if err == nil {
 				rep.StateSource = "finding state table"
 				checks, _ := targetChecks(req.Targets)
-				var out []types.AwsSecurityFinding
+				var out []Record
 				for _, f := range got {
 					if checks[resourceID(f)][aws.ToString(f.GeneratorId)] {
-						out = append(out, f)
+						out = append(out, findingstate.RecordOf(f, true))
 					}
 				}
 				return out, nil
@@ -428,57 +752,25 @@ func (p Publisher) readTargetState(ctx context.Context, cfg aws.Config, api API,
 	if rep.StateSource == "" {
 		rep.StateSource = "Security Hub read-back"
 	}
-	return readTargets(ctx, api, limits, req.Account, region, productARN, req.Targets, rep)
-}
-
-// saveState records what was imported, then puts back the checks'
-// freshness. Any import failure (named or not, and errors whose outcome is
-// unknown, such as a timeout after Security Hub applied the batch) or a
-// failed write leaves the checks unsure: the next run reconciles them from
-// Security Hub rather than plan from a record that may be wrong (which could
-// hide a finding or reset its first-seen times).
-func (p Publisher) saveState(ctx context.Context, cfg aws.Config, req Request, changes []Change, markers findingstate.Markers, suspended bool, rep *Report) {
-	if p.State == nil {
-		return
-	}
-	sctx, cancel := stateContext(ctx)
-	defer cancel()
-	failed := map[string]bool{}
-	for _, f := range rep.Failed {
-		if f.ID != "" {
-			failed[f.ID] = true
-		}
-	}
-	imported := make([]types.AwsSecurityFinding, 0, len(changes))
-	for _, c := range changes {
-		if id := aws.ToString(c.Finding.Id); !failed[id] {
-			imported = append(imported, c.Finding)
-		}
-	}
-	err := p.State.Save(sctx, cfg, req.Account, cfg.Region, imported)
+	held, err := readTargets(ctx, api, limits, req.Account, region, productARN, req.Targets, rep)
 	if err != nil {
-		rep.StateError = collect.Reason("finding state Save", err)
+		return nil, err
 	}
-	switch {
-	case err == nil && len(rep.Failed) == 0 && suspended:
-		if err := p.State.Resume(sctx, cfg, req.Account, cfg.Region, markers); err != nil {
-			rep.StateError = collect.Reason("finding state Resume", err) + " (the checks will be reconciled from Security Hub)"
-		}
-	case suspended:
-		// Left suspended: reconciled next run.
-	default:
-		if err := p.State.Invalidate(sctx, cfg, req.Account, cfg.Region, checksOf(req)); err != nil {
-			rep.StateError += "; " + collect.Reason("finding state Invalidate", err)
-		}
+	out := make([]Record, len(held))
+	for i, f := range held {
+		out[i] = findingstate.RecordOf(f, true)
 	}
+	return out, nil
 }
 
 // readStored pages through GetFindings for the findings owner may touch,
-// within the GetFindings quota. The filters go to Security Hub; Owns checks
-// every finding again because an endpoint may ignore them.
-func readStored(ctx context.Context, api API, limits *Limiters, account, region string, owner Owner, rep *Report) ([]types.AwsSecurityFinding, error) {
+// within the GetFindings quota, and returns their records. page, when set,
+// is given each page's findings and says whether to keep the findings in
+// their records (nil: keep them, compacted). The filters go to Security
+// Hub; Owns checks every finding again because an endpoint may ignore them.
+func readStored(ctx context.Context, api API, limits *Limiters, account, region string, owner Owner, rep *Report, page func([]types.AwsSecurityFinding) bool) ([]Record, error) {
 	lim := limits.Read(account, region)
-	var out []types.AwsSecurityFinding
+	var out []Record
 	seen := map[string]bool{}
 	for start := 0; start < len(owner.Checks); start += maxFilterValues {
 		chunk := owner
@@ -492,15 +784,20 @@ func readStored(ctx context.Context, api API, limits *Limiters, account, region 
 				return nil, err
 			}
 			rep.ReadCalls++
-			page, err := pager.NextPage(ctx)
+			res, err := pager.NextPage(ctx)
 			if err != nil {
 				return nil, err
 			}
-			for _, f := range page.Findings {
+			var held []types.AwsSecurityFinding
+			for _, f := range res.Findings {
 				if id := aws.ToString(f.Id); chunk.Owns(f) && !seen[id] {
 					seen[id] = true
-					out = append(out, f)
+					held = append(held, findingstate.Compact(f))
 				}
+			}
+			keep := page == nil || page(held)
+			for _, f := range held {
+				out = append(out, findingstate.RecordOf(f, keep))
 			}
 		}
 	}
@@ -599,57 +896,6 @@ type failure struct {
 	change  Change
 	code    string
 	message string
-}
-
-// importAll imports the changes in batches, then re-sends the findings
-// Security Hub reported as failed, with backoff, a bounded number of times.
-func (p Publisher) importAll(ctx context.Context, api API, lim rateWaiter, changes []Change, rep *Report) {
-	var pending []Change
-	for _, c := range changes {
-		f, size, ok := Fit(c.Finding)
-		if !ok {
-			rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.Id), Action: c.Action, ErrorCode: "FindingSizeExceeded",
-				ErrorMessage: fmt.Sprintf("finding is %d bytes, over Security Hub's 240 KB, even without resource details", size)})
-			continue
-		}
-		c.Finding, c.size = f, size
-		pending = append(pending, c)
-	}
-	rep.Sent = len(pending)
-	backoff := p.RetryBackoff
-	if backoff <= 0 {
-		backoff = DefaultRetryBackoff
-	}
-	maxRetries := p.MaxRetries
-	if maxRetries == 0 {
-		maxRetries = DefaultMaxRetries
-	}
-	for attempt := 0; len(pending) > 0; attempt++ {
-		failed, stop := importOnce(ctx, api, lim, pending, rep)
-		pending = nil
-		var final []failure
-		for _, f := range failed {
-			if stop || attempt >= maxRetries || !retriable(f.code) || ctx.Err() != nil {
-				final = append(final, f)
-			} else {
-				pending = append(pending, f.change)
-			}
-		}
-		for _, f := range final {
-			rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(f.change.Finding.Id), Action: f.change.Action, ErrorCode: f.code, ErrorMessage: f.message})
-		}
-		if len(pending) == 0 {
-			return
-		}
-		rep.Retried += len(pending)
-		if err := sleep(ctx, backoff); err != nil {
-			for _, c := range pending {
-				rep.Failed = append(rep.Failed, FailedFinding{ID: aws.ToString(c.Finding.Id), Action: c.Action, ErrorCode: "Timeout", ErrorMessage: "run ended before the retry: " + err.Error()})
-			}
-			return
-		}
-		backoff *= 2
-	}
 }
 
 type rateWaiter interface{ Wait(context.Context) error }

@@ -155,8 +155,8 @@ func TestPlanForObservedAt(t *testing.T) {
 			if len(p.Superseded) != tc.superseded || len(p.Kept) != tc.kept {
 				t.Errorf("superseded %d, kept %d; want %d, %d", len(p.Superseded), len(p.Kept), tc.superseded, tc.kept)
 			}
-			if tc.superseded == 1 && aws.ToString(p.Superseded[0].Id) != aws.ToString(tc.stored.Id) {
-				t.Errorf("superseded %s", aws.ToString(p.Superseded[0].Id))
+			if tc.superseded == 1 && p.Superseded[0].ID != aws.ToString(tc.stored.Id) {
+				t.Errorf("superseded %s", p.Superseded[0].ID)
 			}
 			if tc.action == "" {
 				if len(p.Changes) != 0 || len(p.KeptFailed) != 0 {

@@ -274,7 +274,7 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 	for i, rep := range reports {
 		settlePublish(out[i], byRegion[regions[i]], rep)
 	}
-	s := x.summarise(out, reports)
+	s := x.summarise(out, reports, newRowKeeper(MaxSummaryFindings))
 	for _, res := range results {
 		s.Resources = append(s.Resources, *res)
 	}

@@ -119,9 +119,12 @@ type run struct {
 
 // regionResult is what one region produced.
 type regionResult struct {
-	region   string
+	region string
+	// snap, results and findings are a re-check's (a sweep publishes its
+	// findings as it makes them, and keeps counts).
 	snap     *snapshot.Snapshot
 	results  []scopedResult
+	counts   map[string]map[check.Status]int
 	scopes   []Scope
 	findings []types.AwsSecurityFinding
 	// targets are a re-check's resources, by ARN (nil in a sweep).
@@ -137,36 +140,22 @@ type scopedResult struct {
 
 func (x *run) execute(ctx context.Context) *Summary {
 	out := make([]*regionResult, len(x.regions))
+	reports := make([]publish.Report, len(x.regions))
 	collectCtx, cancel := collectionContext(ctx, time.Now())
 	defer cancel()
+	publishCtx, cancelPublish := publishContext(ctx)
+	defer cancelPublish()
+	rows := newRowKeeper(MaxSummaryFindings)
 	var wg sync.WaitGroup
 	for i, region := range x.regions {
 		wg.Add(1)
 		go func(i int, region string) {
 			defer wg.Done()
-			out[i] = x.auditRegion(collectCtx, region)
+			out[i], reports[i] = x.sweepRegion(collectCtx, publishCtx, region, rows)
 		}(i, region)
 	}
 	wg.Wait()
-
-	// Every audited region is published, even with no findings: its stored
-	// findings may need archiving. A dry run reads and plans only.
-	reports := make([]publish.Report, len(out))
-	publishCtx, cancelPublish := publishContext(ctx)
-	defer cancelPublish()
-	var pwg sync.WaitGroup
-	for i, rr := range out {
-		if len(rr.scopes) == 0 {
-			continue // no check ran here: nothing to read, nothing to archive
-		}
-		pwg.Add(1)
-		go func(i int, rr *regionResult) {
-			defer pwg.Done()
-			reports[i] = x.Publisher.Publish(publishCtx, awsconfig.ForRegion(x.AWS, rr.region), x.publishRequest(rr))
-		}(i, rr)
-	}
-	pwg.Wait()
-	return x.summarise(out, reports)
+	return x.summarise(out, reports, rows)
 }
 
 // collectionContext ends collection early enough to leave the publisher a
@@ -215,12 +204,47 @@ func (x *run) publishRequest(rr *regionResult) publish.Request {
 	return req
 }
 
-// auditRegion collects the services the selected checks need in one region
-// and evaluates them there.
-func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
+// sweepRegion collects the services the selected checks need in one
+// region, then evaluates them check by check, publishing each finding as
+// it is made: the region's findings are never held together, only the
+// snapshot, the stored records and the summary's bounded rows.
+func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string, rows *rowKeeper) (*regionResult, publish.Report) {
+	rr := &regionResult{region: region, counts: map[string]map[check.Status]int{}}
+	snap, active, observedAt := x.collectRegion(collectCtx, region)
+	rr.observedAt = observedAt
+	for _, c := range active {
+		rr.scopes = append(rr.scopes, checkScope(snap, c, false))
+	}
+	if len(rr.scopes) == 0 {
+		return rr, publish.Report{} // no check ran here: nothing to read, nothing to archive
+	}
+	// Every audited region is published, even with no findings: its stored
+	// findings may need archiving. A dry run reads and plans only.
+	session := x.Publisher.Begin(publishCtx, awsconfig.ForRegion(x.AWS, region), x.publishRequest(rr))
+	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
+	for _, c := range active {
+		counts := map[check.Status]int{}
+		rr.counts[c.ID] = counts
+		for _, res := range c.Evaluate(snap, x.params) {
+			res.CheckID = c.ID
+			if res.Region == "" {
+				res.Region = region
+			}
+			f := asff.Map(c, res, fctx)
+			action := session.Add(f)
+			counts[res.Status]++
+			rows.add(summaryRow(res, f, action))
+		}
+	}
+	return rr, session.Finish()
+}
+
+// collectRegion reads, into a snapshot, the services the selected checks
+// need in one region; it returns the checks that run there and when the
+// reads began (the region's observation time).
+func (x *run) collectRegion(ctx context.Context, region string) (*snapshot.Snapshot, []check.Check, time.Time) {
 	snap := snapshot.New(x.account, x.partition, region)
 	cfg := awsconfig.ForRegion(x.AWS, region)
-	// The region's observation time: its reads begin now.
 	observedAt := x.now()
 	var active []check.Check
 	needed := map[snapshot.Service]bool{}
@@ -238,9 +262,6 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 			needed[snapshot.KMS] = true
 		}
 	}
-	// Every resource is read; a run restricted to some resources would set
-	// ResourceIDs here, and its scopes would then archive nothing.
-	collectScope := collect.Scope{}
 	var wg sync.WaitGroup
 	var second []collect.ReferenceDescriber
 	for _, col := range x.Collectors {
@@ -255,28 +276,15 @@ func (x *run) auditRegion(ctx context.Context, region string) *regionResult {
 			defer wg.Done()
 			// Collectors write disjoint parts of the snapshot; what they
 			// share (Collected, Errors, key uses) the snapshot guards.
-			col.Collect(ctx, cfg, snap, collectScope)
+			// Every resource is read (the zero Scope).
+			col.Collect(ctx, cfg, snap, collect.Scope{})
 		}(col)
 	}
 	wg.Wait()
 	for _, rd := range second {
 		rd.DescribeReferenced(ctx, cfg, snap)
 	}
-
-	rr := &regionResult{region: region, snap: snap, observedAt: observedAt}
-	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
-	for _, c := range active {
-		rr.scopes = append(rr.scopes, checkScope(snap, c, !collectScope.All()))
-		for _, res := range c.Evaluate(snap, x.params) {
-			res.CheckID = c.ID
-			if res.Region == "" {
-				res.Region = region
-			}
-			rr.results = append(rr.results, scopedResult{check: c, result: res})
-			rr.findings = append(rr.findings, asff.Map(c, res, fctx))
-		}
-	}
-	return rr
+	return snap, active, observedAt
 }
 
 // identity is the audited account, once known: a Lambda container's
@@ -358,14 +366,16 @@ type Scope struct {
 const maxScopeErrors = 20
 
 func sortFindings(fs []FindingSummary) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.CheckID != b.CheckID {
-			return a.CheckID < b.CheckID
-		}
-		if a.Region != b.Region {
-			return a.Region < b.Region
-		}
-		return a.ResourceARN < b.ResourceARN
-	})
+	sort.SliceStable(fs, func(i, j int) bool { return rowLess(fs[i], fs[j]) })
+}
+
+// rowLess is the reply's order of rows: check, region, resource.
+func rowLess(a, b FindingSummary) bool {
+	if a.CheckID != b.CheckID {
+		return a.CheckID < b.CheckID
+	}
+	if a.Region != b.Region {
+		return a.Region < b.Region
+	}
+	return a.ResourceARN < b.ResourceARN
 }

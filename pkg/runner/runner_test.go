@@ -2,6 +2,9 @@ package runner
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,37 +44,76 @@ func TestPublishContextLeavesTimeForTheSummary(t *testing.T) {
 	}
 }
 
-func TestCapFindingsDropsPassedFirst(t *testing.T) {
+// keep feeds rows to a rowKeeper of max rows, in the order given.
+func keep(max int, fs []FindingSummary) ([]FindingSummary, int) {
+	k := newRowKeeper(max)
+	for _, f := range fs {
+		k.add(f)
+	}
+	return k.rows()
+}
+
+func TestRowKeeperDropsPassedFirst(t *testing.T) {
 	var fs []FindingSummary
-	for i := 0; i < 10; i++ {
+	for i := 9; i >= 0; i-- { // arrival order is not the reply's order
 		st := check.Passed
 		if i%3 == 0 {
 			st = check.Failed
 		}
-		fs = append(fs, FindingSummary{FindingID: string(rune('a' + i)), Status: st})
+		fs = append(fs, FindingSummary{ResourceARN: string(rune('a' + i)), Status: st})
 	}
-	got, omitted := capFindings(fs, 6)
-	failed := 0
+	got, omitted := keep(6, fs)
+	var arns string
 	for _, f := range got {
-		if f.Status == check.Failed {
-			failed++
-		}
+		arns += f.ResourceARN
 	}
-	if len(got) != 6 || omitted != 4 || failed != 4 || got[0].FindingID != "a" {
-		t.Errorf("kept %d (failed %d), omitted %d: %+v", len(got), failed, omitted, got)
+	// The 4 FAILED (a, d, g, j) and the first 2 PASSED (b, c), in order.
+	if arns != "abcdgj" || omitted != 4 {
+		t.Errorf("kept %q, omitted %d", arns, omitted)
 	}
-	if got, omitted := capFindings(fs, 20); len(got) != 10 || omitted != 0 {
+	if got, omitted := keep(20, fs); len(got) != 10 || omitted != 0 {
 		t.Errorf("under the cap: %d kept, %d omitted", len(got), omitted)
 	}
 }
 
-func TestCapFindingsKeepsFailedBeforeNotAvailable(t *testing.T) {
+func TestRowKeeperKeepsFailedBeforeNotAvailable(t *testing.T) {
 	fs := []FindingSummary{
-		{FindingID: "na1", Status: check.NotAvailable}, {FindingID: "p1", Status: check.Passed},
-		{FindingID: "na2", Status: check.NotAvailable}, {FindingID: "f1", Status: check.Failed}, {FindingID: "f2", Status: check.Failed},
+		{ResourceARN: "na1", Status: check.NotAvailable}, {ResourceARN: "p1", Status: check.Passed},
+		{ResourceARN: "na2", Status: check.NotAvailable}, {ResourceARN: "f2", Status: check.Failed}, {ResourceARN: "f1", Status: check.Failed},
 	}
-	got, omitted := capFindings(fs, 3)
-	if omitted != 2 || len(got) != 3 || got[0].FindingID != "na1" || got[1].FindingID != "f1" || got[2].FindingID != "f2" {
+	got, omitted := keep(3, fs)
+	if omitted != 2 || len(got) != 3 || got[0].ResourceARN != "f1" || got[1].ResourceARN != "f2" || got[2].ResourceARN != "na1" {
 		t.Errorf("omitted %d, kept %+v", omitted, got)
+	}
+}
+
+// TestRowKeeperEqualsSortThenCap: streaming rows through the keeper gives
+// what sorting every row and capping would, for any arrival order.
+func TestRowKeeperEqualsSortThenCap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	statuses := []check.Status{check.Passed, check.Failed, check.NotAvailable}
+	for trial := range 200 {
+		n, max := rng.IntN(60), rng.IntN(25)
+		var fs []FindingSummary
+		for i := range n {
+			fs = append(fs, FindingSummary{CheckID: fmt.Sprint("c", rng.IntN(3)), Region: fmt.Sprint("r", rng.IntN(2)),
+				ResourceARN: fmt.Sprint("arn-", i), Status: statuses[rng.IntN(3)]})
+		}
+		got, omitted := keep(max, fs)
+		// The reference: every row sorted, then the first max by status rank.
+		all := slices.Clone(fs)
+		sortFindings(all)
+		var want []FindingSummary
+		for r := range 3 {
+			for _, f := range all {
+				if rank(f.Status) == r && len(want) < max {
+					want = append(want, f)
+				}
+			}
+		}
+		sortFindings(want)
+		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) || omitted != n-len(want) {
+			t.Fatalf("trial %d (n %d, max %d): got %v omitted %d, want %v", trial, n, max, got, omitted, want)
+		}
 	}
 }

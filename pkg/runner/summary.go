@@ -1,9 +1,15 @@
 package runner
 
 import (
+	"container/heap"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
@@ -84,7 +90,7 @@ type FindingSummary struct {
 	Action publish.Action `json:"action,omitempty"`
 }
 
-func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summary {
+func (x *run) summarise(regions []*regionResult, reports []publish.Report, rows *rowKeeper) *Summary {
 	s := &Summary{
 		Trigger:      x.req.Kind,
 		Account:      x.account,
@@ -103,17 +109,12 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 		for j, sr := range rr.results {
 			f := rr.findings[j]
 			s.Counts[sr.check.ID][sr.result.Status]++
-			s.Findings = append(s.Findings, FindingSummary{
-				FindingID:    *f.Id,
-				CheckID:      sr.check.ID,
-				ResourceARN:  sr.result.ResourceARN,
-				ResourceName: sr.result.ResourceName,
-				Region:       sr.result.Region,
-				Status:       sr.result.Status,
-				Severity:     string(f.Severity.Label),
-				Reason:       sr.result.Reason,
-				Action:       rep.Actions[*f.Id],
-			})
+			rows.add(summaryRow(sr.result, f, rep.Actions[*f.Id]))
+		}
+		for id, counts := range rr.counts {
+			for st, n := range counts {
+				s.Counts[id][st] += n
+			}
 		}
 		for _, sc := range rr.scopes {
 			if !sc.Complete {
@@ -131,8 +132,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report) *Summ
 			s.Notices = append(s.Notices, fmt.Sprintf("%s: %d stored findings not observed were kept active, not archived, because their scope did not complete or was not scanned whole (see failedScopes)", rep.Region, rep.Kept))
 		}
 	}
-	sortFindings(s.Findings)
-	if s.Findings, s.FindingsOmitted = capFindings(s.Findings, MaxSummaryFindings); s.FindingsOmitted > 0 {
+	if s.Findings, s.FindingsOmitted = rows.rows(); s.FindingsOmitted > 0 {
 		s.Notices = append(s.Notices, fmt.Sprintf("%d findings (PASSED, then NOT_AVAILABLE ones first) are left out of this reply to keep it under Lambda's 6 MB response limit; counts and Security Hub hold them all", s.FindingsOmitted))
 	}
 	if x.Counter != nil {
@@ -189,7 +189,7 @@ func (s *Summary) addReport(rep publish.Report) {
 		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d findings were not imported after retries (%s); they are listed in published[].failed", rep.Region, rep.FailedCount(), strings.Join(parts, ", ")))
 	}
 	if len(rep.Duplicates) > 0 {
-		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d finding Ids were produced more than once by the checks; the last result of each was published", rep.Region, len(rep.Duplicates)))
+		s.Notices = append(s.Notices, fmt.Sprintf("%s: %d finding Ids were produced more than once by the checks; one result of each was published", rep.Region, len(rep.Duplicates)))
 	}
 }
 
@@ -197,36 +197,89 @@ func (s *Summary) addReport(rep publish.Report) {
 // synchronous Lambda reply may not exceed 6 MB.
 const MaxSummaryFindings = 4000
 
-// capFindings keeps at most max rows, in their order, dropping PASSED rows
-// first, then NOT_AVAILABLE ones: FAILED rows are what an invoker acts on.
-func capFindings(fs []FindingSummary, max int) ([]FindingSummary, int) {
-	if len(fs) <= max {
-		return fs, 0
+// summaryRow is the reply's row of one result and its finding.
+func summaryRow(res check.Result, f types.AwsSecurityFinding, action publish.Action) FindingSummary {
+	return FindingSummary{
+		FindingID:    aws.ToString(f.Id),
+		CheckID:      res.CheckID,
+		ResourceARN:  res.ResourceARN,
+		ResourceName: res.ResourceName,
+		Region:       res.Region,
+		Status:       res.Status,
+		Severity:     string(f.Severity.Label),
+		Reason:       res.Reason,
+		Action:       action,
 	}
-	rank := func(st check.Status) int {
-		switch st {
-		case check.Failed:
-			return 0
-		case check.NotAvailable:
-			return 1
-		}
-		return 2
+}
+
+// rowKeeper keeps the rows a reply can hold as results stream in: at most
+// max rows, FAILED ones first, then NOT_AVAILABLE, then PASSED, each the
+// first in the reply's order (check, region, resource). It holds at most
+// max rows of each status, however many results a sweep makes, and is safe
+// for concurrent use (regions add to it at once).
+type rowKeeper struct {
+	mu    sync.Mutex
+	max   int
+	kept  [3]rowHeap
+	total [3]int
+}
+
+func newRowKeeper(max int) *rowKeeper { return &rowKeeper{max: max} }
+
+func rank(st check.Status) int {
+	switch st {
+	case check.Failed:
+		return 0
+	case check.NotAvailable:
+		return 1
 	}
-	var room [3]int
-	for _, f := range fs {
-		room[rank(f.Status)]++
+	return 2
+}
+
+func (k *rowKeeper) add(row FindingSummary) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r := rank(row.Status)
+	k.total[r]++
+	h := &k.kept[r]
+	switch {
+	case h.Len() < k.max:
+		heap.Push(h, row)
+	case k.max > 0 && rowLess(row, (*h)[0]):
+		(*h)[0] = row // the last of the kept rows gives way
+		heap.Fix(h, 0)
 	}
-	left := max
-	for r := range room {
-		room[r] = min(room[r], left)
-		left -= room[r]
+}
+
+// rows returns the kept rows in the reply's order and how many were left
+// out: PASSED rows first, then NOT_AVAILABLE ones.
+func (k *rowKeeper) rows() ([]FindingSummary, int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	left, omitted := k.max, 0
+	out := []FindingSummary{}
+	for r := range k.kept {
+		kept := slices.Clone(k.kept[r])
+		sortFindings(kept)
+		n := min(len(kept), left)
+		out = append(out, kept[:n]...)
+		left -= n
+		omitted += k.total[r] - n
 	}
-	out := make([]FindingSummary, 0, max)
-	for _, f := range fs {
-		if r := rank(f.Status); room[r] > 0 {
-			room[r]--
-			out = append(out, f)
-		}
-	}
-	return out, len(fs) - len(out)
+	sortFindings(out)
+	return out, omitted
+}
+
+// rowHeap is a max-heap in the reply's order: its top is the row to drop.
+type rowHeap []FindingSummary
+
+func (h rowHeap) Len() int           { return len(h) }
+func (h rowHeap) Less(i, j int) bool { return rowLess(h[j], h[i]) }
+func (h rowHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rowHeap) Push(x any)        { *h = append(*h, x.(FindingSummary)) }
+func (h *rowHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
