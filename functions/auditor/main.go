@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/report"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
@@ -65,6 +66,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "auditor:", err)
 		os.Exit(1)
 	}
+	r.MemoryLimit = memlimit.Apply(os.Getenv)
 	handle := logs.Runs(r.Handle)
 	if inLambda {
 		lambda.Start(handle)

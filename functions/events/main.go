@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/posture-auditor/posture-auditor/pkg/eventhandler"
+	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 )
@@ -31,6 +32,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "events:", err)
 		os.Exit(1)
 	}
+	r.MemoryLimit = memlimit.Apply(os.Getenv)
 	handle := logs.Batches(eventhandler.Handler{Engine: r}.Handle)
 	if runlog.InLambda(os.Getenv) {
 		lambda.Start(func(ctx context.Context, event json.RawMessage) (*eventhandler.Response, error) {

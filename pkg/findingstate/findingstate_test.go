@@ -2,11 +2,15 @@ package findingstate_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/asff"
@@ -245,5 +249,36 @@ func TestSuspendResume(t *testing.T) {
 	store.ReconcileEvery = 6*24*time.Hour - time.Minute
 	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Stale {
 		t.Errorf("resumed with a new time instead of the original: %s", f)
+	}
+}
+
+// TestLoadRefusesRecordsOfAnOlderFormat: an item without the planning
+// attributes (written before records had them) is not read as a record
+// with empty fields, which would plan wrongly: Load says so, and the
+// publisher reconciles from Security Hub, which rewrites the items.
+func TestLoadRefusesRecordsOfAnOlderFormat(t *testing.T) {
+	store, cfg, _ := setup(t)
+	ctx := context.Background()
+	f := finding("kms.rotation", "arn:aws:kms:us-east-1:123456789012:key/old", types.ComplianceStatusFailed, time.Now())
+	body, err := json.Marshal(findingstate.Compact(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(seed.FindingStateTable), Item: map[string]ddbtypes.AttributeValue{
+		"scope": &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}, "id": &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.Id)},
+		"check": &ddbtypes.AttributeValueMemberS{Value: "kms.rotation"}, "finding": &ddbtypes.AttributeValueMemberS{Value: string(body)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); !errors.Is(err, findingstate.ErrOldRecords) {
+		t.Fatalf("Load of an old item: %v, want ErrOldRecords", err)
+	}
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, []types.AwsSecurityFinding{f}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"})
+	if err != nil || len(got) != 1 || got[0] != findingstate.RecordOf(f, false) {
+		t.Fatalf("after reconciling: %+v, %v", got, err)
 	}
 }

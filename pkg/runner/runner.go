@@ -20,6 +20,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
@@ -45,6 +46,9 @@ type Runner struct {
 	// Identity returns the audited account and partition; nil means STS
 	// GetCallerIdentity, which needs no IAM permission.
 	Identity func(context.Context, aws.Config) (account, partition string, err error)
+	// MemoryLimit is the Go heap's limit in bytes (memlimit.Apply); a run
+	// whose heap nears it says so. 0 means none.
+	MemoryLimit int64
 
 	who identity
 }
@@ -115,6 +119,8 @@ type run struct {
 	// callsBefore is the counter when the run began (a warm container's
 	// counter outlives runs).
 	callsBefore []awsconfig.CallCount
+	// heap samples the run's heap at its high points.
+	heap memlimit.Gauge
 }
 
 // regionResult is what one region produced.
@@ -212,6 +218,7 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 	rr := &regionResult{region: region, counts: map[string]map[check.Status]int{}}
 	snap, active, observedAt := x.collectRegion(collectCtx, region)
 	rr.observedAt = observedAt
+	x.heap.Sample()
 	for _, c := range active {
 		rr.scopes = append(rr.scopes, checkScope(snap, c, false))
 	}
@@ -221,6 +228,7 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 	// Every audited region is published, even with no findings: its stored
 	// findings may need archiving. A dry run reads and plans only.
 	session := x.Publisher.Begin(publishCtx, awsconfig.ForRegion(x.AWS, region), x.publishRequest(rr))
+	x.heap.Sample() // the snapshot and the stored records
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range active {
 		counts := map[check.Status]int{}
@@ -236,6 +244,7 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 			rows.add(summaryRow(res, f, action))
 		}
 	}
+	x.heap.Sample()
 	return rr, session.Finish()
 }
 

@@ -3,6 +3,7 @@ package runner
 import (
 	"container/heap"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -49,6 +51,16 @@ type Summary struct {
 	Calls        []awsconfig.CallCount `json:"calls"`
 	// Resources is each resource of a re-check and what became of it.
 	Resources []TargetResult `json:"resources,omitempty"`
+	// Memory is the run's highest sampled heap against the function's limit.
+	Memory *MemoryUse `json:"memory,omitempty"`
+}
+
+// MemoryUse is how much of its memory a run used.
+type MemoryUse struct {
+	PeakHeapMB int `json:"peakHeapMB"`
+	// LimitMB is the Go heap's limit (memlimit.Share of the function's
+	// memory); 0 when there is none (outside Lambda).
+	LimitMB int `json:"limitMB,omitempty"`
 }
 
 // Lifecycle counts findings by what the publisher did with them.
@@ -137,6 +149,15 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report, rows 
 	}
 	if x.Counter != nil {
 		s.Calls = x.Counter.Since(x.callsBefore)
+	}
+	if peak := x.heap.Peak(); peak > 0 {
+		s.Memory = &MemoryUse{PeakHeapMB: int(peak >> 20)}
+		if x.MemoryLimit > 0 && x.MemoryLimit < math.MaxInt64 {
+			s.Memory.LimitMB = int(x.MemoryLimit >> 20)
+		}
+		if w := memlimit.Warning(peak, x.MemoryLimit); w != "" {
+			s.Notices = append(s.Notices, w)
+		}
 	}
 	return s
 }
