@@ -157,6 +157,14 @@ func (x *run) execute(ctx context.Context) *Summary {
 		wg.Add(1)
 		go func(i int, region string) {
 			defer wg.Done()
+			defer func() {
+				// A bug must not take the other regions down with it: this
+				// region's scopes fail, and archive nothing (a publish cut
+				// short leaves its checks to be reconciled next run).
+				if p := recover(); p != nil {
+					out[i], reports[i] = x.panicked(region, p)
+				}
+			}()
 			out[i], reports[i] = x.sweepRegion(collectCtx, publishCtx, region, rows)
 		}(i, region)
 	}
@@ -248,6 +256,20 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 	return rr, session.Finish()
 }
 
+// panicked is what a region whose sweep panicked comes to: every check
+// that runs there a failed scope, and the region's publish an error.
+func (x *run) panicked(region string, p any) (*regionResult, publish.Report) {
+	rr := &regionResult{region: region}
+	for _, c := range x.checks {
+		if c.Global && region != x.home {
+			continue
+		}
+		rr.scopes = append(rr.scopes, Scope{Region: region, CheckID: c.ID,
+			Errors: []snapshot.CollectionError{{Region: region, Code: "Panic", Message: fmt.Sprint("sweep panicked: ", p)}}})
+	}
+	return rr, publish.Report{Region: region, Error: fmt.Sprint("sweep panicked: ", p), ErrorCode: "Panic"}
+}
+
 // collectRegion reads, into a snapshot, the services the selected checks
 // need in one region; it returns the checks that run there and when the
 // reads began (the region's observation time).
@@ -283,6 +305,8 @@ func (x *run) collectRegion(ctx context.Context, region string) (*snapshot.Snaps
 		wg.Add(1)
 		go func(col collect.Collector) {
 			defer wg.Done()
+			// A collector's bug fails its service's scopes, not the run.
+			defer recoverInto(snap, col.Service())
 			// Collectors write disjoint parts of the snapshot; what they
 			// share (Collected, Errors, key uses) the snapshot guards.
 			// Every resource is read (the zero Scope).
@@ -291,7 +315,10 @@ func (x *run) collectRegion(ctx context.Context, region string) (*snapshot.Snaps
 	}
 	wg.Wait()
 	for _, rd := range second {
-		rd.DescribeReferenced(ctx, cfg, snap)
+		func() {
+			defer recoverInto(snap, snapshot.KMSReferenced)
+			rd.DescribeReferenced(ctx, cfg, snap)
+		}()
 	}
 	return snap, active, observedAt
 }

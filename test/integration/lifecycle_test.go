@@ -18,10 +18,12 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
 	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 	"github.com/posture-auditor/posture-auditor/test/seed"
 )
 
@@ -516,4 +518,53 @@ func TestImportFailureLeavesStateToReconcile(t *testing.T) {
 
 func asffID(checkID, resourceARN string) string {
 	return asff.FindingID(checkID, "123456789012", region, resourceARN)
+}
+
+// panickingCollector stands for a bug in a collector.
+type panickingCollector struct{ collect.Collector }
+
+func (panickingCollector) Collect(context.Context, aws.Config, *snapshot.Snapshot, collect.Scope) {
+	panic("collector bug")
+}
+
+// TestCollectorPanicFailsItsScopesAndArchivesNothing: a sweep whose
+// Secrets Manager collector panics (after a secret was deleted, so an
+// archive would be due) reports the scopes of the checks reading it failed
+// with the panic, archives and imports nothing of theirs, and publishes
+// the other checks as usual.
+func TestCollectorPanicFailsItsScopesAndArchivesNothing(t *testing.T) {
+	a := newLifecycleAccount(t)
+	first, _ := a.run(t, `{}`)
+	before := hub(t, a.cfg)
+	a.deleteSecret(t)
+
+	r, _ := newRunner(t, a.srv, a.endpoint)
+	for i, c := range r.Collectors {
+		if c.Service() == snapshot.SecretsManager {
+			r.Collectors[i] = panickingCollector{c}
+		}
+	}
+	s, err := r.Handle(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, sc := range s.FailedScopes {
+		if sc.Errors[0].Code == "Panic" && sc.Errors[0].Message == "collector bug" {
+			failed = append(failed, sc.CheckID)
+		}
+	}
+	if len(failed) == 0 || len(failed) != len(s.FailedScopes) || !slices.ContainsFunc(failed, func(id string) bool { return strings.HasPrefix(id, "secretsmanager.") }) {
+		t.Errorf("failed scopes %v of %+v", failed, s.FailedScopes)
+	}
+	if l := s.Lifecycle; l.Archived != 0 || l.Unchanged == 0 || l.Unchanged+l.Kept+l.KeptFailed < first.Lifecycle.New-1 {
+		t.Errorf("lifecycle %+v after %+v", l, first.Lifecycle)
+	}
+	after := hub(t, a.cfg)
+	for id, f := range before {
+		if g := after[id]; aws.ToString(f.GeneratorId) != "" && strings.HasPrefix(aws.ToString(f.GeneratorId), "secretsmanager.") &&
+			(g.RecordState != f.RecordState || aws.ToString(g.UpdatedAt) != aws.ToString(f.UpdatedAt)) {
+			t.Errorf("%s changed though its scope failed", id)
+		}
+	}
 }
