@@ -1,0 +1,267 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
+)
+
+const stateTable = "posture-auditor-finding-state"
+
+func start(t testing.TB, o Options) *Server {
+	t.Helper()
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func config(t testing.TB, s *Server, region string, counter *awsconfig.CallCounter, attempts int) aws.Config {
+	t.Helper()
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{
+		Region: region, EndpointURL: s.URL, Counter: counter, MaxAttempts: attempts, MaxBackoff: 20 * time.Millisecond,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDLARGEACCOUNT", "secret", ""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// CreateStateTable creates the finding state table as the stack does.
+func createStateTable(t testing.TB, cfg aws.Config) {
+	t.Helper()
+	_, err := dynamodb.NewFromConfig(cfg).CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName: aws.String(stateTable), BillingMode: ddbtypes.BillingModePayPerRequest,
+		KeySchema: []ddbtypes.KeySchemaElement{{AttributeName: aws.String("scope"), KeyType: ddbtypes.KeyTypeHash}, {AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeRange}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("scope"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTwoSweepsOfASmallAccount sweeps a tiny account twice through the
+// auditor's runner and the real SDK clients: the first sweep judges every
+// generated resource (the count each check must produce is derived from
+// the data) without a failed scope; the second, of the unchanged account,
+// imports nothing and reads nothing back from Security Hub.
+func TestTwoSweepsOfASmallAccount(t *testing.T) {
+	s := start(t, Options{Scale: 0.005})
+	home := s.Data.Home
+	counter := awsconfig.NewCallCounter()
+	cfg := config(t, s, home, counter, 8)
+	createStateTable(t, cfg)
+	r := &runner.Runner{
+		AWS: cfg, Counter: counter, Regions: s.Data.Regions, HomeRegion: home, Collectors: runner.Collectors(),
+		Publisher:   publish.Publisher{State: &findingstate.Store{Table: stateTable, Region: home}, Limiters: publish.NewLimiters()},
+		ToolVersion: "test", Getenv: func(string) string { return "" }, Now: time.Now,
+	}
+	want := map[string]int{}
+	for _, region := range s.Data.Regions {
+		for c, n := range s.Data.ExpectedFindings(region) {
+			want[c] += n
+		}
+	}
+
+	before := s.Counts()
+	first, err := r.Handle(context.Background(), []byte(`{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweep1 := s.Counts().Sub(before)
+	if len(first.FailedScopes) > 0 {
+		t.Fatalf("failed scopes: %+v", first.FailedScopes)
+	}
+	total := 0
+	for _, c := range first.Checks {
+		got := 0
+		for _, n := range first.Counts[c] {
+			got += n
+		}
+		total += got
+		if got != want[c] {
+			t.Errorf("%s: %d findings, the generated data implies %d (%v)", c, got, want[c], first.Counts[c])
+		}
+	}
+	if first.Lifecycle.New != total || first.Lifecycle.Imported != total || first.Lifecycle.Failed != 0 {
+		t.Errorf("first sweep lifecycle %+v, want %d new and imported", first.Lifecycle, total)
+	}
+	if n := s.StoredFindings(); n[home]+n[s.Data.Regions[1]] != total {
+		t.Errorf("Security Hub holds %v findings, want %d", n, total)
+	}
+	if sweep1.Total("securityhub", "BatchImportFindings") == 0 {
+		t.Error("first sweep imported nothing")
+	}
+	if n := len(sweep1.Throttled); n > 0 {
+		t.Errorf("first sweep was throttled: %v", sweep1.Throttled)
+	}
+
+	before = s.Counts()
+	second, err := r.Handle(context.Background(), []byte(`{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweep2 := s.Counts().Sub(before)
+	if len(second.FailedScopes) > 0 {
+		t.Fatalf("second sweep failed scopes: %+v", second.FailedScopes)
+	}
+	if n := sweep2.Total("securityhub", "BatchImportFindings"); n != 0 || second.Lifecycle.Imported != 0 {
+		t.Errorf("second sweep of an unchanged account: %d BatchImportFindings, %d imported (lifecycle %+v)", n, second.Lifecycle.Imported, second.Lifecycle)
+	}
+	if n := sweep2.Total("securityhub", "GetFindings"); n != 0 {
+		t.Errorf("second sweep made %d GetFindings calls, want 0 (planned from the finding state)", n)
+		for _, p := range second.Published {
+			t.Logf("%s: state source %q, state error %q", p.Region, p.StateSource, p.StateError)
+		}
+		for _, p := range first.Published {
+			t.Logf("first %s: state source %q, state error %q", p.Region, p.StateSource, p.StateError)
+		}
+	}
+	if second.Lifecycle.Unchanged != total {
+		t.Errorf("second sweep: %d unchanged, want %d", second.Lifecycle.Unchanged, total)
+	}
+	for c, statuses := range second.Counts {
+		for st, n := range statuses {
+			if first.Counts[c][st] != n {
+				t.Errorf("%s %s: %d in the second sweep, %d in the first", c, st, n, first.Counts[c][st])
+			}
+		}
+	}
+	mixed := 0
+	for _, c := range first.Checks {
+		if first.Counts[c][check.Passed] > 0 && first.Counts[c][check.Failed] > 0 {
+			mixed++
+		}
+	}
+	t.Logf("%d findings; %d of %d checks have both PASSED and FAILED findings at this scale", total, mixed, len(first.Checks))
+}
+
+// TestExpectationsAtScaleOne checks the generated account at full size:
+// the sizes the benchmark promises, and a PASSED/FAILED mix the data
+// implies for the mixes the generator sets up.
+func TestExpectationsAtScaleOne(t *testing.T) {
+	a := NewAccount("123456789012", []string{"us-east-1", "eu-west-1"}, "us-east-1", 1, time.Now())
+	if a.N != BaseSizes {
+		t.Fatalf("sizes %+v, want %+v", a.N, BaseSizes)
+	}
+	types := map[string]bool{}
+	for j := 0; j < a.N.Certificates; j++ {
+		types[a.Certificate("us-east-1", j).KeyType] = true
+	}
+	for _, kt := range []string{"RSA_2048", "RSA_1024", "RSA_4096", "EC_prime256v1", "EC_secp384r1"} {
+		if !types[kt] {
+			t.Errorf("no %s certificate", kt)
+		}
+	}
+	n := a.ExpectedFindings("us-east-1")
+	if n["ebs.volume-cmk"] < 19000 || n["secretsmanager.cmk"] < 4900 || n["cloudfront.hsts"] != 200 {
+		t.Errorf("unexpected finding counts: %v", n)
+	}
+	min := a.MinimumCalls()
+	if got := min[Call{"us-east-1", "ec2", "DescribeVolumes"}]; got != 40 {
+		t.Errorf("DescribeVolumes minimum %d, want 40", got)
+	}
+}
+
+// TestThrottlingAnswers drives one operation of each protocol over its
+// quota and checks the SDK sees AWS's own throttling answer: the error
+// code, the HTTP status, and retry.IsErrorThrottle classifying it as a
+// throttle.
+func TestThrottlingAnswers(t *testing.T) {
+	tiny := Quota{Rate: 0.001, Burst: 1}
+	s := start(t, Options{Scale: 0.005, Quotas: map[string]Quota{
+		"kms:ListKeys": tiny, "dynamodb:Query": tiny, "rds:DescribeDBInstances": tiny, "sts:GetCallerIdentity": tiny,
+		"ec2:DescribeVolumes": tiny, "cloudfront:ListDistributions": tiny, "securityhub:GetFindings": tiny,
+	}})
+	home := s.Data.Home
+	cfg := config(t, s, home, nil, 1) // one attempt: the throttle is returned, not retried
+	createStateTable(t, cfg)
+	ctx := context.Background()
+	cases := []struct {
+		name, code string
+		status     int
+		call       func() error
+	}{
+		{"JSON 1.1 (KMS ListKeys)", "ThrottlingException", 400, func() error {
+			_, err := kms.NewFromConfig(cfg).ListKeys(ctx, &kms.ListKeysInput{})
+			return err
+		}},
+		{"JSON 1.0 (DynamoDB Query)", "ThrottlingException", 400, func() error {
+			_, err := dynamodb.NewFromConfig(cfg).Query(ctx, &dynamodb.QueryInput{TableName: aws.String(stateTable),
+				KeyConditionExpression: aws.String("#s = :s"), ExpressionAttributeNames: map[string]string{"#s": "scope"},
+				ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: "x"}}})
+			return err
+		}},
+		{"query XML (RDS DescribeDBInstances)", "Throttling", 400, func() error {
+			_, err := rds.NewFromConfig(cfg).DescribeDBInstances(ctx, &rds.DescribeDBInstancesInput{MaxRecords: aws.Int32(100)})
+			return err
+		}},
+		{"query XML (STS GetCallerIdentity)", "Throttling", 400, func() error {
+			_, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+			return err
+		}},
+		{"EC2 query (DescribeVolumes)", "RequestLimitExceeded", 503, func() error {
+			_, err := ec2.NewFromConfig(cfg).DescribeVolumes(ctx, &ec2.DescribeVolumesInput{MaxResults: aws.Int32(500)})
+			return err
+		}},
+		{"REST-XML (CloudFront ListDistributions)", "Throttling", 400, func() error {
+			_, err := cloudfront.NewFromConfig(cfg).ListDistributions(ctx, &cloudfront.ListDistributionsInput{MaxItems: aws.Int32(100)})
+			return err
+		}},
+		{"REST-JSON (Security Hub GetFindings)", "TooManyRequestsException", 429, func() error {
+			_, err := securityhub.NewFromConfig(cfg).GetFindings(ctx, &securityhub.GetFindingsInput{MaxResults: aws.Int32(100)})
+			return err
+		}},
+	}
+	throttles := retry.IsErrorThrottles(retry.DefaultThrottles)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.call(); err != nil {
+				t.Fatalf("first call (within the burst): %v", err)
+			}
+			err := c.call()
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != c.code {
+				t.Fatalf("over the quota: %v, want %s", err, c.code)
+			}
+			var resp *smithyhttp.ResponseError
+			if !errors.As(err, &resp) || resp.HTTPStatusCode() != c.status {
+				t.Errorf("HTTP status of %v, want %d", err, c.status)
+			}
+			if throttles.IsErrorThrottle(err) != aws.TrueTernary || !awsconfig.IsThrottle(err) {
+				t.Errorf("the SDK does not classify %v as a throttle", err)
+			}
+		})
+	}
+	if n := len(s.Counts().Throttled); n != len(cases) {
+		t.Errorf("throttled operations counted: %v", s.Counts().Throttled)
+	}
+	_ = http.StatusOK
+}
