@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,14 +68,32 @@ func NewAccount(id string, regions []string, home string, scale float64, now tim
 		},
 		t0: now.UTC().Truncate(time.Second).Add(-6 * time.Hour),
 	}
+	// About one key in ten of those that can encrypt protects resources,
+	// always including a disabled key and a key pending deletion when the
+	// account has them (kms.key-in-use-unhealthy then has FAILED findings
+	// at every scale).
 	var candidates []int
+	disabled, pending := -1, -1
 	for i := 0; i < a.N.Keys; i++ {
-		if k := a.customerKey("", i); k.Usage == "ENCRYPT_DECRYPT" {
-			candidates = append(candidates, i)
+		k := a.customerKey("", i)
+		if k.Usage != "ENCRYPT_DECRYPT" {
+			continue
+		}
+		candidates = append(candidates, i)
+		if k.State == "Disabled" && disabled < 0 {
+			disabled = i
+		}
+		if k.State == "PendingDeletion" && pending < 0 {
+			pending = i
 		}
 	}
 	n := max(min(len(candidates), 5), len(candidates)/10)
 	a.dataKeys = candidates[:n]
+	for _, i := range []int{disabled, pending} {
+		if i >= 0 && !slices.Contains(a.dataKeys, i) {
+			a.dataKeys = append(a.dataKeys, i)
+		}
+	}
 	return a
 }
 
