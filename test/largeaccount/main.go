@@ -200,6 +200,8 @@ type sweep struct {
 	calls   endpoint.Counts
 	stored  map[string]int
 	items   int
+	// summaryPath is where the auditor's JSON summary was saved.
+	summaryPath string
 }
 
 func runSweep(bin string, env []string, dir string, n int) *sweep {
@@ -224,7 +226,10 @@ func runSweep(bin string, env []string, dir string, n int) *sweep {
 			s.stderr = append(s.stderr, l)
 		}
 	}
-	_ = os.WriteFile(filepath.Join(os.TempDir(), fmt.Sprintf("largeaccount-sweep%d-summary.json", n)), stdout.Bytes(), 0o644)
+	s.summaryPath = filepath.Join(os.TempDir(), fmt.Sprintf("largeaccount-sweep%d-summary.json", n))
+	if err := os.WriteFile(s.summaryPath, stdout.Bytes(), 0o644); err != nil {
+		s.summaryPath = ""
+	}
 	if err != nil {
 		s.err = fmt.Errorf("auditor exited: %w", err)
 		return s
@@ -295,6 +300,9 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 	fmt.Printf("wall time          %s\n", s.wall.Round(time.Millisecond))
 	fmt.Printf("peak RSS (child)   %.1f MB (%d KB, getrusage ru_maxrss)\n", float64(s.rssKB)/1024, s.rssKB)
 	fmt.Printf("exit status        %d\n", s.exit)
+	if s.summaryPath != "" {
+		fmt.Printf("summary            %s\n", s.summaryPath)
+	}
 	if s.err != nil {
 		fmt.Printf("FAILED: %v\n", s.err)
 		for _, l := range tail(s.stderr, 20) {

@@ -409,7 +409,7 @@ func (a *Account) Secret(region string, j int) Secret {
 		t := a.daysAgo(acc).Truncate(day) // Secrets Manager keeps it to the day
 		s.LastAccessed = &t
 	}
-	if j%100 == 99 {
+	if secretDeleted(j) {
 		d := a.daysAgo(1)
 		s.Deleted = &d // scheduled for deletion: listed only with IncludePlannedDeletion
 	}
@@ -428,6 +428,9 @@ func (a *Account) Secret(region string, j int) Secret {
 	}
 	return s
 }
+
+// secretDeleted reports a secret scheduled for deletion (one in a hundred).
+func secretDeleted(j int) bool { return j%100 == 99 }
 
 func suffix6(r, j int) string {
 	const chars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

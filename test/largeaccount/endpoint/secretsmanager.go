@@ -37,11 +37,11 @@ func serveSecretsManager(q *req) {
 	}
 	var listed []int
 	for j := 0; j < a.N.Secrets; j++ {
-		s := a.Secret(q.region, j)
-		if !s.Listed() && !includeDeleted {
+		if secretDeleted(j) && !includeDeleted {
 			continue
 		}
 		if len(prefixes) > 0 {
+			s := a.Secret(q.region, j)
 			match := false
 			for _, p := range prefixes {
 				match = match || strings.HasPrefix(strings.ToLower(s.Name), p)
