@@ -45,6 +45,9 @@ import (
 
 const stateTable = "posture-auditor-finding-state"
 
+// extraEnv is what -child-env adds to the auditor's environment.
+var extraEnv []string
+
 // collectionServices are the services whose calls are the scan's own;
 // Security Hub, DynamoDB (the finding state) and STS are not.
 var collectionServices = map[string]bool{
@@ -56,11 +59,21 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "latency added to every call")
 	regionList := flag.String("regions", "us-east-1,eu-west-1", "the account's regions; the first is the home region")
 	lambdaMemory := flag.Int("lambda-memory-mb", 0, "when set, the child gets AWS_LAMBDA_FUNCTION_MEMORY_SIZE as in Lambda (the auditor sizes its Go memory limit from it)")
+	flag.Func("child-env", "`KEY=VALUE` added to the auditor's environment (repeatable), e.g. GODEBUG=gctrace=1", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("want KEY=VALUE")
+		}
+		extraEnv = append(extraEnv, v)
+		return nil
+	})
 	flag.Parse()
 	regions := strings.Split(*regionList, ",")
 	cmd := fmt.Sprintf("go run ./test/largeaccount -scale %g -latency %s -regions %s", *scale, *latency, *regionList)
 	if *lambdaMemory > 0 {
 		cmd += fmt.Sprintf(" -lambda-memory-mb %d", *lambdaMemory)
+	}
+	for _, e := range extraEnv {
+		cmd += " -child-env " + e
 	}
 	fmt.Println("$ " + cmd)
 	if err := run(*scale, *latency, regions, *lambdaMemory); err != nil {
@@ -88,6 +101,11 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		return err
 	}
 	defer os.RemoveAll(dir)
+	outDir, err := os.MkdirTemp("", "largeaccount-output-")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("auditor summaries and stderr are kept in %s\n", outDir)
 	bin, commit, err := build(dir)
 	if err != nil {
 		return err
@@ -110,7 +128,7 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		// quota bucket is full again when the next one starts.
 		ep.RefillBuckets()
 		before := ep.Counts()
-		s := runSweep(bin, env, dir, i+1)
+		s := runSweep(bin, env, dir, outDir, i+1)
 		s.calls = ep.Counts().Sub(before)
 		s.stored = ep.StoredFindings()
 		s.items = ep.Items(a.Home, stateTable)
@@ -182,7 +200,7 @@ func childEnv(ep *endpoint.Server, a *endpoint.Account, lambdaMemory int) []stri
 	if lambdaMemory > 0 {
 		env = append(env, fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", lambdaMemory))
 	}
-	return env
+	return append(env, extraEnv...)
 }
 
 // scheduledEvent is what an EventBridge schedule sends.
@@ -204,7 +222,7 @@ type sweep struct {
 	summaryPath string
 }
 
-func runSweep(bin string, env []string, dir string, n int) *sweep {
+func runSweep(bin string, env []string, dir, outDir string, n int) *sweep {
 	s := &sweep{}
 	c := exec.Command(bin)
 	c.Env = env
@@ -226,10 +244,11 @@ func runSweep(bin string, env []string, dir string, n int) *sweep {
 			s.stderr = append(s.stderr, l)
 		}
 	}
-	s.summaryPath = filepath.Join(os.TempDir(), fmt.Sprintf("largeaccount-sweep%d-summary.json", n))
+	s.summaryPath = filepath.Join(outDir, fmt.Sprintf("sweep%d-summary.json", n))
 	if err := os.WriteFile(s.summaryPath, stdout.Bytes(), 0o644); err != nil {
 		s.summaryPath = ""
 	}
+	_ = os.WriteFile(filepath.Join(outDir, fmt.Sprintf("sweep%d-stderr.txt", n)), stderr.Bytes(), 0o644)
 	if err != nil {
 		s.err = fmt.Errorf("auditor exited: %w", err)
 		return s
