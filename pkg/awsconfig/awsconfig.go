@@ -1,6 +1,7 @@
 // Package awsconfig builds the one aws.Config every client is made from:
 // region, credentials (optionally an assumed role), retry policy, endpoint
-// override for tests, and a call counter. Nothing else in the code knows
+// override for tests, client-side pacing at AWS's request quotas
+// (pkg/pace), and a call counter. Nothing else in the code knows
 // whether it talks to AWS or to an emulator.
 package awsconfig
 
@@ -11,10 +12,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/posture-auditor/posture-auditor/pkg/pace"
 )
 
 // Options select what Load builds. The zero value uses the SDK's standard
@@ -38,6 +42,17 @@ type Options struct {
 	Counter *CallCounter
 	// Credentials, when set, replace the default chain (tests, the demo).
 	Credentials aws.CredentialsProvider
+	// Pacer paces every attempt of every call at a fraction of AWS's
+	// documented request quotas, per (PaceKey, region, quota); operations
+	// without a documented quota are not paced. nil means a new Pacer at
+	// pace.DefaultFraction, shared by this config and every regional copy
+	// of it (ForRegion). Pass one Pacer to each Load of a process whose
+	// configs draw on the same account's quotas; pace.Off() paces nothing.
+	Pacer *pace.Pacer
+	// PaceKey names the account whose quotas the calls draw on: "" for the
+	// function's own account; when empty with RoleARN set, the role's
+	// account ID.
+	PaceKey string
 }
 
 // Load builds the config. It makes no AWS call (assuming a role is lazy).
@@ -90,14 +105,34 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 		})
 		cfg.Credentials = aws.NewCredentialsCache(provider)
 	}
+	pacer := o.Pacer
+	if pacer == nil {
+		if pacer, err = pace.New(pace.DefaultFraction); err != nil {
+			return aws.Config{}, err
+		}
+	}
+	// After the AssumeRole client above: AssumeRole is called with the base
+	// credentials, against the base account's STS quota, once an hour.
+	cfg.APIOptions = append(cfg.APIOptions, pacer.APIOption(paceKey(o)))
 	if o.Counter != nil {
 		cfg.APIOptions = append(cfg.APIOptions, o.Counter.middleware)
 	}
 	return cfg, nil
 }
 
+// paceKey is the account whose quotas o's calls draw on.
+func paceKey(o Options) string {
+	if o.PaceKey != "" || o.RoleARN == "" {
+		return o.PaceKey
+	}
+	if a, err := arn.Parse(o.RoleARN); err == nil && a.AccountID != "" {
+		return a.AccountID
+	}
+	return o.RoleARN
+}
+
 // ForRegion returns a copy of cfg for another region, sharing credentials,
-// retry policy and counter.
+// retry policy, pacer (its buckets are per region) and counter.
 func ForRegion(cfg aws.Config, region string) aws.Config {
 	c := cfg.Copy()
 	c.Region = region

@@ -19,6 +19,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/collect/rdscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/secretscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
+	"github.com/posture-auditor/posture-auditor/pkg/pace"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -43,11 +44,22 @@ func Collectors() []collect.Collector {
 
 // FromEnvironment builds a Runner from the Lambda's environment:
 // AUDIT_REGIONS (comma-separated, default AWS_REGION), HOME_REGION (default
-// AWS_REGION), plus the SDK's own variables (AWS_REGION, credentials,
-// AWS_ENDPOINT_URL).
+// AWS_REGION), QUOTA_FRACTION (the share of AWS's request quotas a run
+// paces its calls at, default 0.9), plus the SDK's own variables
+// (AWS_REGION, credentials, AWS_ENDPOINT_URL).
 func FromEnvironment(ctx context.Context) (*Runner, error) {
+	fraction, err := quotaFraction(os.Getenv("QUOTA_FRACTION"))
+	if err != nil {
+		return nil, err
+	}
+	pacer, err := pace.New(fraction)
+	if err != nil {
+		return nil, err
+	}
 	counter := awsconfig.NewCallCounter()
-	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Counter: counter})
+	// One pacer for the container's life: a warm container's next run
+	// draws on the same buckets, as it does on the same AWS quotas.
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Counter: counter, Pacer: pacer})
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +118,22 @@ func reimportAfter(v string) (time.Duration, error) {
 		return -1, nil
 	}
 	return time.Duration(h) * time.Hour, nil
+}
+
+// quotaFraction reads QUOTA_FRACTION: the share of each documented AWS
+// request quota a run paces its calls at (pkg/pace), a number in (0, 1];
+// default pace.DefaultFraction, which leaves the rest to the account's own
+// workloads.
+func quotaFraction(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return pace.DefaultFraction, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || pace.ValidFraction(f) != nil {
+		return 0, fmt.Errorf("QUOTA_FRACTION: %q is not a number greater than 0 and at most 1 (the share of AWS's request quotas a run may use; default %v)", v, pace.DefaultFraction)
+	}
+	return f, nil
 }
 
 // stateStore is the finding state table FINDING_STATE_TABLE names, in the

@@ -1,8 +1,15 @@
 package runner
 
 import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/posture-auditor/posture-auditor/pkg/pace"
+	"github.com/posture-auditor/posture-auditor/test/iampolicy"
 )
 
 func TestReimportAfter(t *testing.T) {
@@ -17,6 +24,72 @@ func TestReimportAfter(t *testing.T) {
 		got, err := reimportAfter(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("reimportAfter(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestQuotaFraction(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		ok   bool
+	}{
+		{"", pace.DefaultFraction, true}, {"  ", pace.DefaultFraction, true}, {"0.5", 0.5, true}, {" 1 ", 1, true}, {"0.05", 0.05, true}, {"1e-1", 0.1, true},
+		{"0", 0, false}, {"-0.5", 0, false}, {"1.01", 0, false}, {"80%", 0, false}, {"NaN", 0, false}, {"Inf", 0, false}, {"half", 0, false},
+	} {
+		got, err := quotaFraction(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("quotaFraction(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestFromEnvironmentRefusesBadQuotaFraction: a bad QUOTA_FRACTION stops
+// the function at start-up, naming the variable.
+func TestFromEnvironmentRefusesBadQuotaFraction(t *testing.T) {
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("QUOTA_FRACTION", "2")
+	if _, err := FromEnvironment(context.Background()); err == nil || !strings.Contains(err.Error(), "QUOTA_FRACTION") {
+		t.Fatalf("FromEnvironment with QUOTA_FRACTION=2: %v", err)
+	}
+}
+
+// TestQuotaFractionMatchesTemplate: the SAM parameter defaults to what the
+// code defaults to, allows only values the code accepts, and both functions
+// pass it on as QUOTA_FRACTION.
+func TestQuotaFractionMatchesTemplate(t *testing.T) {
+	tmpl, err := iampolicy.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tmpl.Root["Parameters"].(map[string]any)["QuotaFraction"].(map[string]any)
+	if p == nil {
+		t.Fatal("template.yaml has no QuotaFraction parameter")
+	}
+	num := func(k string) float64 {
+		f, err := strconv.ParseFloat(fmt.Sprint(p[k]), 64)
+		if err != nil {
+			t.Fatalf("QuotaFraction %s = %v", k, p[k])
+		}
+		return f
+	}
+	if num("Default") != pace.DefaultFraction {
+		t.Errorf("QuotaFraction Default %v, code default %v", p["Default"], pace.DefaultFraction)
+	}
+	for _, k := range []string{"MinValue", "MaxValue"} {
+		if _, err := quotaFraction(fmt.Sprint(p[k])); err != nil {
+			t.Errorf("QuotaFraction %s %v is refused by the code: %v", k, p[k], err)
+		}
+	}
+	for _, fn := range []string{"AuditorFunction", "EventsFunction"} {
+		_, props, err := tmpl.Resource(fn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, _ := props["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if got := fmt.Sprint(vars["QUOTA_FRACTION"]); got != fmt.Sprint(map[string]any{"Ref": "QuotaFraction"}) {
+			t.Errorf("%s sets QUOTA_FRACTION to %s, want !Ref QuotaFraction", fn, got)
 		}
 	}
 }
