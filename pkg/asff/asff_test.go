@@ -73,7 +73,7 @@ func TestGolden(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			results := tc.check.Evaluate(tc.snap, params)
+			results := tc.check.Results(tc.snap, params)
 			if len(results) != 1 {
 				t.Fatalf("%d results", len(results))
 			}

@@ -8,12 +8,14 @@ package awsconfig
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -55,6 +57,9 @@ type Options struct {
 	PaceKey string
 }
 
+// maxIdleConnsPerHost covers the calls a run keeps in flight to one host.
+const maxIdleConnsPerHost = 64
+
 // Load builds the config. It makes no AWS call (assuming a role is lazy).
 func Load(ctx context.Context, o Options) (aws.Config, error) {
 	maxAttempts := o.MaxAttempts
@@ -76,6 +81,13 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 			})
 		}),
 	}
+	loaders = append(loaders, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		// A sweep keeps tens of calls in flight to one endpoint (the
+		// finding state's writes behind the imports): with the SDK's 10
+		// idle connections a host, the others would be closed after each
+		// call and dialled again, buffers and TLS handshakes each time.
+		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	})))
 	if o.Region != "" {
 		loaders = append(loaders, config.WithRegion(o.Region))
 	}

@@ -80,7 +80,30 @@ type Check struct {
 	Global bool
 	// Thresholds the check reads from Params, with their defaults.
 	Thresholds []Threshold
-	Evaluate   func(s *snapshot.Snapshot, p Params) []Result
+	// Evaluate is the rule, returning every result; Stream is the same
+	// rule handing each result to emit as it is made, for checks over
+	// collections large enough that a sweep should not hold all their
+	// results at once (tens of thousands of volumes). A check sets one.
+	Evaluate func(s *snapshot.Snapshot, p Params) []Result
+	Stream   func(s *snapshot.Snapshot, p Params, emit func(Result))
+}
+
+// Each hands every result of the check to emit, one at a time.
+func (c Check) Each(s *snapshot.Snapshot, p Params, emit func(Result)) {
+	if c.Stream != nil {
+		c.Stream(s, p, emit)
+		return
+	}
+	for _, r := range c.Evaluate(s, p) {
+		emit(r)
+	}
+}
+
+// Results returns every result of the check.
+func (c Check) Results(s *snapshot.Snapshot, p Params) []Result {
+	var out []Result
+	c.Each(s, p, func(r Result) { out = append(out, r) })
+	return out
 }
 
 // Result is one check's verdict on one resource.
@@ -138,8 +161,8 @@ func (c Check) Validate() error {
 		return fmt.Errorf("%s: related requirements (CIS / NIST 800-53) are required", c.ID)
 	case len(c.Services) == 0:
 		return fmt.Errorf("%s: the services it reads are required", c.ID)
-	case c.Evaluate == nil:
-		return fmt.Errorf("%s: evaluate function is required", c.ID)
+	case (c.Evaluate == nil) == (c.Stream == nil):
+		return fmt.Errorf("%s: exactly one of Evaluate and Stream is required", c.ID)
 	}
 	for _, t := range c.Thresholds {
 		if len(t.Choices) > 0 && (t.Min < 0 || t.Max >= len(t.Choices) || t.Min > t.Max) {

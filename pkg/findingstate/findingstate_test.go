@@ -274,11 +274,29 @@ func TestLoadRefusesRecordsOfAnOlderFormat(t *testing.T) {
 	if _, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); !errors.Is(err, findingstate.ErrOldRecords) {
 		t.Fatalf("Load of an old item: %v, want ErrOldRecords", err)
 	}
+	// Its finding still reads (uncompressed, as then written).
+	if old, err := store.Get(ctx, cfg, account, region, []string{aws.ToString(f.Id)}); err != nil || len(old) != 1 || aws.ToString(old[0].Id) != aws.ToString(f.Id) {
+		t.Fatalf("Get of an old item: %v, %v", old, err)
+	}
 	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, []types.AwsSecurityFinding{f}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"})
 	if err != nil || len(got) != 1 || got[0] != findingstate.RecordOf(f, false) {
 		t.Fatalf("after reconciling: %+v, %v", got, err)
+	}
+	// Rewritten compressed: the finding is binary, smaller than its JSON.
+	item, err := dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(seed.FindingStateTable), Key: map[string]ddbtypes.AttributeValue{
+		"scope": &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}, "id": &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.Id)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, ok := item.Item["findingz"].(*ddbtypes.AttributeValueMemberB)
+	if _, old := item.Item["finding"]; !ok || old || len(z.Value) >= len(body) {
+		t.Errorf("rewritten item: compressed %v (%d bytes of %d), uncompressed kept %v", ok, len(z.Value), len(body), old)
+	}
+	full, err := store.Get(ctx, cfg, account, region, []string{aws.ToString(f.Id)})
+	if err != nil || len(full) != 1 || findingstate.RecordOf(full[0], false) != findingstate.RecordOf(f, false) {
+		t.Fatalf("Get of the rewritten item: %+v, %v", full, err)
 	}
 }

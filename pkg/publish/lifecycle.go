@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -194,6 +195,7 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 		last[id] = i
 	}
 	for _, id := range order {
+		m.markObserved(id)
 		out := m.observe(observed[last[id]])
 		switch {
 		case out.Superseded != nil:
@@ -236,15 +238,36 @@ type merger struct {
 	// at stamps re-imports of stored findings (refreshes, archives) with
 	// this run's observation, so that a later observation racing them wins
 	// in Security Hub as in the finding state.
-	at       time.Time
-	stored   map[string]*Record
-	order    []*Record
-	observed map[string]bool
+	at     time.Time
+	stored map[string]*Record
+	order  []*Record
+	// observed holds the stored records observed; fresh the hashes of the
+	// observed Ids nothing is stored for. Neither keeps an Id: a sweep
+	// observes every finding of its scope, and holding their Ids would
+	// grow with the account.
+	observed map[*Record]bool
+	fresh    map[uint64]bool
+	seed     maphash.Seed
+}
+
+// markObserved notes that id was observed, and says whether it was before:
+// exactly for a stored finding; for another, by a 64-bit hash of its Id, so
+// a repeat may be a hash collision (unsure).
+func (m *merger) markObserved(id string) (repeat, sure bool) {
+	if r := m.stored[id]; r != nil {
+		repeat = m.observed[r]
+		m.observed[r] = true
+		return repeat, true
+	}
+	h := maphash.String(m.seed, id)
+	repeat = m.fresh[h]
+	m.fresh[h] = true
+	return repeat, false
 }
 
 func (pl Planner) merger(stored []Record, now, observedAt time.Time) *merger {
 	m := &merger{reimportAfter: pl.ReimportAfter, now: now, observedAt: observedAt, at: now,
-		stored: make(map[string]*Record, len(stored)), observed: map[string]bool{}}
+		stored: make(map[string]*Record, len(stored)), observed: make(map[*Record]bool, len(stored)), fresh: map[uint64]bool{}, seed: maphash.MakeSeed()}
 	if m.reimportAfter == 0 {
 		m.reimportAfter = DefaultReimportAfter
 	}
@@ -273,12 +296,11 @@ type outcome struct {
 	Refresh *Record
 }
 
-// observe decides one observation. An Id observed twice is decided twice;
-// Plan keeps the last of duplicates, a Session the first.
+// observe decides one observation (markObserved first). An Id observed
+// twice is decided twice; Plan keeps the last of duplicates, a Session the
+// first.
 func (m *merger) observe(f types.AwsSecurityFinding) outcome {
-	id := aws.ToString(f.Id)
-	m.observed[id] = true
-	old := m.stored[id]
+	old := m.stored[aws.ToString(f.Id)]
 	if old != nil && supersedes(old, f) {
 		// Newer observation wins: a path that read the resource later
 		// already published what it saw.
@@ -313,7 +335,7 @@ type leftover struct {
 func (m *merger) unobserved(archivable func(*Record) bool) []leftover {
 	var out []leftover
 	for _, r := range m.order {
-		if m.observed[r.ID] || r.RecordState == types.RecordStateArchived {
+		if m.observed[r] || r.RecordState == types.RecordStateArchived {
 			continue
 		}
 		if obs, ok := parseTimestamp(r.ObservedAt); ok && !m.observedAt.IsZero() && obs.After(m.observedAt) {

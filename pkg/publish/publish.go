@@ -295,7 +295,7 @@ type Session struct {
 
 // maxConcurrentSaves bounds the finding state writes in flight behind the
 // imports (each a batch of at most 100 records).
-const maxConcurrentSaves = 4
+const maxConcurrentSaves = 2
 
 // Begin reads what the region holds of the findings req may touch (the
 // finding state, or Security Hub) and returns the session to feed.
@@ -340,8 +340,8 @@ func (p Publisher) Begin(ctx context.Context, cfg aws.Config, req Request) *Sess
 
 // Add decides one observation and, when it is to be imported, queues it
 // (importing a full batch at once). It returns the finding's action for
-// the summary ("" when a later observation is stored). An Id added twice
-// keeps its first observation and is reported as a duplicate.
+// the summary ("" when a later observation is stored). An Id added twice is
+// reported as a duplicate; a stored finding keeps its first observation.
 func (s *Session) Add(f types.AwsSecurityFinding) Action {
 	if s.readErr != nil {
 		if !s.req.DryRun {
@@ -349,10 +349,12 @@ func (s *Session) Add(f types.AwsSecurityFinding) Action {
 		}
 		return ""
 	}
-	id := aws.ToString(f.Id)
-	if s.m.observed[id] {
-		s.rep.Duplicates = append(s.rep.Duplicates, id)
-		return ""
+	if repeat, sure := s.m.markObserved(aws.ToString(f.Id)); repeat {
+		s.rep.Duplicates = append(s.rep.Duplicates, aws.ToString(f.Id))
+		if sure {
+			return "" // a stored finding is decided once
+		}
+		// Maybe a hash collision, not a repeat: decided, never dropped.
 	}
 	out := s.m.observe(f)
 	switch {

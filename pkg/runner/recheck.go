@@ -394,7 +394,7 @@ func (x *run) recheckRegion(ctx context.Context, region string, targets []*targe
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range checks {
 		rr.scopes = append(rr.scopes, checkScope(snap, c, true))
-		for _, res := range c.Evaluate(snap, x.params) {
+		for _, res := range c.Results(snap, x.params) {
 			// Only the targets' findings: a check over the dependents of a
 			// key also judges their other keys, which were not re-read.
 			if t := byARN[res.ResourceARN]; t == nil || !t.checks[c.ID] {

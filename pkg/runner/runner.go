@@ -198,50 +198,55 @@ func publishContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(ctx, deadline.Add(-summaryReserve))
 }
 
-// publishRequest tells the publisher which checks ran in the region and
-// which of their scopes may archive: only a scope whose collection
-// completed without error and covered every resource.
-func (x *run) publishRequest(rr *regionResult) publish.Request {
+// sweepRegion collects the services the selected checks need in one
+// region while the publisher reads what the region holds, then evaluates
+// the checks one by one, publishing each finding as it is made: the
+// region's findings are never held together, only the snapshot, the stored
+// records and the summary's bounded rows.
+func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string, rows *rowKeeper) (*regionResult, publish.Report) {
+	rr := &regionResult{region: region, counts: map[string]map[check.Status]int{}, observedAt: x.now()}
+	active := x.activeChecks(region)
+	if len(active) == 0 {
+		return rr, publish.Report{} // no check runs here: nothing to read, nothing to archive
+	}
+	// Every audited region is published, even with no findings: its stored
+	// findings may need archiving. A dry run reads and plans only.
 	req := publish.Request{
-		Account: x.account, Partition: x.partition, Findings: rr.findings,
-		Archivable: map[string]bool{}, Now: x.now(), DryRun: x.req.DryRun,
+		Account: x.account, Partition: x.partition, Archivable: map[string]bool{}, Now: x.now(), DryRun: x.req.DryRun,
 		// Findings a re-check observed after this sweep began reading are
 		// neither replaced nor archived by it.
 		ObservedAt: rr.observedAt,
 	}
-	for _, sc := range rr.scopes {
-		req.Checks = append(req.Checks, sc.CheckID)
-		if sc.Complete && !sc.Restricted {
-			req.Archivable[sc.CheckID] = true
-		}
+	for _, c := range active {
+		req.Checks = append(req.Checks, c.ID)
 	}
-	return req
-}
-
-// sweepRegion collects the services the selected checks need in one
-// region, then evaluates them check by check, publishing each finding as
-// it is made: the region's findings are never held together, only the
-// snapshot, the stored records and the summary's bounded rows.
-func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string, rows *rowKeeper) (*regionResult, publish.Report) {
-	rr := &regionResult{region: region, counts: map[string]map[check.Status]int{}}
-	snap, active, observedAt := x.collectRegion(collectCtx, region)
-	rr.observedAt = observedAt
+	cfg := awsconfig.ForRegion(x.AWS, region)
+	begun := make(chan func() *publish.Session, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				begun <- func() *publish.Session { panic(p) } // the region's recover takes it
+			}
+		}()
+		s := x.Publisher.Begin(publishCtx, cfg, req)
+		begun <- func() *publish.Session { return s }
+	}()
+	snap := x.collectRegion(collectCtx, cfg, active)
 	x.heap.Sample()
 	for _, c := range active {
-		rr.scopes = append(rr.scopes, checkScope(snap, c, false))
+		sc := checkScope(snap, c, false)
+		rr.scopes = append(rr.scopes, sc)
+		// Only a scope that completed and covered every resource archives
+		// (the publisher reads Archivable in Finish).
+		req.Archivable[c.ID] = sc.Complete && !sc.Restricted
 	}
-	if len(rr.scopes) == 0 {
-		return rr, publish.Report{} // no check ran here: nothing to read, nothing to archive
-	}
-	// Every audited region is published, even with no findings: its stored
-	// findings may need archiving. A dry run reads and plans only.
-	session := x.Publisher.Begin(publishCtx, awsconfig.ForRegion(x.AWS, region), x.publishRequest(rr))
+	session := (<-begun)()
 	x.heap.Sample() // the snapshot and the stored records
-	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: observedAt, ToolVersion: x.ToolVersion}
+	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: rr.observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range active {
 		counts := map[check.Status]int{}
 		rr.counts[c.ID] = counts
-		for _, res := range c.Evaluate(snap, x.params) {
+		c.Each(snap, x.params, func(res check.Result) {
 			res.CheckID = c.ID
 			if res.Region == "" {
 				res.Region = region
@@ -250,40 +255,41 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 			action := session.Add(f)
 			counts[res.Status]++
 			rows.add(summaryRow(res, f, action))
-		}
+		})
 	}
 	x.heap.Sample()
 	return rr, session.Finish()
+}
+
+// activeChecks are the selected checks that run in region: global ones only
+// in the home region.
+func (x *run) activeChecks(region string) []check.Check {
+	var active []check.Check
+	for _, c := range x.checks {
+		if !c.Global || region == x.home {
+			active = append(active, c)
+		}
+	}
+	return active
 }
 
 // panicked is what a region whose sweep panicked comes to: every check
 // that runs there a failed scope, and the region's publish an error.
 func (x *run) panicked(region string, p any) (*regionResult, publish.Report) {
 	rr := &regionResult{region: region}
-	for _, c := range x.checks {
-		if c.Global && region != x.home {
-			continue
-		}
+	for _, c := range x.activeChecks(region) {
 		rr.scopes = append(rr.scopes, Scope{Region: region, CheckID: c.ID,
 			Errors: []snapshot.CollectionError{{Region: region, Code: "Panic", Message: fmt.Sprint("sweep panicked: ", p)}}})
 	}
 	return rr, publish.Report{Region: region, Error: fmt.Sprint("sweep panicked: ", p), ErrorCode: "Panic"}
 }
 
-// collectRegion reads, into a snapshot, the services the selected checks
-// need in one region; it returns the checks that run there and when the
-// reads began (the region's observation time).
-func (x *run) collectRegion(ctx context.Context, region string) (*snapshot.Snapshot, []check.Check, time.Time) {
-	snap := snapshot.New(x.account, x.partition, region)
-	cfg := awsconfig.ForRegion(x.AWS, region)
-	observedAt := x.now()
-	var active []check.Check
+// collectRegion reads, into a snapshot, every resource of the services
+// the active checks need in cfg's region.
+func (x *run) collectRegion(ctx context.Context, cfg aws.Config, active []check.Check) *snapshot.Snapshot {
+	snap := snapshot.New(x.account, x.partition, cfg.Region)
 	needed := map[snapshot.Service]bool{}
-	for _, c := range x.checks {
-		if c.Global && region != x.home {
-			continue
-		}
-		active = append(active, c)
+	for _, c := range active {
 		for _, s := range c.Services {
 			needed[s] = true
 		}
@@ -320,7 +326,7 @@ func (x *run) collectRegion(ctx context.Context, region string) (*snapshot.Snaps
 			rd.DescribeReferenced(ctx, cfg, snap)
 		}()
 	}
-	return snap, active, observedAt
+	return snap
 }
 
 // identity is the audited account, once known: a Lambda container's

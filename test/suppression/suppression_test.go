@@ -277,7 +277,7 @@ func matches(t *testing.T, c *types.AutomationRulesFindingFilters, f types.AwsSe
 func findings(c check.Check, s *snapshot.Snapshot) []types.AwsSecurityFinding {
 	ctx := asff.Context{Account: account, Partition: "aws", ProductRegion: region, Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), ToolVersion: "test"}
 	var out []types.AwsSecurityFinding
-	for _, r := range c.Evaluate(s, check.Params{secretschecks.RotationGraceDays: 1, secretschecks.MaxRotationAgeDays: 90, secretschecks.MaxUnusedDays: 90}) {
+	for _, r := range c.Results(s, check.Params{secretschecks.RotationGraceDays: 1, secretschecks.MaxRotationAgeDays: 90, secretschecks.MaxUnusedDays: 90}) {
 		if r.Region == "" {
 			r.Region = s.Region
 		}

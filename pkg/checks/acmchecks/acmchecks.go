@@ -53,13 +53,12 @@ var Expiry = check.Check{
 		Default: 30, Min: 1, Max: 365,
 		Description: "a certificate expiring within this many days fails acm.expiry",
 	}},
-	Evaluate: evaluateExpiry,
+	Stream: evaluateExpiry,
 }
 
-func evaluateExpiry(s *snapshot.Snapshot, p check.Params) []check.Result {
+func evaluateExpiry(s *snapshot.Snapshot, p check.Params, emit func(check.Result)) {
 	days := p.Int(ExpiryDays)
 	now := s.ACM.CollectedAt
-	var out []check.Result
 	for _, c := range sortedCertificates(s) {
 		r := result(s, c)
 		switch {
@@ -80,9 +79,8 @@ func evaluateExpiry(s *snapshot.Snapshot, p check.Params) []check.Result {
 			r.Status = check.Passed
 			r.Reason = fmt.Sprintf("certificate expires on %s, in %s", date(*c.NotAfter), daysLeft(c.NotAfter.Sub(now)))
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // raiseIfInUse raises sev one level for a certificate another service
@@ -130,11 +128,10 @@ var Renewal = check.Check{
 	SecurityHubControls: []string{"ACM.1"},
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-7(16)"},
 	Services:            []snapshot.Service{snapshot.ACM},
-	Evaluate:            evaluateRenewal,
+	Stream:              evaluateRenewal,
 }
 
-func evaluateRenewal(s *snapshot.Snapshot, _ check.Params) []check.Result {
-	var out []check.Result
+func evaluateRenewal(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	for _, c := range sortedCertificates(s) {
 		r := result(s, c)
 		switch {
@@ -156,9 +153,8 @@ func evaluateRenewal(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		default:
 			r.Status, r.Reason = check.Passed, "managed renewal status is "+c.Renewal.Value.Status
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 func renewalReason(r snapshot.CertRenewal) string {
@@ -188,7 +184,7 @@ var KeyStrength = check.Check{
 	SecurityHubControls: []string{"ACM.2"},
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-13"},
 	Services:            []snapshot.Service{snapshot.ACM},
-	Evaluate:            evaluateKeyStrength,
+	Stream:              evaluateKeyStrength,
 }
 
 // unusable statuses hold no key anyone can serve with.
@@ -201,8 +197,7 @@ var curveBits = map[string]int{
 	"secp384r1": 384, "secp521r1": 521,
 }
 
-func evaluateKeyStrength(s *snapshot.Snapshot, _ check.Params) []check.Result {
-	var out []check.Result
+func evaluateKeyStrength(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	for _, c := range sortedCertificates(s) {
 		r := result(s, c)
 		switch {
@@ -213,9 +208,8 @@ func evaluateKeyStrength(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		default:
 			r.Status, r.Reason = judgeKey(c.KeyAlgorithm)
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // judgeKey judges a normalised key algorithm (RSA_2048, EC_prime256v1). An

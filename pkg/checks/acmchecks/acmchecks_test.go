@@ -101,17 +101,17 @@ func TestExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, Expiry.Evaluate(snap(tt.cert), params), tt.want)
+			assertOne(t, Expiry.Results(snap(tt.cert), params), tt.want)
 		})
 	}
 }
 
 func TestExpiryThreshold(t *testing.T) {
 	cert := imported(func(c *snapshot.ACMCertificate) { c.NotAfter = at(45 * day) })
-	if got := Expiry.Evaluate(snap(cert), check.Params{ExpiryDays: 30}); got[0].Status != check.Passed {
+	if got := Expiry.Results(snap(cert), check.Params{ExpiryDays: 30}); got[0].Status != check.Passed {
 		t.Errorf("45 days with threshold 30: %s", got[0].Status)
 	}
-	if got := Expiry.Evaluate(snap(cert), check.Params{ExpiryDays: 60}); got[0].Status != check.Failed {
+	if got := Expiry.Results(snap(cert), check.Params{ExpiryDays: 60}); got[0].Status != check.Failed {
 		t.Errorf("45 days with threshold 60: %s", got[0].Status)
 	}
 }
@@ -121,7 +121,7 @@ func TestExpiryThreshold(t *testing.T) {
 func TestExpiryMeasuresFromCollectedAt(t *testing.T) {
 	s := snap(imported(func(c *snapshot.ACMCertificate) { c.NotAfter = at(10 * day) }))
 	s.ACM.CollectedAt = now.Add(-60 * day)
-	if got := Expiry.Evaluate(s, params); got[0].Status != check.Passed {
+	if got := Expiry.Results(s, params); got[0].Status != check.Passed {
 		t.Errorf("70 days before expiry as collected: %s %s", got[0].Status, got[0].Reason)
 	}
 }
@@ -171,7 +171,7 @@ func TestRenewal(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, Renewal.Evaluate(snap(tt.cert), nil), tt.want)
+			assertOne(t, Renewal.Results(snap(tt.cert), nil), tt.want)
 		})
 	}
 }
@@ -205,7 +205,7 @@ func TestKeyStrength(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, KeyStrength.Evaluate(snap(tt.cert), nil), tt.want)
+			assertOne(t, KeyStrength.Results(snap(tt.cert), nil), tt.want)
 		})
 	}
 }
@@ -215,7 +215,7 @@ func TestKeyStrength(t *testing.T) {
 func TestKeyStrengthReadsBothSpellings(t *testing.T) {
 	for _, raw := range []string{"RSA-1024", "RSA_1024"} {
 		c := imported(func(c *snapshot.ACMCertificate) { c.KeyAlgorithm = snapshot.NormalizeKeyAlgorithm(raw) })
-		if got := KeyStrength.Evaluate(snap(c), nil); got[0].Status != check.Failed {
+		if got := KeyStrength.Results(snap(c), nil); got[0].Status != check.Failed {
 			t.Errorf("%s: %s", raw, got[0].Status)
 		}
 	}
@@ -226,7 +226,7 @@ func TestKeyStrengthReadsBothSpellings(t *testing.T) {
 
 func TestEmptySnapshotYieldsNothing(t *testing.T) {
 	for _, c := range Checks() {
-		if got := c.Evaluate(snap(), params); len(got) != 0 {
+		if got := c.Results(snap(), params); len(got) != 0 {
 			t.Errorf("%s: %d results on no certificates", c.ID, len(got))
 		}
 	}
@@ -240,7 +240,7 @@ func TestResultsAreSortedAndCarryDetails(t *testing.T) {
 		c.Renewal = snapshot.KnownFact(snapshot.CertRenewal{Status: "FAILED", Reason: "CAA_ERROR", UpdatedAt: &updated})
 	})
 	a := imported(func(c *snapshot.ACMCertificate) { c.DomainName = "api.example.com"; c.KeyAlgorithm = "EC_prime256v1" })
-	got := KeyStrength.Evaluate(snap(b, a), nil)
+	got := KeyStrength.Results(snap(b, a), nil)
 	if len(got) != 2 || got[0].ResourceARN != arnPrefix+"a" || got[0].ResourceName != "api.example.com" {
 		t.Fatalf("results: %+v", got)
 	}

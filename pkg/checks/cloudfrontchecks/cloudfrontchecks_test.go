@@ -95,7 +95,7 @@ func TestViewerTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, ViewerTLS.Evaluate(snap(tt.dist), defaultParams()), tt.want)
+			assertOne(t, ViewerTLS.Results(snap(tt.dist), defaultParams()), tt.want)
 		})
 	}
 }
@@ -103,12 +103,12 @@ func TestViewerTLS(t *testing.T) {
 func TestViewerTLSThreshold(t *testing.T) {
 	d := dist(func(d *snapshot.CloudFrontDistribution) { d.ViewerCertificate.MinimumProtocolVersion = "TLSv1.2_2021" })
 	strict := check.Params{MinViewerTLSPolicy: slices.Index(ViewerTLSPolicies, "TLSv1.3_2025")}
-	if got := ViewerTLS.Evaluate(snap(d), strict); got[0].Status != check.Failed || got[0].Reason != "viewer security policy TLSv1.2_2021 is older than the minimum TLSv1.3_2025" {
+	if got := ViewerTLS.Results(snap(d), strict); got[0].Status != check.Failed || got[0].Reason != "viewer security policy TLSv1.2_2021 is older than the minimum TLSv1.3_2025" {
 		t.Errorf("TLSv1.2_2021 against TLSv1.3_2025: %+v", got[0])
 	}
 	lax := check.Params{MinViewerTLSPolicy: slices.Index(ViewerTLSPolicies, "TLSv1.2_2018")}
 	d.ViewerCertificate.MinimumProtocolVersion = "TLSv1.2_2019"
-	if got := ViewerTLS.Evaluate(snap(d), lax); got[0].Status != check.Passed {
+	if got := ViewerTLS.Results(snap(d), lax); got[0].Status != check.Passed {
 		t.Errorf("TLSv1.2_2019 against TLSv1.2_2018: %+v", got[0])
 	}
 	// The default certificate is ranked as TLSv1 against the threshold like
@@ -125,7 +125,7 @@ func TestViewerTLSThreshold(t *testing.T) {
 		{"SSLv3", check.Passed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for"},
 		{"TLSv1_2016", check.Failed, "uses the default CloudFront certificate, which allows TLSv1 whatever the distribution asks for, older than the minimum TLSv1_2016"},
 	} {
-		got := ViewerTLS.Evaluate(snap(defaultCert), check.Params{MinViewerTLSPolicy: slices.Index(ViewerTLSPolicies, tt.minimum)})
+		got := ViewerTLS.Results(snap(defaultCert), check.Params{MinViewerTLSPolicy: slices.Index(ViewerTLSPolicies, tt.minimum)})
 		if got[0].Status != tt.status || got[0].Reason != tt.reason || got[0].Severity != "" {
 			t.Errorf("default certificate against %s: %s %q (severity %q), want %s %q", tt.minimum, got[0].Status, got[0].Reason, got[0].Severity, tt.status, tt.reason)
 		}
@@ -174,7 +174,7 @@ func TestViewerHTTPS(t *testing.T) {
 		}), &want{check.Failed, `cache behaviours allowing plain HTTP (allow-all): default (*); unknown viewer protocol policy on /img/* ("")`, ""}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { assertOne(t, ViewerHTTPS.Evaluate(snap(tt.dist), nil), tt.want) })
+		t.Run(tt.name, func(t *testing.T) { assertOne(t, ViewerHTTPS.Results(snap(tt.dist), nil), tt.want) })
 	}
 }
 
@@ -228,7 +228,7 @@ func TestOriginHTTPS(t *testing.T) {
 		}), &want{check.NotAvailable, "origins whose use of HTTPS cannot be judged: new (origin of a kind the auditor does not know: neither custom, S3 nor VPC)", ""}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { assertOne(t, OriginHTTPS.Evaluate(snap(tt.dist), nil), tt.want) })
+		t.Run(tt.name, func(t *testing.T) { assertOne(t, OriginHTTPS.Results(snap(tt.dist), nil), tt.want) })
 	}
 }
 
@@ -262,7 +262,7 @@ func TestOriginTLS(t *testing.T) {
 		}), &want{check.Failed, "custom origins allowing deprecated protocols: web (TLSv1.1)", ""}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { assertOne(t, OriginTLS.Evaluate(snap(tt.dist), nil), tt.want) })
+		t.Run(tt.name, func(t *testing.T) { assertOne(t, OriginTLS.Results(snap(tt.dist), nil), tt.want) })
 	}
 }
 
@@ -290,7 +290,7 @@ func TestHSTS(t *testing.T) {
 			&want{check.NotAvailable, "the distribution summary carried no default cache behaviour", ""}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { assertOne(t, HSTS.Evaluate(snap(tt.dist), nil), tt.want) })
+		t.Run(tt.name, func(t *testing.T) { assertOne(t, HSTS.Results(snap(tt.dist), nil), tt.want) })
 	}
 }
 
@@ -302,7 +302,7 @@ func TestMetadata(t *testing.T) {
 		if !c.Global {
 			t.Errorf("%s: CloudFront checks are global", c.ID)
 		}
-		if got := c.Evaluate(snap(), defaultParams()); len(got) != 0 {
+		if got := c.Results(snap(), defaultParams()); len(got) != 0 {
 			t.Errorf("%s: %d results on no distributions", c.ID, len(got))
 		}
 	}
@@ -316,7 +316,7 @@ func TestDetailsAndOrder(t *testing.T) {
 	second := dist(func(d *snapshot.CloudFrontDistribution) {
 		d.ID, d.ARN = "E0", "arn:aws:cloudfront::111122223333:distribution/E0"
 	})
-	got := ViewerTLS.Evaluate(snap(dist(nil), second), defaultParams())
+	got := ViewerTLS.Results(snap(dist(nil), second), defaultParams())
 	if len(got) != 2 || got[0].ResourceARN != second.ARN {
 		t.Fatalf("results not sorted by ID: %+v", got)
 	}

@@ -77,7 +77,7 @@ func TestEncryption(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, Encryption.Evaluate(snap(tt.keyState, tt.trail), nil), tt.want, trailARN)
+			assertOne(t, Encryption.Results(snap(tt.keyState, tt.trail), nil), tt.want, trailARN)
 		})
 	}
 }
@@ -89,23 +89,23 @@ func TestEncryptionDeletedKey(t *testing.T) {
 	s.KMS.Referenced = map[string]*snapshot.KMSKey{
 		"arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321": {NotFound: true, DescribeReason: "DescribeKey failed: NotFoundException: gone"},
 	}
-	assertOne(t, Encryption.Evaluate(s, nil), want{check.Failed, check.High,
+	assertOne(t, Encryption.Results(s, nil), want{check.Failed, check.High,
 		"log files are encrypted with key arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321, which is deleted: CloudTrail cannot encrypt new log files"}, trailARN)
 }
 
 func TestLogValidation(t *testing.T) {
-	assertOne(t, LogValidation.Evaluate(snap("Enabled", trail(nil)), nil), want{check.Passed, "", "log file validation is enabled"}, trailARN)
+	assertOne(t, LogValidation.Results(snap("Enabled", trail(nil)), nil), want{check.Passed, "", "log file validation is enabled"}, trailARN)
 	off := trail(func(t *snapshot.CloudTrailTrail) { t.LogFileValidation = snapshot.KnownFact(false) })
-	assertOne(t, LogValidation.Evaluate(snap("Enabled", off), nil), want{check.Failed, "", "log file validation is disabled"}, trailARN)
+	assertOne(t, LogValidation.Results(snap("Enabled", off), nil), want{check.Failed, "", "log file validation is disabled"}, trailARN)
 	// A field DescribeTrails omitted is unknown, never "disabled".
 	missing := trail(func(t *snapshot.CloudTrailTrail) {
 		t.LogFileValidation = snapshot.UnknownFact[bool]("DescribeTrails returned no LogFileValidationEnabled")
 	})
-	assertOne(t, LogValidation.Evaluate(snap("Enabled", missing), nil), want{check.NotAvailable, "", "DescribeTrails returned no LogFileValidationEnabled"}, trailARN)
-	if d := LogValidation.Evaluate(snap("Enabled", missing), nil)[0].Details.AwsCloudTrailTrail; d.LogFileValidationEnabled != nil {
+	assertOne(t, LogValidation.Results(snap("Enabled", missing), nil), want{check.NotAvailable, "", "DescribeTrails returned no LogFileValidationEnabled"}, trailARN)
+	if d := LogValidation.Results(snap("Enabled", missing), nil)[0].Details.AwsCloudTrailTrail; d.LogFileValidationEnabled != nil {
 		t.Errorf("an unknown LogFileValidationEnabled must stay out of the details: %v", *d.LogFileValidationEnabled)
 	}
-	if got := LogValidation.Evaluate(snap("Enabled"), nil); len(got) != 0 {
+	if got := LogValidation.Results(snap("Enabled"), nil); len(got) != 0 {
 		t.Errorf("no trails: %+v", got)
 	}
 }
@@ -174,7 +174,7 @@ func TestMultiRegionLogging(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := snap("Enabled")
 			s.CloudTrail.MultiRegionTrails = tt.trails
-			got := MultiRegionLogging.Evaluate(s, nil)
+			got := MultiRegionLogging.Results(s, nil)
 			assertOne(t, got, tt.want, "AWS::::Account:111122223333")
 			if got[0].ResourceName != account || got[0].Details != nil {
 				t.Errorf("account result: %+v", got[0])
@@ -192,7 +192,7 @@ func TestMetadataAndDetails(t *testing.T) {
 	if !MultiRegionLogging.Global || Encryption.Global || LogValidation.Global {
 		t.Error("only the account-wide check is global")
 	}
-	got := Encryption.Evaluate(snap("Enabled", trail(nil)), nil)
+	got := Encryption.Results(snap("Enabled", trail(nil)), nil)
 	d := got[0].Details.AwsCloudTrailTrail
 	if d == nil || *d.Name != "main" || *d.KmsKeyId != cmkARN || !*d.IsMultiRegionTrail || !*d.LogFileValidationEnabled || *d.HomeRegion != region || d.SnsTopicArn != nil {
 		t.Errorf("details: %+v", d)

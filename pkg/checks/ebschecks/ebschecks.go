@@ -64,13 +64,12 @@ var VolumeCMK = check.Check{
 	SecurityHubControls: []string{"EC2.3"},
 	RelatedRequirements: nist,
 	Services:            []snapshot.Service{snapshot.EBS, snapshot.KMS, snapshot.KMSReferenced},
-	Evaluate:            evaluateVolumes,
+	Stream:              evaluateVolumes,
 }
 
-func evaluateVolumes(s *snapshot.Snapshot, _ check.Params) []check.Result {
+func evaluateVolumes(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	vols := append([]*snapshot.EBSVolume(nil), s.EBS.Volumes...)
 	sort.Slice(vols, func(i, j int) bool { return vols[i].ARN < vols[j].ARN })
-	var out []check.Result
 	for _, v := range vols {
 		if v.Gone() {
 			continue
@@ -85,9 +84,8 @@ func evaluateVolumes(s *snapshot.Snapshot, _ check.Params) []check.Result {
 			verdict := cmk.Judge(s, v.Encrypted.Value, v.KMSKeyID, snapshot.EBSDefaultKeyAlias)
 			r.Status, r.Severity, r.Reason = verdict.Status, verdict.Severity, verdict.Reason
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // VolumeDetails is the ASFF AwsEc2Volume details object.

@@ -77,7 +77,7 @@ func TestVolumeCMK(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := kmsSnapshot()
 			s.EBS.Volumes = []*snapshot.EBSVolume{tt.vol}
-			got := VolumeCMK.Evaluate(s, nil)
+			got := VolumeCMK.Results(s, nil)
 			if tt.status == "" {
 				if len(got) != 0 {
 					t.Fatalf("judged a gone volume: %+v", got)
@@ -105,7 +105,7 @@ func TestVolumeDetails(t *testing.T) {
 	v.Attachments = []snapshot.EBSAttachment{{InstanceID: "i-1", Device: "/dev/xvdf", State: "attached", AttachTime: created, DeleteOnTermination: true}}
 	s := kmsSnapshot()
 	s.EBS.Volumes = []*snapshot.EBSVolume{volume("vol-3", no, ""), v}
-	got := VolumeCMK.Evaluate(s, nil)
+	got := VolumeCMK.Results(s, nil)
 	if len(got) != 2 || got[0].ResourceName != "db-data" || got[1].ResourceName != "vol-3" {
 		t.Fatalf("results must be sorted by ARN and named by the Name tag: %+v", got)
 	}
@@ -167,7 +167,7 @@ func TestDefaultEncryption(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := kmsSnapshot()
 			s.EBS.Defaults = &snapshot.EBSDefaults{EncryptionByDefault: tt.on, DefaultKMSKey: tt.key}
-			got := DefaultEncryption.Evaluate(s, nil)
+			got := DefaultEncryption.Results(s, nil)
 			if len(got) != 1 {
 				t.Fatalf("%d results, want 1", len(got))
 			}
@@ -185,12 +185,12 @@ func TestDefaultEncryption(t *testing.T) {
 func TestDefaultEncryptionDetails(t *testing.T) {
 	s := kmsSnapshot()
 	s.EBS.Defaults = &snapshot.EBSDefaults{EncryptionByDefault: yes, DefaultKMSKey: snapshot.KnownFact("alias/aws/ebs")}
-	d := DefaultEncryption.Evaluate(s, nil)[0].Details
+	d := DefaultEncryption.Results(s, nil)[0].Details
 	if d == nil || d.Other["EbsEncryptionByDefault"] != "true" || d.Other["EbsDefaultKmsKeyId"] != "alias/aws/ebs" {
 		t.Errorf("details: %+v", d)
 	}
 	s.EBS.Defaults = &snapshot.EBSDefaults{EncryptionByDefault: snapshot.UnknownFact[bool]("x"), DefaultKMSKey: snapshot.UnknownFact[string]("y")}
-	if d := DefaultEncryption.Evaluate(s, nil)[0].Details; d != nil {
+	if d := DefaultEncryption.Results(s, nil)[0].Details; d != nil {
 		t.Errorf("nothing known, yet details: %+v", d)
 	}
 }
@@ -200,7 +200,7 @@ func TestDefaultEncryptionDetails(t *testing.T) {
 func TestNotReadNoResults(t *testing.T) {
 	s := kmsSnapshot()
 	for _, c := range Checks() {
-		if got := c.Evaluate(s, nil); len(got) != 0 {
+		if got := c.Results(s, nil); len(got) != 0 {
 			t.Errorf("%s: %d results on an unread region", c.ID, len(got))
 		}
 	}
@@ -227,7 +227,7 @@ func TestVolumeResultsCarryTags(t *testing.T) {
 	s.EBS.Volumes = []*snapshot.EBSVolume{bare, unknown, tagged}
 	s.EBS.Defaults = &snapshot.EBSDefaults{EncryptionByDefault: yes, DefaultKMSKey: snapshot.KnownFact("alias/aws/ebs")}
 
-	got := VolumeCMK.Evaluate(s, nil)
+	got := VolumeCMK.Results(s, nil)
 	if len(got) != 3 {
 		t.Fatalf("%d results", len(got))
 	}
@@ -237,7 +237,7 @@ func TestVolumeResultsCarryTags(t *testing.T) {
 			t.Errorf("%s (%s): tags %v, want %v", r.ResourceARN, r.Status, r.Tags, want)
 		}
 	}
-	for _, r := range DefaultEncryption.Evaluate(s, nil) {
+	for _, r := range DefaultEncryption.Results(s, nil) {
 		if r.Tags != nil {
 			t.Errorf("account setting result has tags: %v", r.Tags)
 		}

@@ -52,22 +52,20 @@ var RepositoryCMK = check.Check{
 		"NIST.800-53.r5 AU-9",
 	},
 	Services: []snapshot.Service{snapshot.ECR, snapshot.KMS, snapshot.KMSReferenced},
-	Evaluate: evaluateRepositories,
+	Stream:   evaluateRepositories,
 }
 
-func evaluateRepositories(s *snapshot.Snapshot, _ check.Params) []check.Result {
+func evaluateRepositories(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	repos := append([]*snapshot.ECRRepository(nil), s.ECR.Repositories...)
 	sort.Slice(repos, func(i, j int) bool { return repos[i].ARN < repos[j].ARN })
-	out := make([]check.Result, 0, len(repos))
 	for _, repo := range repos {
 		v := Judge(s, repo)
-		out = append(out, check.Result{
+		emit(check.Result{
 			CheckID: RepositoryCMKID, ResourceARN: repo.ARN, ResourceName: repo.Name, Region: s.Region,
 			Status: v.Status, Severity: v.Severity, Reason: v.Reason,
 			Details: &check.ResourceDetails{AwsEcrRepository: RepositoryDetails(repo)},
 		})
 	}
-	return out
 }
 
 // Judge is cmk.Judge for a repository: AES256 is encrypted without any KMS

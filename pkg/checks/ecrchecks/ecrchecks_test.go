@@ -61,7 +61,7 @@ func TestRepositoryCMK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := RepositoryCMK.Evaluate(kmsSnapshot(tt.repo), nil)
+			got := RepositoryCMK.Results(kmsSnapshot(tt.repo), nil)
 			if len(got) != 1 {
 				t.Fatalf("%d results, want 1", len(got))
 			}
@@ -79,20 +79,20 @@ func TestRepositoryCMK(t *testing.T) {
 func TestDeniedKeyDescribeIsNotAVerdict(t *testing.T) {
 	s := kmsSnapshot(repo("app", "KMS", keyPrefix+goneID))
 	s.KMS.Referenced = map[string]*snapshot.KMSKey{keyPrefix + goneID: {ARN: keyPrefix + goneID, DescribeReason: "DescribeKey failed: AccessDeniedException: denied"}}
-	r := RepositoryCMK.Evaluate(s, nil)[0]
+	r := RepositoryCMK.Results(s, nil)[0]
 	if r.Status != check.NotAvailable || r.Reason != "DescribeKey failed: AccessDeniedException: denied" {
 		t.Errorf("got %s %q", r.Status, r.Reason)
 	}
 }
 
 func TestNoRepositoriesNoResults(t *testing.T) {
-	if got := RepositoryCMK.Evaluate(kmsSnapshot(), nil); len(got) != 0 {
+	if got := RepositoryCMK.Results(kmsSnapshot(), nil); len(got) != 0 {
 		t.Errorf("%d results for a registry without repositories", len(got))
 	}
 }
 
 func TestResultsAreSortedAndCarryDetails(t *testing.T) {
-	got := RepositoryCMK.Evaluate(kmsSnapshot(repo("zeta", "AES256", ""), repo("alpha/svc", "KMS", keyPrefix+cmkID)), nil)
+	got := RepositoryCMK.Results(kmsSnapshot(repo("zeta", "AES256", ""), repo("alpha/svc", "KMS", keyPrefix+cmkID)), nil)
 	if len(got) != 2 || got[0].ResourceName != "alpha/svc" || got[1].ResourceName != "zeta" {
 		t.Fatalf("order: %+v", got)
 	}

@@ -61,7 +61,7 @@ func TestKeyInUseUnhealthy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := KeyInUseUnhealthy.Evaluate(inUseSnapshot(tt.uses...), nil)
+			got := KeyInUseUnhealthy.Results(inUseSnapshot(tt.uses...), nil)
 			if tt.key == "" {
 				if len(got) != 0 {
 					t.Fatalf("want no finding, got %+v", got)
@@ -89,7 +89,7 @@ func TestKeyInUseGroupsReferenceForms(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		uses = append(uses, rdsUse(fmt.Sprintf("e%d", i), goodID))
 	}
-	got := KeyInUseUnhealthy.Evaluate(inUseSnapshot(uses...), nil)
+	got := KeyInUseUnhealthy.Results(inUseSnapshot(uses...), nil)
 	if len(got) != 1 || len(got[0].Related) != 8 {
 		t.Fatalf("got %+v", got)
 	}
@@ -103,7 +103,7 @@ func TestKeyInUseGroupsReferenceForms(t *testing.T) {
 func TestKeyInUseIgnoresSettings(t *testing.T) {
 	setting := snapshot.KeyUse{Service: snapshot.EBS, ResourceARN: "AWS::::Account:111122223333", ResourceType: "AwsAccount",
 		KeyRef: offID, DefaultAlias: "alias/aws/ebs", Setting: true}
-	if got := KeyInUseUnhealthy.Evaluate(inUseSnapshot(setting), nil); len(got) != 0 {
+	if got := KeyInUseUnhealthy.Results(inUseSnapshot(setting), nil); len(got) != 0 {
 		t.Errorf("a setting's disabled key is not a key in use: %+v", got)
 	}
 }

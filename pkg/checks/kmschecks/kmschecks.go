@@ -43,12 +43,11 @@ var Rotation = check.Check{
 		Default: 365, Min: 90, Max: 2560,
 		Description: "longest acceptable automatic rotation period, in days",
 	}},
-	Evaluate: evaluateRotation,
+	Stream: evaluateRotation,
 }
 
-func evaluateRotation(s *snapshot.Snapshot, p check.Params) []check.Result {
+func evaluateRotation(s *snapshot.Snapshot, p check.Params, emit func(check.Result)) {
 	maxDays := p.Int(MaxRotationPeriodDays)
-	var out []check.Result
 	for _, k := range sortedKeys(s) {
 		if k.Manager == snapshot.ManagerAWS {
 			continue // AWS rotates its managed keys every year by itself
@@ -77,9 +76,8 @@ func evaluateRotation(s *snapshot.Snapshot, p check.Params) []check.Result {
 			r.Status = check.Passed
 			r.Reason = fmt.Sprintf("automatic rotation every %d days", k.Rotation.Value.PeriodDays)
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // PendingDeletion is kms.pending-deletion (Security Hub KMS.3).
@@ -98,11 +96,10 @@ var PendingDeletion = check.Check{
 	SecurityHubControls: []string{"KMS.3"},
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-12(2)"},
 	Services:            []snapshot.Service{snapshot.KMS},
-	Evaluate:            evaluatePendingDeletion,
+	Stream:              evaluatePendingDeletion,
 }
 
-func evaluatePendingDeletion(s *snapshot.Snapshot, _ check.Params) []check.Result {
-	var out []check.Result
+func evaluatePendingDeletion(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	for _, k := range sortedKeys(s) {
 		if k.Manager == snapshot.ManagerAWS {
 			continue // AWS managed keys cannot be scheduled for deletion
@@ -121,9 +118,8 @@ func evaluatePendingDeletion(s *snapshot.Snapshot, _ check.Params) []check.Resul
 		default:
 			r.Status, r.Reason = check.Passed, "key is "+k.State
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 func sortedKeys(s *snapshot.Snapshot) []*snapshot.KMSKey {

@@ -69,7 +69,7 @@ func TestRotation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Rotation.Evaluate(snap(tt.key), params)
+			got := Rotation.Results(snap(tt.key), params)
 			assertOne(t, got, tt.want, tt.key.ARN)
 		})
 	}
@@ -77,10 +77,10 @@ func TestRotation(t *testing.T) {
 
 func TestRotationThreshold(t *testing.T) {
 	key := customerKey("a", func(k *snapshot.KMSKey) { k.Rotation.Value.PeriodDays = 400 })
-	if got := Rotation.Evaluate(snap(key), check.Params{MaxRotationPeriodDays: 365}); got[0].Status != check.Failed {
+	if got := Rotation.Results(snap(key), check.Params{MaxRotationPeriodDays: 365}); got[0].Status != check.Failed {
 		t.Errorf("400 days with max 365: %s", got[0].Status)
 	}
-	if got := Rotation.Evaluate(snap(key), check.Params{MaxRotationPeriodDays: 730}); got[0].Status != check.Passed {
+	if got := Rotation.Results(snap(key), check.Params{MaxRotationPeriodDays: 730}); got[0].Status != check.Passed {
 		t.Errorf("400 days with max 730: %s", got[0].Status)
 	}
 }
@@ -102,14 +102,14 @@ func TestPendingDeletion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, PendingDeletion.Evaluate(snap(tt.key), nil), tt.want, tt.key.ARN)
+			assertOne(t, PendingDeletion.Results(snap(tt.key), nil), tt.want, tt.key.ARN)
 		})
 	}
 }
 
 func TestEmptySnapshotYieldsNothing(t *testing.T) {
 	for _, c := range Checks() {
-		if got := c.Evaluate(snap(), check.Params{MaxRotationPeriodDays: 365}); len(got) != 0 {
+		if got := c.Results(snap(), check.Params{MaxRotationPeriodDays: 365}); len(got) != 0 {
 			t.Errorf("%s: %d results on no keys", c.ID, len(got))
 		}
 	}
@@ -117,7 +117,7 @@ func TestEmptySnapshotYieldsNothing(t *testing.T) {
 
 func TestResultsAreSortedAndCarryDetails(t *testing.T) {
 	s := snap(customerKey("b", nil), customerKey("a", func(k *snapshot.KMSKey) { k.Aliases = []string{"alias/app"} }))
-	got := Rotation.Evaluate(s, check.Params{MaxRotationPeriodDays: 365})
+	got := Rotation.Results(s, check.Params{MaxRotationPeriodDays: 365})
 	if len(got) != 2 || got[0].ResourceARN != arnPrefix+"a" || got[0].ResourceName != "alias/app" {
 		t.Fatalf("results: %+v", got)
 	}

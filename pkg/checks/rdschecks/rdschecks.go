@@ -56,13 +56,12 @@ var InstanceCMK = check.Check{
 	SecurityHubControls: []string{"RDS.3"},
 	RelatedRequirements: append([]string{"CIS AWS Foundations Benchmark v3.0.0/2.3.1"}, nist...),
 	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS, snapshot.KMSReferenced},
-	Evaluate:            evaluateInstances,
+	Stream:              evaluateInstances,
 }
 
-func evaluateInstances(s *snapshot.Snapshot, _ check.Params) []check.Result {
+func evaluateInstances(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	instances := append([]*snapshot.RDSInstance(nil), s.RDS.Instances...)
 	sort.Slice(instances, func(i, j int) bool { return instances[i].ARN < instances[j].ARN })
-	var out []check.Result
 	for _, i := range instances {
 		if i.InCluster() {
 			continue // the cluster's storage: judged once, by rds.cluster-cmk
@@ -70,9 +69,8 @@ func evaluateInstances(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		r := judge(s, i.StorageEncrypted, i.KMSKeyID, label(i.Engine, "DB instance"))
 		r.ResourceARN, r.ResourceName, r.Tags = i.ARN, i.Identifier, i.Tags
 		r.Details = &check.ResourceDetails{AwsRdsDbInstance: InstanceDetails(i)}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // ClusterCMK is rds.cluster-cmk (Security Hub RDS.27, made stricter).
@@ -96,20 +94,18 @@ var ClusterCMK = check.Check{
 	SecurityHubControls: []string{"RDS.27", "DocumentDB.1", "Neptune.1"},
 	RelatedRequirements: nist,
 	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS, snapshot.KMSReferenced},
-	Evaluate:            evaluateClusters,
+	Stream:              evaluateClusters,
 }
 
-func evaluateClusters(s *snapshot.Snapshot, _ check.Params) []check.Result {
+func evaluateClusters(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	clusters := append([]*snapshot.RDSCluster(nil), s.RDS.Clusters...)
 	sort.Slice(clusters, func(i, j int) bool { return clusters[i].ARN < clusters[j].ARN })
-	var out []check.Result
 	for _, c := range clusters {
 		r := judge(s, c.StorageEncrypted, c.KMSKeyID, label(c.Engine, "DB cluster"))
 		r.ResourceARN, r.ResourceName, r.Tags = c.ARN, c.Identifier, c.Tags
 		r.Details = &check.ResourceDetails{AwsRdsDbCluster: ClusterDetails(c)}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // SnapshotCMK is rds.snapshot-cmk (Security Hub RDS.4, made stricter). It
@@ -136,25 +132,23 @@ var SnapshotCMK = check.Check{
 	SecurityHubControls: []string{"RDS.4", "Neptune.6"},
 	RelatedRequirements: nist,
 	Services:            []snapshot.Service{snapshot.RDS, snapshot.KMS, snapshot.KMSReferenced},
-	Evaluate:            evaluateSnapshots,
+	Stream:              evaluateSnapshots,
 }
 
-func evaluateSnapshots(s *snapshot.Snapshot, _ check.Params) []check.Result {
-	var out []check.Result
+func evaluateSnapshots(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	for _, sn := range sortedSnapshots(s.RDS.Snapshots) {
 		r := judge(s, sn.Encrypted, sn.KMSKeyID, label(sn.Type, sn.Engine, "DB snapshot"))
 		r.ResourceARN, r.ResourceName, r.Tags = sn.ARN, sn.Identifier, sn.Tags
 		r.Details = &check.ResourceDetails{AwsRdsDbSnapshot: SnapshotDetails(sn)}
-		out = append(out, r)
+		emit(r)
 	}
 	for _, sn := range sortedSnapshots(s.RDS.ClusterSnapshots) {
 		r := judge(s, sn.Encrypted, sn.KMSKeyID, label(sn.Type, sn.Engine, "DB cluster snapshot"))
 		r.ResourceARN, r.ResourceName, r.Tags = sn.ARN, sn.Identifier, sn.Tags
 		r.ResourceType = snapshot.RDSClusterSnapshotType
 		r.Details = &check.ResourceDetails{AwsRdsDbClusterSnapshot: ClusterSnapshotDetails(sn)}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 func sortedSnapshots(in []*snapshot.RDSSnapshot) []*snapshot.RDSSnapshot {

@@ -69,7 +69,7 @@ func TestInstanceCMK(t *testing.T) {
 				ARN: "arn:aws:rds:eu-west-1:111122223333:db:db1", Identifier: "db1", Engine: "postgres",
 				ClusterIdentifier: tt.cluster, StorageEncrypted: tt.encrypted, KMSKeyID: tt.key, AllocatedStorage: 20,
 			}}
-			got := InstanceCMK.Evaluate(s, nil)
+			got := InstanceCMK.Results(s, nil)
 			assertOne(t, got, tt.want)
 			if tt.want == nil {
 				return
@@ -112,13 +112,13 @@ func TestClusterCMK(t *testing.T) {
 			}}
 			// The cluster's member instance must not be judged a second time.
 			s.RDS.Instances = []*snapshot.RDSInstance{{ARN: "arn:aws:rds:eu-west-1:111122223333:db:c1-a", Identifier: "c1-a", Engine: tt.engine, ClusterIdentifier: "c1", StorageEncrypted: tt.encrypted, KMSKeyID: tt.key}}
-			got := ClusterCMK.Evaluate(s, nil)
+			got := ClusterCMK.Results(s, nil)
 			assertOne(t, got, &tt.want)
 			d := got[0].Details.AwsRdsDbCluster
 			if d == nil || aws.ToString(d.DbClusterIdentifier) != "c1" || len(d.DbClusterMembers) != 1 || !aws.ToBool(d.DbClusterMembers[0].IsClusterWriter) {
 				t.Errorf("details: %+v", d)
 			}
-			if n := len(InstanceCMK.Evaluate(s, nil)); n != 0 {
+			if n := len(InstanceCMK.Results(s, nil)); n != 0 {
 				t.Errorf("rds.instance-cmk judged %d cluster member(s)", n)
 			}
 		})
@@ -136,7 +136,7 @@ func TestSnapshotCMK(t *testing.T) {
 		{ARN: "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:c-cmk", Identifier: "c-cmk", SourceIdentifier: "c1", Engine: "aurora-postgresql", Type: "manual", Encrypted: yes, KMSKeyID: cmkARN},
 		{ARN: "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:c-unknown", Identifier: "c-unknown", SourceIdentifier: "c1", Engine: "docdb", Type: "manual", Encrypted: yes, KMSKeyID: lostKeyARN},
 	}
-	got := SnapshotCMK.Evaluate(s, nil)
+	got := SnapshotCMK.Results(s, nil)
 	wantByName := map[string]struct {
 		want
 		resourceType string
@@ -176,7 +176,7 @@ func TestSnapshotCMK(t *testing.T) {
 func TestNothingCollected(t *testing.T) {
 	s := baseSnapshot()
 	for _, c := range Checks() {
-		if got := c.Evaluate(s, nil); len(got) != 0 {
+		if got := c.Results(s, nil); len(got) != 0 {
 			t.Errorf("%s: %d results from an empty snapshot", c.ID, len(got))
 		}
 		if err := c.Validate(); err != nil {
@@ -226,7 +226,7 @@ func TestResultsCarryTags(t *testing.T) {
 	}
 	seen := 0
 	for _, c := range Checks() {
-		for _, r := range c.Evaluate(s, nil) {
+		for _, r := range c.Results(s, nil) {
 			seen++
 			w, ok := want[r.ResourceName]
 			if !ok {

@@ -56,11 +56,10 @@ var RotationEnabled = check.Check{
 	SecurityHubControls: []string{"SecretsManager.1"},
 	RelatedRequirements: accountRequirements,
 	Services:            []snapshot.Service{snapshot.SecretsManager},
-	Evaluate:            evaluateRotationEnabled,
+	Stream:              evaluateRotationEnabled,
 }
 
-func evaluateRotationEnabled(s *snapshot.Snapshot, _ check.Params) []check.Result {
-	var out []check.Result
+func evaluateRotationEnabled(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	for _, sec := range sortedSecrets(s) {
 		r := result(s, sec)
 		switch {
@@ -73,9 +72,8 @@ func evaluateRotationEnabled(s *snapshot.Snapshot, _ check.Params) []check.Resul
 		default:
 			r.Status, r.Reason = check.Failed, "automatic rotation is not enabled"
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // RotationSucceeding is secretsmanager.rotation-succeeding (SecretsManager.2).
@@ -105,13 +103,12 @@ var RotationSucceeding = check.Check{
 		Default: 1, Min: 0, Max: 30,
 		Description: "days a due rotation may be late before rotation counts as failing",
 	}},
-	Evaluate: evaluateRotationSucceeding,
+	Stream: evaluateRotationSucceeding,
 }
 
-func evaluateRotationSucceeding(s *snapshot.Snapshot, p check.Params) []check.Result {
+func evaluateRotationSucceeding(s *snapshot.Snapshot, p check.Params, emit func(check.Result)) {
 	graceDays := p.Int(RotationGraceDays)
 	now := s.SecretsManager.CollectedAt
-	var out []check.Result
 	for _, sec := range sortedSecrets(s) {
 		if !sec.RotationEnabled {
 			continue // SecretsManager.2 does not judge secrets without rotation
@@ -143,9 +140,8 @@ func evaluateRotationSucceeding(s *snapshot.Snapshot, p check.Params) []check.Re
 			r.Reason = fmt.Sprintf("%s; next rotation due by %s (%s)", since, stamp(due), scheduleText(sec.Rotation))
 			r.Details.AwsSecretsManagerSecret.RotationOccurredWithinFrequency = aws.Bool(true)
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // RotatedRecently is secretsmanager.rotated-recently (SecretsManager.4).
@@ -170,13 +166,12 @@ var RotatedRecently = check.Check{
 		Default: 90, Min: 1, Max: 1000,
 		Description: "longest acceptable time since a secret's last rotation (or creation), in days",
 	}},
-	Evaluate: evaluateRotatedRecently,
+	Stream: evaluateRotatedRecently,
 }
 
-func evaluateRotatedRecently(s *snapshot.Snapshot, p check.Params) []check.Result {
+func evaluateRotatedRecently(s *snapshot.Snapshot, p check.Params, emit func(check.Result)) {
 	maxDays := p.Int(MaxRotationAgeDays)
 	now := s.SecretsManager.CollectedAt
-	var out []check.Result
 	for _, sec := range sortedSecrets(s) {
 		r := result(s, sec)
 		last, rotated := lastRotation(sec)
@@ -195,9 +190,8 @@ func evaluateRotatedRecently(s *snapshot.Snapshot, p check.Params) []check.Resul
 				r.Status, r.Reason = check.Failed, fmt.Sprintf("%s, more than the maximum of %d days", what, maxDays)
 			}
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // Unused is secretsmanager.unused (SecretsManager.3).
@@ -224,14 +218,13 @@ var Unused = check.Check{
 		Default: 90, Min: 1, Max: 1000,
 		Description: "days without a retrieval after which a secret counts as unused",
 	}},
-	Evaluate: evaluateUnused,
+	Stream: evaluateUnused,
 }
 
-func evaluateUnused(s *snapshot.Snapshot, p check.Params) []check.Result {
+func evaluateUnused(s *snapshot.Snapshot, p check.Params, emit func(check.Result)) {
 	maxDays := p.Int(MaxUnusedDays)
 	limit := time.Duration(maxDays) * day
 	now := s.SecretsManager.CollectedAt
-	var out []check.Result
 	for _, sec := range sortedSecrets(s) {
 		r := result(s, sec)
 		switch {
@@ -256,9 +249,8 @@ func evaluateUnused(s *snapshot.Snapshot, p check.Params) []check.Result {
 			r.Status = check.Passed
 			r.Reason = fmt.Sprintf("never retrieved, but created only %s, within the %d-day limit", ago(sec.CreatedDate, now), maxDays)
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // CMK is secretsmanager.cmk.
@@ -277,11 +269,10 @@ var CMK = check.Check{
 	RemediationURL:      "https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html",
 	RelatedRequirements: []string{"NIST.800-53.r5 SC-12", "NIST.800-53.r5 SC-28(1)"},
 	Services:            []snapshot.Service{snapshot.SecretsManager, snapshot.KMS, snapshot.KMSReferenced},
-	Evaluate:            evaluateCMK,
+	Stream:              evaluateCMK,
 }
 
-func evaluateCMK(s *snapshot.Snapshot, _ check.Params) []check.Result {
-	var out []check.Result
+func evaluateCMK(s *snapshot.Snapshot, _ check.Params, emit func(check.Result)) {
 	for _, sec := range sortedSecrets(s) {
 		r := result(s, sec)
 		v := cmk.Judge(s, true, sec.KMSKeyID, snapshot.SecretsManagerDefaultKeyAlias)
@@ -289,9 +280,8 @@ func evaluateCMK(s *snapshot.Snapshot, _ check.Params) []check.Result {
 		if v.Key.ARN != "" {
 			r.Related = []check.RelatedResource{{Type: "AwsKmsKey", ARN: v.Key.ARN}}
 		}
-		out = append(out, r)
+		emit(r)
 	}
-	return out
 }
 
 // lastRotation is when the secret's value was last set by a rotation, or

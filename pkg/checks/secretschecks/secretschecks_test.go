@@ -84,7 +84,7 @@ func run(t *testing.T, c check.Check, p check.Params, rows []row) {
 	t.Helper()
 	for _, tt := range rows {
 		t.Run(tt.name, func(t *testing.T) {
-			assertOne(t, c.Evaluate(snap(tt.secret), p), tt.want, tt.secret.ARN)
+			assertOne(t, c.Results(snap(tt.secret), p), tt.want, tt.secret.ARN)
 		})
 	}
 }
@@ -136,11 +136,11 @@ func TestRotationSucceeding(t *testing.T) {
 
 func TestRotationSucceedingGraceAndDetails(t *testing.T) {
 	late := secret(rotating(snapshot.SecretRotationRules{AutomaticallyAfterDays: 30}, "2026-01-29 10:00"))
-	got := RotationSucceeding.Evaluate(snap(late), check.Params{RotationGraceDays: 0})
+	got := RotationSucceeding.Results(snap(late), check.Params{RotationGraceDays: 0})
 	if got[0].Status != check.Failed || *got[0].Details.AwsSecretsManagerSecret.RotationOccurredWithinFrequency {
 		t.Errorf("late with no grace: %s %+v", got[0].Status, got[0].Details.AwsSecretsManagerSecret)
 	}
-	got = RotationSucceeding.Evaluate(snap(late), check.Params{RotationGraceDays: 1})
+	got = RotationSucceeding.Results(snap(late), check.Params{RotationGraceDays: 1})
 	if got[0].Status != check.Passed || !*got[0].Details.AwsSecretsManagerSecret.RotationOccurredWithinFrequency {
 		t.Errorf("late within a day's grace: %s", got[0].Status)
 	}
@@ -161,7 +161,7 @@ func TestRotatedRecently(t *testing.T) {
 		{"scheduled for deletion", secret(deleted), nil},
 	})
 	old := secret(off("2025-11-01 00:00"))
-	if got := RotatedRecently.Evaluate(snap(old), check.Params{MaxRotationAgeDays: 180}); got[0].Status != check.Passed {
+	if got := RotatedRecently.Results(snap(old), check.Params{MaxRotationAgeDays: 180}); got[0].Status != check.Passed {
 		t.Errorf("120 days with a 180-day maximum: %s", got[0].Status)
 	}
 }
@@ -180,7 +180,7 @@ func TestUnused(t *testing.T) {
 		{"never retrieved, no creation date", secret(func(s *snapshot.Secret) { s.CreatedDate = time.Time{} }), &want{check.NotAvailable, "never retrieved, and no creation date was reported"}},
 		{"scheduled for deletion", secret(deleted), nil},
 	})
-	if got := Unused.Evaluate(snap(secret(accessed("2025-11-30"))), check.Params{MaxUnusedDays: 120}); got[0].Status != check.Passed {
+	if got := Unused.Results(snap(secret(accessed("2025-11-30"))), check.Params{MaxUnusedDays: 120}); got[0].Status != check.Passed {
 		t.Errorf("90 days idle with a 120-day limit: %s", got[0].Status)
 	}
 }
@@ -189,7 +189,7 @@ func TestUnknownCollectionTime(t *testing.T) {
 	s := snap(secret(rotating(snapshot.SecretRotationRules{AutomaticallyAfterDays: 30}, "2026-02-10 08:00")))
 	s.SecretsManager.CollectedAt = time.Time{}
 	for _, c := range []check.Check{RotationSucceeding, RotatedRecently, Unused} {
-		got := c.Evaluate(s, defaults)
+		got := c.Results(s, defaults)
 		if len(got) != 1 || got[0].Status != check.NotAvailable || got[0].Reason != "the collection time is unknown" {
 			t.Errorf("%s: %+v", c.ID, got)
 		}
@@ -209,7 +209,7 @@ func TestCMK(t *testing.T) {
 	})
 
 	s := snap(secret(nil), secret(func(s *snapshot.Secret) { s.ARN, s.KMSKeyID = arnPrefix+"b-123456", cmkARN }))
-	got := CMK.Evaluate(s, nil)
+	got := CMK.Results(s, nil)
 	if got[0].Severity != check.Medium || len(got[0].Related) != 0 {
 		t.Errorf("AWS managed key: severity %q related %+v", got[0].Severity, got[0].Related)
 	}
@@ -219,7 +219,7 @@ func TestCMK(t *testing.T) {
 
 	denied := snap(secret(key(unknownKey)))
 	denied.KMS.Referenced = map[string]*snapshot.KMSKey{unknownKey: {ARN: unknownKey, DescribeReason: "DescribeKey failed: AccessDeniedException: no"}}
-	if got := CMK.Evaluate(denied, nil); got[0].Status != check.NotAvailable || got[0].Reason != "DescribeKey failed: AccessDeniedException: no" {
+	if got := CMK.Results(denied, nil); got[0].Status != check.NotAvailable || got[0].Reason != "DescribeKey failed: AccessDeniedException: no" {
 		t.Errorf("denied describe: %s %q", got[0].Status, got[0].Reason)
 	}
 }
@@ -231,7 +231,7 @@ func TestFailedListingYieldsNothing(t *testing.T) {
 	s.Collected[snapshot.SecretsManager] = true
 	s.Errors[snapshot.SecretsManager] = []snapshot.CollectionError{{Operation: "ListSecrets", Code: "AccessDeniedException"}}
 	for _, c := range Checks() {
-		if got := c.Evaluate(s, defaults); len(got) != 0 {
+		if got := c.Results(s, defaults); len(got) != 0 {
 			t.Errorf("%s: %d results with no secrets", c.ID, len(got))
 		}
 	}
@@ -243,7 +243,7 @@ func TestResultsAreSortedAndCarryDetails(t *testing.T) {
 		rotating(snapshot.SecretRotationRules{ScheduleExpression: "rate(30 days)", AutomaticallyAfterDays: 30}, "2026-02-10 08:00")(s)
 		s.Description, s.KMSKeyID = "db password", cmkARN
 	})
-	got := RotationEnabled.Evaluate(snap(b, a), nil)
+	got := RotationEnabled.Results(snap(b, a), nil)
 	if len(got) != 2 || got[0].ResourceARN != a.ARN || got[0].ResourceName != "app/db" || got[0].Region != region {
 		t.Fatalf("results: %+v", got)
 	}
@@ -290,7 +290,7 @@ func TestEveryCheckCarriesTheSecretsTags(t *testing.T) {
 	})
 	bare := secret(func(s *snapshot.Secret) { s.ARN, s.Name = arnPrefix+"bare-123456", "bare" })
 	for _, c := range Checks() {
-		got := c.Evaluate(snap(tagged, bare), defaults)
+		got := c.Results(snap(tagged, bare), defaults)
 		if len(got) == 0 {
 			t.Errorf("%s: no results", c.ID)
 		}

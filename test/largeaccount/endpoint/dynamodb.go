@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -39,15 +40,19 @@ type partition struct {
 	dirty  bool
 }
 
-// item is an item of string attributes.
+// item is an item of string (S) and binary (B) attributes; a binary value
+// is kept as binaryTag followed by its bytes.
 type item map[string]string
+
+// binaryTag starts a B attribute's value in an item.
+const binaryTag = "\x00B:"
 
 func newDynamo() *dynamo { return &dynamo{tables: map[string]*table{}} }
 
 func (it item) size() int {
 	n := 0
 	for k, v := range it {
-		n += len(k) + len(v)
+		n += len(k) + len(strings.TrimPrefix(v, binaryTag))
 	}
 	return n
 }
@@ -55,6 +60,10 @@ func (it item) size() int {
 func (it item) wire() map[string]map[string]string {
 	out := make(map[string]map[string]string, len(it))
 	for k, v := range it {
+		if b, ok := strings.CutPrefix(v, binaryTag); ok {
+			out[k] = map[string]string{"B": base64.StdEncoding.EncodeToString([]byte(b))}
+			continue
+		}
 		out[k] = map[string]string{"S": v}
 	}
 	return out
@@ -68,6 +77,14 @@ func decodeItem(v any) (item, error) {
 	}
 	out := item{}
 	for k, av := range m {
+		if b, ok := binaryValue(av); ok {
+			raw, err := base64.StdEncoding.DecodeString(b)
+			if err != nil {
+				return nil, fmt.Errorf("attribute %s: B is not base64: %w", k, err)
+			}
+			out[k] = binaryTag + string(raw)
+			continue
+		}
 		s, err := decodeS(av)
 		if err != nil {
 			return nil, fmt.Errorf("attribute %s: %w", k, err)
@@ -77,6 +94,13 @@ func decodeItem(v any) (item, error) {
 	return out, nil
 }
 
+// binaryValue is the base64 text of a B attribute value.
+func binaryValue(av any) (string, bool) {
+	m, _ := av.(map[string]any)
+	b, ok := m["B"].(string)
+	return b, ok && len(m) == 1
+}
+
 func decodeS(av any) (string, error) {
 	m, ok := av.(map[string]any)
 	if !ok || len(m) != 1 {
@@ -84,7 +108,7 @@ func decodeS(av any) (string, error) {
 	}
 	s, ok := m["S"].(string)
 	if !ok {
-		return "", fmt.Errorf("only string (S) attribute values are served by the largeaccount endpoint")
+		return "", fmt.Errorf("only string (S) and binary (B) attribute values are served by the largeaccount endpoint")
 	}
 	return s, nil
 }
