@@ -30,6 +30,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
+
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 )
 
@@ -190,14 +192,22 @@ func (s *Store) query(ctx context.Context, cfg aws.Config, account, region strin
 		names[n] = a
 		projection[i] = n
 	}
-	p := dynamodb.NewQueryPaginator(s.api(cfg), &dynamodb.QueryInput{
+	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.Table),
 		KeyConditionExpression:    aws.String("#s = :s"),
 		ProjectionExpression:      aws.String(strings.Join(projection, ", ")),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: scopeKey(account, region)}},
 		ConsistentRead:            aws.Bool(true),
-	})
+	}
+	if len(checks) == 1 {
+		// A finding's Id begins with its check's: one check's records are
+		// a range of the scope, read without the others'.
+		in.KeyConditionExpression = aws.String("#s = :s AND begins_with(#i, :p)")
+		names["#i"] = attrID
+		in.ExpressionAttributeValues[":p"] = &ddbtypes.AttributeValueMemberS{Value: asff.IDPrefix + checks[0] + "/"}
+	}
+	p := dynamodb.NewQueryPaginator(s.api(cfg), in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -105,6 +105,11 @@ type Request struct {
 	// ObservedAt is when the run's reads in the region began: a stored
 	// finding observed later is neither replaced nor archived.
 	ObservedAt time.Time
+	// CheckByCheck promises that findings arrive grouped by check, each
+	// check announced with Session.Check first (a sweep's order): the
+	// stored records are then read one check at a time from the finding
+	// state, so that a sweep holds those of one check, not of its scope.
+	CheckByCheck bool
 	// Targets, when set, make this a re-check's publish: only the stored
 	// findings of these resources are read (by resource, not the whole
 	// scope) and may change; Checks and Archivable are then unused.
@@ -207,6 +212,9 @@ type Report struct {
 	Failed           []FailedFinding `json:"failed,omitempty"`
 	ArchivedFindings []FindingRef    `json:"archivedFindings,omitempty"`
 	Duplicates       []string        `json:"duplicateIds,omitempty"`
+	// OutOfOrder are findings added after their check was settled
+	// (Request.CheckByCheck broken): not published (counted Unpublished).
+	OutOfOrder []string `json:"outOfOrderIds,omitempty"`
 	// StateSource says where the stored findings were read from: the
 	// finding state table, Security Hub (reconciling the table, or because
 	// there is none or it could not be read), and why.
@@ -271,6 +279,13 @@ type Session struct {
 	rep        Report
 	m          *merger
 	archivable func(*Record) bool
+	limits     *Limiters
+	// byCheck is set when records are read check by check (CheckByCheck,
+	// and every check fresh in the finding state); check is the one read,
+	// settled the checks already done.
+	byCheck bool
+	check   string
+	settled map[string]bool
 	// readErr is why the stored findings could not be read: nothing is
 	// then imported or archived in the region.
 	readErr error
@@ -305,29 +320,35 @@ func (p Publisher) Begin(ctx context.Context, cfg aws.Config, req Request) *Sess
 	}
 	s := &Session{p: p, ctx: ctx, cfg: cfg, req: req, api: p.api(cfg), rep: Report{Region: cfg.Region, DryRun: req.DryRun},
 		saving: make(chan struct{}, maxConcurrentSaves)}
-	limits := p.limiters()
-	s.lim = limits.Import(req.Account, cfg.Region)
+	s.limits = p.limiters()
+	s.lim = s.limits.Import(req.Account, cfg.Region)
 	s.maxRetries = p.MaxRetries
 	if s.maxRetries == 0 {
 		s.maxRetries = DefaultMaxRetries
 	}
-	owner := Owner{ProductARN: asff.ProductARN(req.Partition, cfg.Region, req.Account), Account: req.Account, Checks: req.Checks}
+	s.archivable = func(r *Record) bool { return req.Archivable[r.Check] }
 	var stored []Record
 	var err error
-	if req.Targets != nil {
-		stored, err = p.readTargetState(ctx, cfg, s.api, limits, req, owner.ProductARN, &s.rep)
-	} else {
-		stored, err = p.readScopeState(ctx, cfg, s.api, limits, req, owner, &s.rep)
+	switch {
+	case req.Targets != nil:
+		stored, err = p.readTargetState(ctx, cfg, s.api, s.limits, req, asff.ProductARN(req.Partition, cfg.Region, req.Account), &s.rep)
+	case req.CheckByCheck && p.State != nil:
+		fresh, ferr := p.State.Scope(ctx, cfg, req.Account, cfg.Region, req.Checks)
+		if ferr == nil && fresh == findingstate.Fresh {
+			s.byCheck, s.settled = true, map[string]bool{}
+			s.rep.StateSource = "finding state table, check by check"
+			return s
+		}
+		stored, err = p.readScopeState(ctx, cfg, s.api, s.limits, req, &s.rep, stateRead{fresh: fresh, err: ferr})
+	default:
+		stored, err = p.readScopeState(ctx, cfg, s.api, s.limits, req, &s.rep, stateRead{})
 	}
 	if err != nil {
-		s.readErr = err
-		s.rep.ErrorCode = collect.ErrorCode(err)
-		s.rep.SecurityHubNotEnabled = notEnabled(s.rep.ErrorCode)
+		s.refuse(err)
 		return s
 	}
 	s.rep.Stored = len(stored)
 	s.m = Planner{ReimportAfter: p.ReimportAfter}.merger(stored, req.Now, req.ObservedAt)
-	s.archivable = func(r *Record) bool { return req.Archivable[r.Check] }
 	if req.Targets != nil {
 		confirmed := map[string]bool{}
 		for _, t := range req.Targets {
@@ -336,6 +357,37 @@ func (p Publisher) Begin(ctx context.Context, cfg aws.Config, req Request) *Sess
 		s.archivable = func(r *Record) bool { return confirmed[r.ResourceID] }
 	}
 	return s
+}
+
+// refuse records why the stored findings could not be read: nothing more
+// is imported or archived in the region.
+func (s *Session) refuse(err error) {
+	s.readErr = err
+	s.rep.ErrorCode = collect.ErrorCode(err)
+	s.rep.SecurityHubNotEnabled = notEnabled(s.rep.ErrorCode)
+}
+
+// Check announces the check whose findings come next (CheckByCheck): the
+// previous check is settled (its stored findings not observed archived or
+// kept) and this one's records are read.
+func (s *Session) Check(checkID string) {
+	if !s.byCheck || s.readErr != nil || checkID == s.check || s.settled[checkID] {
+		return
+	}
+	if s.m != nil {
+		s.settle()
+		s.settled[s.check] = true
+	}
+	s.check = checkID
+	req := s.req
+	req.Checks = []string{checkID}
+	stored, err := s.p.readScopeState(s.ctx, s.cfg, s.api, s.limits, req, &s.rep, stateRead{fresh: findingstate.Fresh})
+	if err != nil {
+		s.refuse(err)
+		return
+	}
+	s.rep.Stored += len(stored)
+	s.m = Planner{ReimportAfter: s.p.ReimportAfter}.merger(stored, s.req.Now, s.req.ObservedAt)
 }
 
 // Add decides one observation and, when it is to be imported, queues it
@@ -347,6 +399,21 @@ func (s *Session) Add(f types.AwsSecurityFinding) Action {
 		if !s.req.DryRun {
 			s.rep.Unpublished++
 		}
+		return ""
+	}
+	s.Check(aws.ToString(f.GeneratorId))
+	if s.readErr != nil {
+		if !s.req.DryRun {
+			s.rep.Unpublished++
+		}
+		return ""
+	}
+	if s.byCheck && aws.ToString(f.GeneratorId) != s.check {
+		// Its check was settled (its unobserved findings archived): a
+		// caller that broke CheckByCheck's order. Not published this run,
+		// rather than decided against another check's records.
+		s.rep.Unpublished++
+		s.rep.OutOfOrder = append(s.rep.OutOfOrder, aws.ToString(f.Id))
 		return ""
 	}
 	if repeat, sure := s.m.markObserved(aws.ToString(f.Id)); repeat {
@@ -379,17 +446,42 @@ func (s *Session) Add(f types.AwsSecurityFinding) Action {
 // records the imports in the finding state and returns the report.
 func (s *Session) Finish() Report {
 	rep := &s.rep
-	if s.readErr != nil {
-		err := s.readErr
+	if s.readErr == nil && s.byCheck {
+		// Checks no finding named still settle: their resources may all
+		// be gone.
+		for _, c := range s.req.Checks {
+			s.Check(c)
+		}
+	}
+	if s.readErr == nil && s.m != nil {
+		s.settle()
+		if s.byCheck {
+			s.settled[s.check] = true
+		}
+	}
+	if !s.req.DryRun {
+		// What was queued before any read failure is still imported.
+		s.flush()
+		s.retryFailed()
+		s.finishState()
+	}
+	if err := s.readErr; err != nil {
 		if rep.SecurityHubNotEnabled {
 			rep.Error = fmt.Sprintf("Security Hub is not enabled in %s (%s): none of its findings were published or archived (%d not sent)", rep.Region, collect.Reason("GetFindings", err), rep.Unpublished)
 		} else {
 			// Importing without what is stored would reset first-seen times
-			// and could not archive safely: publish nothing here.
-			rep.Error = fmt.Sprintf("%s: none of the findings of %s were published or archived (%d not sent), so that stored first-seen times are not reset", collect.Reason("GetFindings", err), rep.Region, rep.Unpublished)
+			// and could not archive safely: publish nothing more here.
+			rep.Error = fmt.Sprintf("%s: %d findings of %s were not published or archived, so that stored first-seen times are not reset", collect.Reason("GetFindings", err), rep.Unpublished, rep.Region)
 		}
-		return *rep
 	}
+	return *rep
+}
+
+// settle decides the stored findings of the merger's checks that no
+// observation named: archived where the scope allows, else kept (and
+// refreshed when due).
+func (s *Session) settle() {
+	rep := &s.rep
 	var archive, refresh []*Record
 	for _, u := range s.m.unobserved(s.archivable) {
 		switch {
@@ -405,20 +497,18 @@ func (s *Session) Finish() Report {
 		}
 	}
 	refresh = append(s.refresh, refresh...)
+	s.refresh = nil
 	if s.req.DryRun {
 		rep.Refreshed += len(refresh)
 		for _, r := range archive {
 			rep.Archived++
 			rep.ArchivedFindings = append(rep.ArchivedFindings, FindingRef{ID: r.ID, CheckID: r.Check, ResourceARN: r.ResourceID})
 		}
-		return *rep
+	} else {
+		s.reimportStored(archive, s.m.archived)
+		s.reimportStored(refresh, s.m.refreshed)
 	}
-	s.reimportStored(archive, s.m.archived)
-	s.reimportStored(refresh, s.m.refreshed)
-	s.flush()
-	s.retryFailed()
-	s.finishState()
-	return *rep
+	s.m = nil
 }
 
 // reimportStored sends a re-import (archive or refresh) of each record,
@@ -666,17 +756,23 @@ func checksOf(req Request) []string {
 // findings, page by page, reconciling the state with each page (so that
 // the read-back is never held whole: only its records are kept, and the
 // findings themselves when there is no table to read them from later).
-func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, owner Owner, rep *Report) ([]Record, error) {
+func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, limits *Limiters, req Request, rep *Report, known stateRead) ([]Record, error) {
 	region := cfg.Region
+	owner := Owner{ProductARN: asff.ProductARN(req.Partition, region, req.Account), Account: req.Account, Checks: req.Checks}
 	if p.State == nil {
 		rep.StateSource = "Security Hub read-back (no finding state table: FINDING_STATE_TABLE not set)"
 		return readStored(ctx, api, limits, req.Account, region, owner, rep, nil)
 	}
-	fresh, err := p.State.Scope(ctx, cfg, req.Account, region, req.Checks)
+	fresh, err := known.fresh, known.err
+	if fresh == "" && err == nil {
+		fresh, err = p.State.Scope(ctx, cfg, req.Account, region, req.Checks)
+	}
 	if err == nil && fresh == findingstate.Fresh {
 		stored, err := p.State.Load(ctx, cfg, req.Account, region, req.Checks)
 		if err == nil {
-			rep.StateSource = "finding state table"
+			if rep.StateSource == "" {
+				rep.StateSource = "finding state table"
+			}
 			return stored, nil
 		}
 		rep.StateError = collect.Reason("finding state Load", err)
@@ -715,6 +811,13 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 		rep.StateError = collect.Reason("finding state Reconcile", recErr)
 	}
 	return held, nil
+}
+
+// stateRead is what is already known of the finding state's freshness
+// (zero: nothing, ask).
+type stateRead struct {
+	fresh findingstate.Freshness
+	err   error
 }
 
 // readTargetState reads what a re-check's resources hold: their findings'

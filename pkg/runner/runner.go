@@ -216,6 +216,9 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 		// Findings a re-check observed after this sweep began reading are
 		// neither replaced nor archived by it.
 		ObservedAt: rr.observedAt,
+		// Findings come check by check: the publisher holds one check's
+		// stored records at a time.
+		CheckByCheck: true,
 	}
 	for _, c := range active {
 		req.Checks = append(req.Checks, c.ID)
@@ -241,11 +244,12 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 		req.Archivable[c.ID] = sc.Complete && !sc.Restricted
 	}
 	session := (<-begun)()
-	x.heap.Sample() // the snapshot and the stored records
+	x.heap.Sample()
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: rr.observedAt, ToolVersion: x.ToolVersion}
 	for _, c := range active {
 		counts := map[check.Status]int{}
 		rr.counts[c.ID] = counts
+		session.Check(c.ID)
 		c.Each(snap, x.params, func(res check.Result) {
 			res.CheckID = c.ID
 			if res.Region == "" {

@@ -117,7 +117,8 @@ var (
 	// condition is the only condition form pkg/findingstate writes:
 	// "attribute_not_exists(#a) OR #a <= :v" (or "<").
 	condition    = regexp.MustCompile(`^\s*attribute_not_exists\(\s*(#\w+)\s*\)\s+OR\s+(#\w+)\s*(<=|<)\s*(:\w+)\s*$`)
-	keyCondition = regexp.MustCompile(`^\s*(#\w+)\s*=\s*(:\w+)\s*$`)
+	// keyCondition is "#pk = :v", optionally "AND begins_with(#sk, :p)".
+	keyCondition = regexp.MustCompile(`^\s*(#\w+)\s*=\s*(:\w+)\s*(?:AND\s+begins_with\(\s*(#\w+)\s*,\s*(:\w+)\s*\)\s*)?$`)
 )
 
 // expression resolves the names and values an expression uses, and checks
@@ -469,9 +470,18 @@ func (t *table) query(q *req) {
 	if err == nil && attr != t.pk {
 		err = fmt.Errorf("Query condition missed key schema element: %s", t.pk)
 	}
-	var pk string
+	var pk, prefix string
 	if err == nil {
 		pk, err = e.value(m[2])
+	}
+	if err == nil && m[3] != "" {
+		var skAttr string
+		if skAttr, err = e.name(m[3]); err == nil && skAttr != t.sk {
+			err = fmt.Errorf("Query key condition not supported: begins_with on %s, not the sort key", skAttr)
+		}
+		if err == nil {
+			prefix, err = e.value(m[4])
+		}
 	}
 	var attrs []string
 	if err == nil {
@@ -511,12 +521,12 @@ func (t *table) query(q *req) {
 			sort.Strings(p.sorted)
 			p.dirty = false
 		}
-		i := sort.SearchStrings(p.sorted, after)
+		i := sort.SearchStrings(p.sorted, max(after, prefix))
 		if after != "" && i < len(p.sorted) && p.sorted[i] == after {
 			i++
 		}
 		size := 0
-		for ; i < len(p.sorted); i++ {
+		for ; i < len(p.sorted) && strings.HasPrefix(p.sorted[i], prefix); i++ {
 			it := p.items[p.sorted[i]]
 			if (limit > 0 && len(items) == limit) || (len(items) > 0 && size+it.size() > maxQueryPage) {
 				more = true
