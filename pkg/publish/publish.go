@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -286,6 +287,8 @@ type Session struct {
 	byCheck bool
 	check   string
 	settled map[string]bool
+	// next is the next check's records, read ahead.
+	next *checkRead
 	// readErr is why the stored findings could not be read: nothing is
 	// then imported or archived in the region.
 	readErr error
@@ -379,15 +382,59 @@ func (s *Session) Check(checkID string) {
 		s.settled[s.check] = true
 	}
 	s.check = checkID
-	req := s.req
-	req.Checks = []string{checkID}
-	stored, err := s.p.readScopeState(s.ctx, s.cfg, s.api, s.limits, req, &s.rep, stateRead{fresh: findingstate.Fresh})
-	if err != nil {
-		s.refuse(err)
+	got := s.next
+	if got == nil || got.check != checkID {
+		got = s.read(checkID)
+	}
+	s.next = nil
+	r := <-got.done
+	// The read's own report: where it read from, and any read-back.
+	s.rep.ReadCalls += r.rep.ReadCalls
+	if r.rep.StateError != "" {
+		s.rep.StateError, s.rep.StateSource = r.rep.StateError, r.rep.StateSource
+	}
+	if r.err != nil {
+		s.refuse(r.err)
 		return
 	}
-	s.rep.Stored += len(stored)
-	s.m = Planner{ReimportAfter: s.p.ReimportAfter}.merger(stored, s.req.Now, s.req.ObservedAt)
+	s.rep.Stored += len(r.records)
+	s.m = Planner{ReimportAfter: s.p.ReimportAfter}.merger(r.records, s.req.Now, s.req.ObservedAt)
+	// The next check's records are read while this one's findings are
+	// made: one check ahead, so at most two checks' records are held.
+	if i := slices.Index(s.req.Checks, checkID); i >= 0 && i+1 < len(s.req.Checks) {
+		s.next = s.read(s.req.Checks[i+1])
+	}
+}
+
+// checkRead is one check's records being read.
+type checkRead struct {
+	check string
+	done  chan checkRecords
+}
+
+type checkRecords struct {
+	records []Record
+	rep     Report
+	err     error
+}
+
+// read starts reading one check's stored records (fresh in the finding
+// state; a failed read falls back to Security Hub for that check).
+func (s *Session) read(checkID string) *checkRead {
+	r := &checkRead{check: checkID, done: make(chan checkRecords, 1)}
+	req := s.req
+	req.Checks = []string{checkID}
+	go func() {
+		var out checkRecords
+		defer func() {
+			if p := recover(); p != nil {
+				out.err = fmt.Errorf("reading the records of %s panicked: %v", checkID, p)
+			}
+			r.done <- out
+		}()
+		out.records, out.err = s.p.readScopeState(s.ctx, s.cfg, s.api, s.limits, req, &out.rep, stateRead{fresh: findingstate.Fresh})
+	}()
+	return r
 }
 
 // Add decides one observation and, when it is to be imported, queues it
