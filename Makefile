@@ -60,4 +60,4 @@ clean:
 # served by a wire-level endpoint with AWS's quotas, throttling answers and
 # 20 ms a call: calls, wall time, peak RSS, throttles. Several minutes.
 bench-large:
-	$(GO) run ./test/largeaccount
+	$(GO) run ./test/largeaccount -lambda-memory-mb 256

@@ -15,12 +15,13 @@ const Namespace = "PostureAuditor"
 // Metric names.
 const (
 	// Per run, dimension Trigger (schedule, on-demand, event).
-	MetricRunDuration      = "RunDuration"      // Milliseconds, from the event to the summary
-	MetricFailedScopes     = "FailedScopes"     // (region, check) scopes whose collection did not complete; also without dimension
-	MetricImportFailures   = "ImportFailures"   // findings not imported after retries, a refused region's included; also without dimension
-	MetricFindingsImported = "FindingsImported" // findings Security Hub took
-	MetricFindingsResolved = "FindingsResolved" // FAILED findings imported as PASSED
-	MetricFindingsArchived = "FindingsArchived" // findings archived because their resource is gone
+	MetricRunDuration      = "RunDuration"       // Milliseconds, from the event to the summary
+	MetricFailedScopes     = "FailedScopes"      // (region, check) scopes whose collection did not complete; also without dimension
+	MetricImportFailures   = "ImportFailures"    // findings not imported after retries, a refused region's included; also without dimension
+	MetricFindingsImported = "FindingsImported"  // findings Security Hub took
+	MetricFindingsResolved = "FindingsResolved"  // FAILED findings imported as PASSED
+	MetricFindingsArchived = "FindingsArchived"  // findings archived because their resource is gone
+	MetricMemoryUsed       = "MemoryUsedPercent" // the run's peak heap, of the Go memory limit (runs with a limit)
 	// Per invocation of the events function (Trigger event): its messages.
 	MetricEventsRechecked = "EventsRechecked" // acted on: their resources were re-checked
 	MetricEventsDropped   = "EventsDropped"   // acknowledged without a re-check (the log line says why)
@@ -85,6 +86,9 @@ func runMetrics(s *runner.Summary, t totals, d time.Duration, ev *events) []docu
 			{MetricFindingsResolved, "Count", int64(t.resolved)},
 			{MetricFindingsArchived, "Count", int64(t.archived)},
 		},
+	}
+	if m := s.Memory; m != nil && m.LimitMB > 0 {
+		run.metrics = append(run.metrics, metric{MetricMemoryUsed, "Percent", int64(m.UsedPercent)})
 	}
 	if ev != nil {
 		run.metrics = append(run.metrics,

@@ -58,9 +58,11 @@ type Summary struct {
 // MemoryUse is how much of its memory a run used.
 type MemoryUse struct {
 	PeakHeapMB int `json:"peakHeapMB"`
-	// LimitMB is the Go heap's limit (memlimit.Share of the function's
+	// LimitMB is the Go runtime's limit (memlimit.Share of the function's
 	// memory); 0 when there is none (outside Lambda).
 	LimitMB int `json:"limitMB,omitempty"`
+	// UsedPercent is PeakHeapMB of LimitMB (0 without a limit).
+	UsedPercent int `json:"usedPercent,omitempty"`
 }
 
 // Lifecycle counts findings by what the publisher did with them.
@@ -154,6 +156,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report, rows 
 		s.Memory = &MemoryUse{PeakHeapMB: int(peak >> 20)}
 		if x.MemoryLimit > 0 && x.MemoryLimit < math.MaxInt64 {
 			s.Memory.LimitMB = int(x.MemoryLimit >> 20)
+			s.Memory.UsedPercent = int(100 * float64(peak) / float64(x.MemoryLimit))
 		}
 		if w := memlimit.Warning(peak, x.MemoryLimit); w != "" {
 			s.Notices = append(s.Notices, w)

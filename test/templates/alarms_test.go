@@ -11,6 +11,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/eventhandler"
+	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
@@ -25,7 +26,8 @@ func emitted(t *testing.T) map[string]bool {
 	l := runlog.New(runlog.Options{Metrics: &buf})
 	calls := []awsconfig.CallCount{{Call: awsconfig.Call{Service: "KMS", Operation: "ListKeys"}, Count: 1}}
 	for _, kind := range []trigger.Kind{trigger.Schedule, trigger.OnDemand} {
-		l.RunFinished(&runner.Summary{Trigger: kind, Counts: map[string]map[check.Status]int{"kms.rotation": {}}, Calls: calls}, time.Second)
+		l.RunFinished(&runner.Summary{Trigger: kind, Counts: map[string]map[check.Status]int{"kms.rotation": {}}, Calls: calls,
+			Memory: &runner.MemoryUse{PeakHeapMB: 50, LimitMB: 192, UsedPercent: 26}}, time.Second)
 	}
 	l.EventsHandled(&eventhandler.Result{Summary: &runner.Summary{Trigger: trigger.Event, Calls: calls}}, nil, time.Second)
 	docs, _, err := emfcheck.Split(buf.Bytes())
@@ -86,7 +88,22 @@ func TestAlarmsReadEmittedMetrics(t *testing.T) {
 			t.Errorf("%s has no AlarmActions (AlarmTopicArn)", id)
 		}
 	}
-	if ours != 3 {
-		t.Errorf("%d alarms on %s, want 3 (failed scopes, import failures, sweep not finished)", ours, runlog.Namespace)
+	if ours != 4 {
+		t.Errorf("%d alarms on %s, want 4 (failed scopes, import failures, sweep not finished, memory near limit)", ours, runlog.Namespace)
+	}
+}
+
+// TestMemoryAlarmFiresWhereTheSummaryWarns: the alarm and the run's own
+// notice (memlimit.Warning) name the same share of the limit.
+func TestMemoryAlarmFiresWhereTheSummaryWarns(t *testing.T) {
+	_, props, err := load(t, homeTemplate).Resource("MemoryNearLimitAlarm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(props["Threshold"]), fmt.Sprint(memlimit.WarnAt*100); got != want {
+		t.Errorf("MemoryNearLimitAlarm threshold %s, want %s (memlimit.WarnAt)", got, want)
+	}
+	if props["ComparisonOperator"] != "GreaterThanOrEqualToThreshold" {
+		t.Errorf("comparison %v", props["ComparisonOperator"])
 	}
 }

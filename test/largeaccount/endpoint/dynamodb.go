@@ -116,7 +116,7 @@ func decodeS(av any) (string, error) {
 var (
 	// condition is the only condition form pkg/findingstate writes:
 	// "attribute_not_exists(#a) OR #a <= :v" (or "<").
-	condition    = regexp.MustCompile(`^\s*attribute_not_exists\(\s*(#\w+)\s*\)\s+OR\s+(#\w+)\s*(<=|<)\s*(:\w+)\s*$`)
+	condition = regexp.MustCompile(`^\s*attribute_not_exists\(\s*(#\w+)\s*\)\s+OR\s+(#\w+)\s*(<=|<)\s*(:\w+)\s*$`)
 	// keyCondition is "#pk = :v", optionally "AND begins_with(#sk, :p)".
 	keyCondition = regexp.MustCompile(`^\s*(#\w+)\s*=\s*(:\w+)\s*(?:AND\s+begins_with\(\s*(#\w+)\s*,\s*(:\w+)\s*\)\s*)?$`)
 )
