@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -565,6 +566,39 @@ func TestCollectorPanicFailsItsScopesAndArchivesNothing(t *testing.T) {
 		if g := after[id]; aws.ToString(f.GeneratorId) != "" && strings.HasPrefix(aws.ToString(f.GeneratorId), "secretsmanager.") &&
 			(g.RecordState != f.RecordState || aws.ToString(g.UpdatedAt) != aws.ToString(f.UpdatedAt)) {
 			t.Errorf("%s changed though its scope failed", id)
+		}
+	}
+}
+
+// TestCheckWithNoResourcesLeftArchivesAll: a sweep read check by check
+// still settles a check that made no finding at all: once every
+// repository is deleted, every ECR finding is archived.
+func TestCheckWithNoResourcesLeftArchivesAll(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`)
+	api := ecr.NewFromConfig(a.cfg)
+	repos, err := api.DescribeRepositories(context.Background(), &ecr.DescribeRepositoriesInput{})
+	if err != nil || len(repos.Repositories) == 0 {
+		t.Fatalf("repositories %v, %v", repos, err)
+	}
+	var want []string
+	for _, r := range repos.Repositories {
+		if _, err := api.DeleteRepository(context.Background(), &ecr.DeleteRepositoryInput{RepositoryName: r.RepositoryName, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, asff.FindingID("ecr.repository-cmk", account, region, aws.ToString(r.RepositoryArn)))
+	}
+	s, _ := a.run(t, `{}`)
+	if s.Published[0].StateSource != "finding state table, check by check" {
+		t.Fatalf("state source %q: the sweep did not read check by check", s.Published[0].StateSource)
+	}
+	if s.Lifecycle.Archived != len(want) {
+		t.Errorf("archived %d, want the %d repositories' findings", s.Lifecycle.Archived, len(want))
+	}
+	held := hub(t, a.cfg)
+	for _, id := range want {
+		if held[id].RecordState != types.RecordStateArchived {
+			t.Errorf("%s is %s, want ARCHIVED", id, held[id].RecordState)
 		}
 	}
 }
