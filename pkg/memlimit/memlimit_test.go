@@ -3,12 +3,14 @@ package memlimit
 import (
 	"math"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 func TestApply(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -19,12 +21,22 @@ func TestApply(t *testing.T) {
 		// GOMEMLIMIT is the operator's: the runtime applied it, Apply keeps it.
 		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "100MiB", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, math.MaxInt64},
 		{"outside Lambda", map[string]string{}, math.MaxInt64},
+		{"GOGC set", map[string]string{"GOGC": "200", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, heapOf(256)},
 		{"malformed size", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, math.MaxInt64},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			debug.SetMemoryLimit(math.MaxInt64)
+			debug.SetGCPercent(100)
 			if got := Apply(func(k string) string { return tc.env[k] }); got != tc.want {
 				t.Errorf("Apply = %d, want %d", got, tc.want)
+			}
+			// The GC target follows Lambda too, unless GOGC says otherwise.
+			wantGC := 100
+			if _, err := strconv.Atoi(tc.env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]); err == nil && tc.env["GOGC"] == "" {
+				wantGC = GCPercent
+			}
+			if got := debug.SetGCPercent(100); got != wantGC {
+				t.Errorf("GC percent %d, want %d", got, wantGC)
 			}
 		})
 	}
