@@ -264,12 +264,13 @@ func (p Publisher) Publish(ctx context.Context, cfg aws.Config, req Request) Rep
 }
 
 // Session is one region's publish fed finding by finding (Add), so that a
-// sweep holds neither its findings nor Security Hub's: only the stored
-// records of the scope, a batch of at most 100 findings being imported,
-// and the findings whose import failed until they are retried. Imports
-// start as soon as a batch is full; Finish archives what was not observed,
-// retries failures, records the state and returns the report. A Session is
-// used by one goroutine.
+// sweep holds neither its findings nor Security Hub's: only stored records
+// (of one check at a time with CheckByCheck), a batch of at most 100
+// findings being imported, and the findings whose import failed until they
+// are retried. Imports start as soon as a batch is full; each check is
+// settled (what it did not observe archived or kept) once the next begins
+// or at Finish, which then retries failures, records the state and returns
+// the report. A Session is used by one goroutine.
 type Session struct {
 	p          Publisher
 	ctx        context.Context
@@ -289,13 +290,17 @@ type Session struct {
 	settled map[string]bool
 	// next is the next check's records, read ahead.
 	next *checkRead
+	// unsure are checks whose records could not be read (read back from
+	// Security Hub instead): marked stale at the end, never resumed.
+	unsure []string
 	// readErr is why the stored findings could not be read: nothing is
 	// then imported or archived in the region.
 	readErr error
 	batch   []Change
 	bytes   int
 	// refresh are kept FAILED findings observed NOT_AVAILABLE whose
-	// refresh is due (built in Finish, from their stored findings).
+	// refresh is due (built when their check settles, from their stored
+	// findings).
 	refresh    []*Record
 	retry      []Change
 	maxRetries int
@@ -390,8 +395,14 @@ func (s *Session) Check(checkID string) {
 	r := <-got.done
 	// The read's own report: where it read from, and any read-back.
 	s.rep.ReadCalls += r.rep.ReadCalls
-	if r.rep.StateError != "" {
-		s.rep.StateError, s.rep.StateSource = r.rep.StateError, r.rep.StateSource
+	if r.rep.StateSource != "finding state table" {
+		// Its records could not be read: read back from Security Hub, not
+		// reconciled; the check is marked stale at the end of the run.
+		s.rep.StateSource = r.rep.StateSource
+		if r.rep.StateError != "" {
+			s.rep.StateError = r.rep.StateError
+		}
+		s.unsure = append(s.unsure, checkID)
 	}
 	if r.err != nil {
 		s.refuse(r.err)
@@ -432,7 +443,7 @@ func (s *Session) read(checkID string) *checkRead {
 			}
 			r.done <- out
 		}()
-		out.records, out.err = s.p.readScopeState(s.ctx, s.cfg, s.api, s.limits, req, &out.rep, stateRead{fresh: findingstate.Fresh})
+		out.records, out.err = s.p.readScopeState(s.ctx, s.cfg, s.api, s.limits, req, &out.rep, stateRead{fresh: findingstate.Fresh, noReconcile: true})
 	}()
 	return r
 }
@@ -459,7 +470,9 @@ func (s *Session) Add(f types.AwsSecurityFinding) Action {
 		// Its check was settled (its unobserved findings archived): a
 		// caller that broke CheckByCheck's order. Not published this run,
 		// rather than decided against another check's records.
-		s.rep.Unpublished++
+		if !s.req.DryRun {
+			s.rep.Unpublished++
+		}
 		s.rep.OutOfOrder = append(s.rep.OutOfOrder, aws.ToString(f.Id))
 		return ""
 	}
@@ -552,8 +565,8 @@ func (s *Session) settle() {
 			rep.ArchivedFindings = append(rep.ArchivedFindings, FindingRef{ID: r.ID, CheckID: r.Check, ResourceARN: r.ResourceID})
 		}
 	} else {
-		s.reimportStored(archive, s.m.archived)
-		s.reimportStored(refresh, s.m.refreshed)
+		s.reimportStored(archive, s.m.archived, true)
+		s.reimportStored(refresh, s.m.refreshed, false) // already counted kept
 	}
 	s.m = nil
 }
@@ -562,7 +575,7 @@ func (s *Session) settle() {
 // built from its stored finding: at hand when the read returned it, else
 // read from the finding state by Id, 100 at a time. A record whose finding
 // cannot be read is left as it is (kept) for the next run, and said.
-func (s *Session) reimportStored(records []*Record, build func(types.AwsSecurityFinding) Change) {
+func (s *Session) reimportStored(records []*Record, build func(types.AwsSecurityFinding) Change, countKept bool) {
 	for start := 0; start < len(records); start += 100 {
 		chunk := records[start:min(start+100, len(records))]
 		full := map[string]types.AwsSecurityFinding{}
@@ -586,13 +599,29 @@ func (s *Session) reimportStored(records []*Record, build func(types.AwsSecurity
 		for _, r := range chunk {
 			f, ok := full[r.ID]
 			if !ok {
-				s.rep.Kept++
+				if countKept {
+					s.rep.Kept++
+				}
 				s.rep.Unreadable++
+				continue
+			}
+			if r.Finding == nil && changedSince(*r, f) {
+				// Another run recorded a newer observation after this one
+				// read the record: its finding is not this run's to
+				// archive or refresh (newer observation wins).
+				s.rep.Superseded++
 				continue
 			}
 			s.send(build(f))
 		}
 	}
+}
+
+// changedSince reports a stored finding that is no longer what its record
+// said when the record was read.
+func changedSince(r Record, f types.AwsSecurityFinding) bool {
+	now := findingstate.RecordOf(f, false)
+	return now.UpdatedAt != r.UpdatedAt || now.ObservedAt != r.ObservedAt || now.RecordState != r.RecordState
 }
 
 // send counts a change and queues its import.
@@ -731,14 +760,29 @@ func (s *Session) save(findings []types.AwsSecurityFinding) {
 // may be wrong (which could hide a finding or reset its first-seen times).
 func (s *Session) finishState() {
 	s.saves.Wait()
-	if s.p.State == nil || !s.imported {
+	if s.p.State == nil {
 		return
 	}
 	rep := &s.rep
 	sctx, cancel := stateContext(s.ctx)
 	defer cancel()
+	defer func() {
+		// Checks whose records could not be read are reconciled next run.
+		if len(s.unsure) == 0 {
+			return
+		}
+		if err := s.p.State.Invalidate(sctx, s.cfg, s.req.Account, s.cfg.Region, s.unsure); err != nil {
+			rep.StateError += "; " + collect.Reason("finding state Invalidate", err)
+		}
+	}()
+	if !s.imported {
+		return
+	}
 	if s.saveErr != nil {
 		rep.StateError = collect.Reason("finding state Save", s.saveErr)
+	}
+	for _, c := range s.unsure {
+		delete(s.markers, c)
 	}
 	switch {
 	case s.saveErr == nil && len(rep.Failed) == 0 && s.suspended:
@@ -835,6 +879,8 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 		rep.StateSource = "Security Hub read-back (the finding state table could not be read)"
 	case req.DryRun:
 		rep.StateSource = "Security Hub read-back (finding state " + string(fresh) + "; a dry run does not reconcile it)"
+	case known.noReconcile:
+		rep.StateSource = "Security Hub read-back (finding state " + string(fresh) + "; reconciled at the next run)"
 	default:
 		rep.StateSource = "Security Hub read-back, reconciling the finding state table (it was " + string(fresh) + ")"
 		rec = p.State.BeginReconcile(cfg, req.Account, region, req.Checks, time.Now())
@@ -865,6 +911,11 @@ func (p Publisher) readScopeState(ctx context.Context, cfg aws.Config, api API, 
 type stateRead struct {
 	fresh findingstate.Freshness
 	err   error
+	// noReconcile: a record that cannot be read falls back to Security
+	// Hub without reconciling (a session's check-by-check read, after its
+	// markers may have been suspended: reconciling would mark the check
+	// fresh again). The caller marks the check stale instead.
+	noReconcile bool
 }
 
 // readTargetState reads what a re-check's resources hold: their findings'
