@@ -466,7 +466,7 @@ func (s *Session) Add(f types.AwsSecurityFinding) Action {
 		}
 		return ""
 	}
-	if s.byCheck && aws.ToString(f.GeneratorId) != s.check {
+	if s.byCheck && (aws.ToString(f.GeneratorId) != s.check || s.m == nil) {
 		// Its check was settled (its unobserved findings archived): a
 		// caller that broke CheckByCheck's order. Not published this run,
 		// rather than decided against another check's records.
