@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -234,19 +235,19 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 		s := x.Publisher.Begin(publishCtx, cfg, req)
 		begun <- func() *publish.Session { return s }
 	}()
-	snap := x.collectRegion(collectCtx, cfg, active)
-	x.heap.Sample()
-	for _, c := range active {
+	snap, finished := x.collectRegion(collectCtx, cfg, active)
+	var session *publish.Session
+	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: rr.observedAt, ToolVersion: x.ToolVersion}
+	evaluate := func(c check.Check) {
+		if session == nil {
+			session = (<-begun)()
+			x.heap.Sample()
+		}
 		sc := checkScope(snap, c, false)
 		rr.scopes = append(rr.scopes, sc)
 		// Only a scope that completed and covered every resource archives
-		// (the publisher reads Archivable in Finish).
+		// (the publisher reads Archivable when it settles the check).
 		req.Archivable[c.ID] = sc.Complete && !sc.Restricted
-	}
-	session := (<-begun)()
-	x.heap.Sample()
-	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: rr.observedAt, ToolVersion: x.ToolVersion}
-	for _, c := range active {
 		counts := map[check.Status]int{}
 		rr.counts[c.ID] = counts
 		session.Check(c.ID)
@@ -261,6 +262,33 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 			rows.add(summaryRow(res, f, action))
 		})
 	}
+	// Each check is evaluated as soon as the services it reads are
+	// collected: the others' findings are published while the slowest
+	// service (ACM's 10 describes a second) is still being read.
+	done := map[snapshot.Service]bool{}
+	pending := slices.Clone(active)
+	for svc := range finished {
+		done[svc] = true
+		pending = slices.DeleteFunc(pending, func(c check.Check) bool {
+			for _, s := range c.Services {
+				if !done[s] {
+					return false
+				}
+			}
+			evaluate(c)
+			return true
+		})
+	}
+	for _, c := range pending {
+		evaluate(c) // a service no collector reads: its scope says NotCollected
+	}
+	// The summary lists scopes in the checks' order, whatever their order
+	// of evaluation.
+	order := map[string]int{}
+	for i, c := range active {
+		order[c.ID] = i
+	}
+	slices.SortFunc(rr.scopes, func(a, b Scope) int { return order[a.CheckID] - order[b.CheckID] })
 	x.heap.Sample()
 	return rr, session.Finish()
 }
@@ -288,49 +316,79 @@ func (x *run) panicked(region string, p any) (*regionResult, publish.Report) {
 	return rr, publish.Report{Region: region, Error: fmt.Sprint("sweep panicked: ", p), ErrorCode: "Panic"}
 }
 
-// collectRegion reads, into a snapshot, every resource of the services
-// the active checks need in cfg's region.
-func (x *run) collectRegion(ctx context.Context, cfg aws.Config, active []check.Check) *snapshot.Snapshot {
-	snap := snapshot.New(x.account, x.partition, cfg.Region)
+// collectRegion starts reading, into a snapshot, every resource of the
+// services the active checks need in cfg's region. finished receives each
+// service once its collection is over, and is closed when all are. KMS
+// (and KMSReferenced) come last of the services whose key uses the KMS
+// collector's second pass resolves: the second pass waits for them and
+// writes KMS data; the other services (ACM, CloudFront) are not waited for.
+func (x *run) collectRegion(ctx context.Context, cfg aws.Config, active []check.Check) (snap *snapshot.Snapshot, finished <-chan snapshot.Service) {
+	snap = snapshot.New(x.account, x.partition, cfg.Region)
 	needed := map[snapshot.Service]bool{}
+	// keyUsers are the services read with KMSReferenced by some check:
+	// those whose resources name keys.
+	keyUsers := map[snapshot.Service]bool{}
 	for _, c := range active {
 		for _, s := range c.Services {
 			needed[s] = true
 		}
-		if needed[snapshot.KMSReferenced] {
+		if slices.Contains(c.Services, snapshot.KMSReferenced) {
 			// Referenced keys are described by the KMS collector's second
 			// pass, after its own listing.
 			needed[snapshot.KMS] = true
+			for _, s := range c.Services {
+				keyUsers[s] = true
+			}
 		}
 	}
-	var wg sync.WaitGroup
+	out := make(chan snapshot.Service, len(x.Collectors)+2)
+	var all, keyed sync.WaitGroup
 	var second []collect.ReferenceDescriber
 	for _, col := range x.Collectors {
-		if !needed[col.Service()] {
+		svc := col.Service()
+		if !needed[svc] {
 			continue
 		}
 		if rd, ok := col.(collect.ReferenceDescriber); ok {
 			second = append(second, rd)
 		}
-		wg.Add(1)
+		waitedFor := keyUsers[svc] || svc == snapshot.KMS
+		all.Add(1)
+		if waitedFor {
+			keyed.Add(1)
+		}
 		go func(col collect.Collector) {
-			defer wg.Done()
+			defer func() {
+				if svc != snapshot.KMS {
+					out <- svc // KMS is done after the second pass
+				}
+				if waitedFor {
+					keyed.Done()
+				}
+				all.Done()
+			}()
 			// A collector's bug fails its service's scopes, not the run.
-			defer recoverInto(snap, col.Service())
+			defer recoverInto(snap, svc)
 			// Collectors write disjoint parts of the snapshot; what they
 			// share (Collected, Errors, key uses) the snapshot guards.
 			// Every resource is read (the zero Scope).
 			col.Collect(ctx, cfg, snap, collect.Scope{})
 		}(col)
 	}
-	wg.Wait()
-	for _, rd := range second {
-		func() {
-			defer recoverInto(snap, snapshot.KMSReferenced)
-			rd.DescribeReferenced(ctx, cfg, snap)
-		}()
-	}
-	return snap
+	go func() {
+		keyed.Wait()
+		for _, rd := range second {
+			func() {
+				defer recoverInto(snap, snapshot.KMSReferenced)
+				rd.DescribeReferenced(ctx, cfg, snap)
+			}()
+		}
+		out <- snapshot.KMS
+		out <- snapshot.KMSReferenced
+		all.Wait()
+		close(out)
+	}()
+	return snap, out
 }
 
 // identity is the audited account, once known: a Lambda container's
@@ -380,8 +438,8 @@ func checkScope(snap *snapshot.Snapshot, c check.Check, restricted bool) Scope {
 	for _, s := range c.Services {
 		if !snap.Complete(s) {
 			scope.Complete = false
-			scope.Errors = append(scope.Errors, snap.Errors[s]...)
-			if !snap.Collected[s] {
+			scope.Errors = append(scope.Errors, snap.ErrorsOf(s)...)
+			if !snap.WasCollected(s) {
 				scope.Errors = append(scope.Errors, snapshot.CollectionError{Service: s, Region: snap.Region, Code: "NotCollected", Message: "no collector for this service"})
 			}
 		}

@@ -147,7 +147,24 @@ func New(account, partition, region string) *Snapshot {
 
 // Complete reports whether svc was collected here without any error.
 func (s *Snapshot) Complete(svc Service) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.Collected[svc] && len(s.Errors[svc]) == 0
+}
+
+// ErrorsOf returns a copy of svc's collection errors (other collectors may
+// still be writing theirs).
+func (s *Snapshot) ErrorsOf(svc Service) []CollectionError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]CollectionError(nil), s.Errors[svc]...)
+}
+
+// WasCollected reports whether svc's collector ran here.
+func (s *Snapshot) WasCollected(svc Service) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Collected[svc]
 }
 
 // CollectionError is one failed AWS call during collection.
