@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -599,6 +600,59 @@ func TestCheckWithNoResourcesLeftArchivesAll(t *testing.T) {
 	for _, id := range want {
 		if held[id].RecordState != types.RecordStateArchived {
 			t.Errorf("%s is %s, want ARCHIVED", id, held[id].RecordState)
+		}
+	}
+}
+
+// waitingCollector holds its collection back until ready says so (or a
+// timeout passes, noted in timedOut).
+type waitingCollector struct {
+	collect.Collector
+	ready    func() bool
+	timedOut *atomic.Bool
+}
+
+func (w waitingCollector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.Snapshot, scope collect.Scope) {
+	deadline := time.Now().Add(20 * time.Second)
+	for !w.ready() {
+		if time.Now().After(deadline) {
+			w.timedOut.Store(true)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	w.Collector.Collect(ctx, cfg, snap, scope)
+}
+
+// TestChecksStartBeforeTheSlowestCollectorEnds: a check is evaluated as
+// soon as the services it reads are collected. ACM's collection is held
+// back until another check's stored records have been read (a DynamoDB
+// Query, made when a check's evaluation starts): if evaluation waited for
+// every collector, that would never happen.
+func TestChecksStartBeforeTheSlowestCollectorEnds(t *testing.T) {
+	a := newLifecycleAccount(t)
+	a.run(t, `{}`) // the finding state is fresh after this: checks read it one by one
+	r, counter := newRunner(t, a.srv, a.endpoint)
+	var timedOut atomic.Bool
+	for i, c := range r.Collectors {
+		if c.Service() == snapshot.ACM {
+			r.Collectors[i] = waitingCollector{Collector: c, timedOut: &timedOut,
+				ready: func() bool { return counter.Count("DynamoDB", "Query") > 0 }}
+		}
+	}
+	s, err := r.Handle(context.Background(), []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if timedOut.Load() {
+		t.Error("no check was evaluated while ACM was still being collected")
+	}
+	if len(s.FailedScopes) != 0 || s.Lifecycle.Unchanged == 0 || s.Lifecycle.Archived != 0 {
+		t.Errorf("failed scopes %+v, lifecycle %+v", s.FailedScopes, s.Lifecycle)
+	}
+	for _, c := range s.Checks {
+		if strings.HasPrefix(c, "acm.") && len(s.Counts[c]) == 0 {
+			t.Errorf("%s made no finding after its collector was held back", c)
 		}
 	}
 }
