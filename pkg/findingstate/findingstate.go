@@ -109,11 +109,7 @@ const (
 // each check has its own reconciliation marker, so that a run of some
 // checks never vouches for the others.
 func (s *Store) Scope(ctx context.Context, cfg aws.Config, account, region string, checks []string) (Freshness, error) {
-	ids := make([]string, len(checks))
-	for i, c := range checks {
-		ids[i] = markerID + "#" + c
-	}
-	items, err := s.getItems(ctx, cfg, account, region, ids)
+	items, err := s.getItems(ctx, cfg, account, region, markerIDs(checks))
 	if err != nil {
 		return "", err
 	}
@@ -131,6 +127,15 @@ func (s *Store) Scope(ctx context.Context, cfg aws.Config, account, region strin
 		}
 	}
 	return Fresh, nil
+}
+
+// markerIDs are the Ids of the checks' reconciliation markers.
+func markerIDs(checks []string) []string {
+	ids := make([]string, len(checks))
+	for i, c := range checks {
+		ids[i] = markerID + "#" + c
+	}
+	return ids
 }
 
 // Invalidate marks the checks stale, so that the next run reads Security
@@ -443,11 +448,7 @@ func ignoreConditionFailed(err error) error {
 // stale, and the next run reconciles them from Security Hub instead of
 // planning from records that miss what was imported.
 func (s *Store) Suspend(ctx context.Context, cfg aws.Config, account, region string, checks []string) (Markers, error) {
-	ids := make([]string, len(checks))
-	for i, c := range checks {
-		ids[i] = markerID + "#" + c
-	}
-	items, err := s.getItems(ctx, cfg, account, region, ids)
+	items, err := s.getItems(ctx, cfg, account, region, markerIDs(checks))
 	if err != nil {
 		return nil, err
 	}

@@ -182,21 +182,11 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 	}
 	m := pl.merger(records, now, observedAt)
 	plan := Plan{Changes: make([]Change, 0, len(observed))}
-	// One observation per Id, the last one winning, before any decision.
-	last := make(map[string]int, len(observed))
-	var order []string
-	for i, f := range observed {
-		id := aws.ToString(f.Id)
-		if _, dup := last[id]; dup {
-			plan.Duplicates = append(plan.Duplicates, id)
-		} else {
-			order = append(order, id)
-		}
-		last[id] = i
-	}
-	for _, id := range order {
-		m.markObserved(id)
-		out := m.observe(observed[last[id]])
+	var unique []types.AwsSecurityFinding
+	unique, plan.Duplicates = lastOfEach(observed)
+	for _, f := range unique {
+		m.markObserved(aws.ToString(f.Id))
+		out := m.observe(f)
 		switch {
 		case out.Superseded != nil:
 			plan.Superseded = append(plan.Superseded, *out.Superseded)
@@ -227,6 +217,23 @@ func (pl Planner) Plan(stored, observed []types.AwsSecurityFinding, archivable f
 		}
 	}
 	return plan
+}
+
+// lastOfEach keeps one observation per Id, the last one, in the order Ids
+// first appear, and lists the Ids observed more than once.
+func lastOfEach(observed []types.AwsSecurityFinding) (unique []types.AwsSecurityFinding, duplicates []string) {
+	at := make(map[string]int, len(observed))
+	for _, f := range observed {
+		id := aws.ToString(f.Id)
+		if i, dup := at[id]; dup {
+			duplicates = append(duplicates, id)
+			unique[i] = f
+			continue
+		}
+		at[id] = len(unique)
+		unique = append(unique, f)
+	}
+	return unique, duplicates
 }
 
 // merger decides a publish finding by finding, against the stored records

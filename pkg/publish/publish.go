@@ -240,21 +240,11 @@ func (p Publisher) Publish(ctx context.Context, cfg aws.Config, req Request) Rep
 	findings := req.Findings
 	req.Findings = nil
 	s := p.Begin(ctx, cfg, req)
-	last := make(map[string]int, len(findings))
-	var order, duplicates []string
-	for i, f := range findings {
-		id := aws.ToString(f.Id)
-		if _, dup := last[id]; dup {
-			duplicates = append(duplicates, id)
-		} else {
-			order = append(order, id)
-		}
-		last[id] = i
-	}
-	actions := make(map[string]Action, len(order))
-	for _, id := range order {
-		if a := s.Add(findings[last[id]]); a != "" {
-			actions[id] = a
+	unique, duplicates := lastOfEach(findings)
+	actions := make(map[string]Action, len(unique))
+	for _, f := range unique {
+		if a := s.Add(f); a != "" {
+			actions[aws.ToString(f.Id)] = a
 		}
 	}
 	rep := s.Finish()
