@@ -62,6 +62,13 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 	if err != nil {
 		return nil, err
 	}
+	return r.Run(ctx, req)
+}
+
+// Run runs a request already validated by pkg/trigger (the organization
+// worker builds one per queued scope, keeping its trigger kind). Errors are
+// as for Handle.
+func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error) {
 	if len(req.Resources) > 0 {
 		targets := make([]resource.Target, len(req.Resources))
 		for i, ref := range req.Resources {
