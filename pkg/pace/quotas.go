@@ -90,6 +90,8 @@ var (
 	ec2DescribeVolumesUnpaged    = Bucket{"EC2:DescribeVolumes(unfiltered,unpaginated)", 10, 50, "EC2 developer guide, request throttling: unfiltered and unpaginated non-mutating actions, bucket 50, refill 10/s"}
 	ec2GetEbsEncryptionByDefault = Bucket{"EC2:GetEbsEncryptionByDefault", 20, 100, "EC2 developer guide, request throttling: non-mutating actions, bucket 100, refill 20/s"}
 	ec2GetEbsDefaultKmsKeyID     = Bucket{"EC2:GetEbsDefaultKmsKeyId", 20, 100, "EC2 developer guide, request throttling: non-mutating actions, bucket 100, refill 20/s"}
+	// Once a run, before any region is read (pkg/regions).
+	ec2DescribeRegions = Bucket{"EC2:DescribeRegions", 20, 100, "EC2 developer guide, request throttling: non-mutating actions, bucket 100, refill 20/s"}
 
 	// STS: 600 requests a second per account and region, shared by
 	// AssumeRole, GetCallerIdentity, GetSessionToken and the other
@@ -115,6 +117,7 @@ var table = map[Op]*Bucket{
 	{"EC2", "DescribeVolumes"}:           &ec2DescribeVolumes,
 	{"EC2", "GetEbsEncryptionByDefault"}: &ec2GetEbsEncryptionByDefault,
 	{"EC2", "GetEbsDefaultKmsKeyId"}:     &ec2GetEbsDefaultKmsKeyID,
+	{"EC2", "DescribeRegions"}:           &ec2DescribeRegions,
 
 	{"STS", "GetCallerIdentity"}: &stsAll,
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/collect/rdscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/secretscollect"
 	"github.com/posture-auditor/posture-auditor/pkg/pace"
+	"github.com/posture-auditor/posture-auditor/pkg/regions"
 )
 
 // TestScaled: rate = fraction × quota, burst = max(1, floor(fraction ×
@@ -139,7 +140,7 @@ func TestSharedQuotasShareOneBucket(t *testing.T) {
 	distinct := [][2]string{
 		{"KMS", "DescribeKey"}, {"KMS", "GetKeyRotationStatus"}, {"KMS", "ListKeys"}, {"KMS", "ListAliases"},
 		{"ACM", "ListCertificates"}, {"ACM", "DescribeCertificate"},
-		{"EC2", "DescribeVolumes"}, {"EC2", "GetEbsEncryptionByDefault"}, {"EC2", "GetEbsDefaultKmsKeyId"},
+		{"EC2", "DescribeVolumes"}, {"EC2", "GetEbsEncryptionByDefault"}, {"EC2", "GetEbsDefaultKmsKeyId"}, {"EC2", "DescribeRegions"},
 		{"Secrets Manager", "ListSecrets"}, {"CloudTrail", "DescribeTrails"}, {"RDS", "DescribeDBInstances"}, {"STS", "GetCallerIdentity"},
 	}
 	seen := map[string][2]string{}
@@ -177,7 +178,7 @@ func TestEveryCollectorOperationIsClassified(t *testing.T) {
 		acmcollect.Operations, cloudfrontcollect.Operations, cloudtrailcollect.Operations,
 		cloudtrailcollect.TrailOperations, cloudtrailcollect.AccountOperations, ebscollect.Operations,
 		ecrcollect.Operations, kmscollect.Operations, kmscollect.ReferencedOperations, rdscollect.Operations,
-		secretscollect.Operations, {"sts:GetCallerIdentity"},
+		secretscollect.Operations, regions.Operations, {"sts:GetCallerIdentity"},
 	}
 	n := 0
 	for _, list := range lists {
@@ -213,7 +214,7 @@ func allOperations() []string {
 		"ListCertificates", "DescribeCertificate", "ListSecrets",
 		"DescribeTrails", "GetTrailStatus", "GetEventSelectors",
 		"DescribeDBInstances", "DescribeDBClusters", "DescribeDBSnapshots", "DescribeDBClusterSnapshots",
-		"DescribeVolumes", "GetEbsEncryptionByDefault", "GetEbsDefaultKmsKeyId",
+		"DescribeVolumes", "GetEbsEncryptionByDefault", "GetEbsDefaultKmsKeyId", "DescribeRegions",
 		"DescribeRepositories", "ListDistributions", "GetDistribution", "GetResponseHeadersPolicy",
 		"GetCallerIdentity",
 	}

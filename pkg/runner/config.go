@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/findingstate"
 	"github.com/posture-auditor/posture-auditor/pkg/pace"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
 
@@ -43,7 +45,9 @@ func Collectors() []collect.Collector {
 }
 
 // FromEnvironment builds a Runner from the Lambda's environment:
-// AUDIT_REGIONS (comma-separated, default AWS_REGION), HOME_REGION (default
+// AUDIT_REGIONS (comma-separated, or "all": every region enabled for the
+// account, discovered at each run; default AWS_REGION), EXCLUDED_REGIONS
+// (comma-separated, left out of "all"), HOME_REGION (default
 // AWS_REGION), QUOTA_FRACTION (the share of AWS's request quotas a run
 // paces its calls at, default 0.9), plus the SDK's own variables
 // (AWS_REGION, credentials, AWS_ENDPOINT_URL).
@@ -63,12 +67,9 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	regions := splitList(os.Getenv("AUDIT_REGIONS"))
-	if len(regions) == 0 {
-		regions = []string{cfg.Region}
-	}
-	if _, err := trigger.ValidateRegions(regions); err != nil {
-		return nil, fmt.Errorf("AUDIT_REGIONS: %w", err)
+	audit, err := auditRegions(os.Getenv("AUDIT_REGIONS"), os.Getenv("EXCLUDED_REGIONS"), cfg.Region)
+	if err != nil {
+		return nil, err
 	}
 	home := os.Getenv("HOME_REGION")
 	if home == "" {
@@ -82,16 +83,47 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{
-		AWS:         cfg,
-		Counter:     counter,
-		Regions:     regions,
-		HomeRegion:  home,
-		Collectors:  Collectors(),
-		Publisher:   publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region)},
-		ToolVersion: Version,
-		Getenv:      os.Getenv,
-		Now:         time.Now,
+		AWS:             cfg,
+		Counter:         counter,
+		Regions:         audit.Named,
+		AllRegions:      audit.All,
+		ExcludedRegions: audit.Excluded,
+		HomeRegion:      home,
+		Collectors:      Collectors(),
+		Publisher:       publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region)},
+		ToolVersion:     Version,
+		Getenv:          os.Getenv,
+		Now:             time.Now,
 	}, nil
+}
+
+// auditRegions reads AUDIT_REGIONS and EXCLUDED_REGIONS: "all" alone, or
+// region names (empty: fallback, the function's region); exclusions only
+// narrow "all", so with a list of names they are refused rather than
+// silently applied to one and not the other.
+func auditRegions(audit, excluded, fallback string) (regions.Request, error) {
+	names := splitList(audit)
+	excl, err := trigger.ValidateRegions(splitList(excluded))
+	if err != nil {
+		return regions.Request{}, fmt.Errorf("EXCLUDED_REGIONS: %w", err)
+	}
+	if slices.Contains(names, regions.All) {
+		if len(names) != 1 {
+			return regions.Request{}, fmt.Errorf("AUDIT_REGIONS: %q must stand alone (every enabled region), not among region names: %q", regions.All, audit)
+		}
+		return regions.Request{All: true, Excluded: excl}, nil
+	}
+	if len(excl) > 0 {
+		return regions.Request{}, fmt.Errorf("EXCLUDED_REGIONS applies only to AUDIT_REGIONS=%s; with a list of regions (%q), leave the excluded ones out of it", regions.All, audit)
+	}
+	if len(names) == 0 {
+		names = []string{fallback}
+	}
+	named, err := trigger.ValidateRegions(names)
+	if err != nil {
+		return regions.Request{}, fmt.Errorf("AUDIT_REGIONS: %w", err)
+	}
+	return regions.Request{Named: named}, nil
 }
 
 func splitList(s string) []string {

@@ -80,7 +80,7 @@ func (r *Runner) Recheck(ctx context.Context, req RecheckRequest) (*Summary, err
 			return nil, fmt.Errorf("unknown resource kind %q", t.Ref.Kind)
 		}
 	}
-	if len(r.Regions) == 0 {
+	if len(r.Regions) == 0 && !r.AllRegions {
 		return nil, fmt.Errorf("no regions configured: set AUDIT_REGIONS")
 	}
 	home := r.home(r.Regions)
@@ -118,10 +118,6 @@ type target struct {
 }
 
 func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary {
-	audited := map[string]bool{}
-	for _, reg := range x.Regions {
-		audited[reg] = true
-	}
 	var results []*TargetResult
 	byRegion := map[string][]*target{}
 	seen := map[string]*target{}
@@ -143,8 +139,8 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 		case ref.Partition != x.partition:
 			res.Outcome, res.Reason = Skipped, fmt.Sprintf("is in partition %s; this deployment runs in %s", ref.Partition, x.partition)
 			return nil, res
-		case !audited[region]:
-			res.Outcome, res.Reason = Skipped, fmt.Sprintf("region %s is not audited by this deployment (AUDIT_REGIONS: %s)", region, strings.Join(x.Regions, ","))
+		case x.notRechecked(region) != "":
+			res.Outcome, res.Reason = Skipped, x.notRechecked(region)
 			return nil, res
 		}
 		t := &target{ref: ref, checks: map[string]bool{}, via: via, result: res}

@@ -34,8 +34,12 @@ type Runner struct {
 	// AWS is the base config; per-region copies are made from it.
 	AWS     aws.Config
 	Counter *awsconfig.CallCounter
-	// Regions are the configured regions of a full sweep.
-	Regions []string
+	// Regions are the configured regions of a full sweep, unless
+	// AllRegions: every region enabled for the account, discovered at each
+	// run (ec2:DescribeRegions), except ExcludedRegions.
+	Regions         []string
+	AllRegions      bool
+	ExcludedRegions []string
 	// HomeRegion is where global services (CloudFront) are read and their
 	// findings imported.
 	HomeRegion  string
@@ -85,32 +89,40 @@ func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error)
 	if err != nil {
 		return nil, fmt.Errorf("invalid thresholds: %w", err)
 	}
-	regions := req.Regions
-	if len(regions) == 0 {
-		regions = r.Regions
-	}
-	if len(regions) == 0 {
+	asked := r.regionRequest(req)
+	if !asked.All && len(asked.Named) == 0 {
 		return nil, fmt.Errorf("no regions to audit: configure AUDIT_REGIONS or pass \"regions\"")
 	}
 
 	callsBefore := r.Counter.Snapshot()
-	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, r.home(regions)))
+	home := r.home(asked.Named)
+	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, home))
 	if err != nil {
 		return nil, fmt.Errorf("identify the audited account: %w", err)
+	}
+	// Which regions: a discovery that fails ends the run here, before
+	// anything is read, published or archived.
+	regions, err := r.selectRegions(ctx, awsconfig.ForRegion(r.AWS, home), partition, asked)
+	if err != nil {
+		return nil, err
 	}
 
 	run := &run{
 		Runner: r, req: req, checks: checks, params: params,
-		account: account, partition: partition, regions: regions, home: r.home(regions), started: r.now(),
+		account: account, partition: partition, regions: regions.Audit, notEnabled: regions.NotEnabled, home: home, started: r.now(),
 		callsBefore: callsBefore,
 	}
 	return run.execute(ctx), nil
 }
 
-// home is the configured home region, or the first audited region.
+// home is the configured home region, or the first audited region, or
+// (all regions, none named) the config's own.
 func (r *Runner) home(regions []string) string {
 	if r.HomeRegion != "" {
 		return r.HomeRegion
+	}
+	if len(regions) == 0 {
+		return r.AWS.Region
 	}
 	return regions[0]
 }
@@ -129,6 +141,9 @@ type run struct {
 	callsBefore []awsconfig.CallCount
 	// heap samples the run's heap at its high points.
 	heap memlimit.Gauge
+	// notEnabled are regions asked for by name that the account has not
+	// enabled: reported, never read.
+	notEnabled []string
 }
 
 // regionResult is what one region produced.

@@ -146,6 +146,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report, rows 
 			s.Notices = append(s.Notices, fmt.Sprintf("%s: %d stored findings not observed were kept active, not archived, because their scope did not complete or was not scanned whole (see failedScopes)", rep.Region, rep.Kept))
 		}
 	}
+	x.reportNotEnabled(s)
 	if s.Findings, s.FindingsOmitted = rows.rows(); s.FindingsOmitted > 0 {
 		s.Notices = append(s.Notices, fmt.Sprintf("%d findings (PASSED, then NOT_AVAILABLE ones first) are left out of this reply to keep it under Lambda's 6 MB response limit; counts and Security Hub hold them all", s.FindingsOmitted))
 	}

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
 )
@@ -27,10 +29,13 @@ const (
 )
 
 // Request is a validated run request. Empty Regions means the configured
-// regions; empty Checks means all checks.
+// regions, unless AllRegions; empty Checks means all checks.
 type Request struct {
-	Kind       Kind                   `json:"kind"`
-	Regions    []string               `json:"regions,omitempty"`
+	Kind    Kind     `json:"kind"`
+	Regions []string `json:"regions,omitempty"`
+	// AllRegions asks for every region enabled for the account, less the
+	// deployment's EXCLUDED_REGIONS (the payload's "regions": ["all"]).
+	AllRegions bool                   `json:"allRegions,omitempty"`
 	Checks     []string               `json:"checks,omitempty"`
 	DryRun     bool                   `json:"dryRun"`
 	Thresholds map[string]check.Value `json:"thresholds,omitempty"`
@@ -122,11 +127,18 @@ func parseOnDemand(raw []byte) (Request, error) {
 	if p.Checks != nil && len(p.Checks) == 0 {
 		return Request{}, fmt.Errorf("invalid on-demand payload: \"checks\" is empty; omit it to run every check")
 	}
-	regions, err := ValidateRegions(p.Regions)
-	if err != nil {
-		return Request{}, fmt.Errorf("invalid on-demand payload: %w", err)
+	if slices.Contains(p.Regions, regions.All) {
+		if len(p.Regions) != 1 {
+			return Request{}, fmt.Errorf("invalid on-demand payload: %q must be the only entry of \"regions\" (every enabled region), not combined with region names", regions.All)
+		}
+		req.AllRegions = true
+	} else {
+		named, err := ValidateRegions(p.Regions)
+		if err != nil {
+			return Request{}, fmt.Errorf("invalid on-demand payload: %w", err)
+		}
+		req.Regions = named
 	}
-	req.Regions = regions
 	if _, err := registry.Select(p.Checks); err != nil {
 		return Request{}, fmt.Errorf("invalid on-demand payload: %w", err)
 	}

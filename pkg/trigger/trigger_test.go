@@ -28,6 +28,9 @@ func TestParseAccepts(t *testing.T) {
 		{"sample payload", string(ondemand), Request{Kind: OnDemand, Regions: []string{"us-east-1"}, Checks: []string{"kms.rotation"}}},
 		{"full payload", `{"regions":["us-east-1","eu-west-1","us-east-1"],"checks":["kms.rotation"],"dryRun":true,"thresholds":{"kmsMaxRotationPeriodDays":180}}`,
 			Request{Kind: OnDemand, Regions: []string{"us-east-1", "eu-west-1"}, Checks: []string{"kms.rotation"}, DryRun: true, Thresholds: map[string]check.Value{"kmsMaxRotationPeriodDays": check.Number(180)}}},
+		{"every enabled region", `{"regions":["all"]}`, Request{Kind: OnDemand, AllRegions: true}},
+		{"every enabled region, dry run of one check", `{"regions":["all"],"checks":["kms.rotation"],"dryRun":true}`,
+			Request{Kind: OnDemand, AllRegions: true, Checks: []string{"kms.rotation"}, DryRun: true}},
 		{"gov and china regions are well formed", `{"regions":["us-gov-west-1","cn-north-1","ap-southeast-5"]}`, Request{Kind: OnDemand, Regions: []string{"us-gov-west-1", "cn-north-1", "ap-southeast-5"}}},
 	}
 	for _, tt := range tests {
@@ -58,6 +61,11 @@ func TestParseRejects(t *testing.T) {
 		{"threshold wrong type", `{"thresholds":{"kmsMaxRotationPeriodDays":true}}`, `field "thresholds" must be an object of whole numbers or choice names, not a JSON bool`},
 		{"threshold fraction", `{"thresholds":{"kmsMaxRotationPeriodDays":90.5}}`, `must be an object of whole numbers or choice names, not a JSON number 90.5`},
 		{"empty regions", `{"regions":[]}`, `"regions" is empty`},
+		{"all with a region", `{"regions":["us-east-1","all"]}`, `"all" must be the only entry of "regions"`},
+		{"all twice", `{"regions":["all","all"]}`, `"all" must be the only entry of "regions"`},
+		{"all in capitals", `{"regions":["ALL"]}`, `malformed region "ALL"`},
+		{"all padded", `{"regions":[" all"]}`, `malformed region " all"`},
+		{"all with resources", `{"regions":["all"],"resources":["arn:aws:kms:us-east-1:123456789012:key/a"]}`, `"regions" and "resources" cannot be combined`},
 		{"thresholds in a published run", `{"thresholds":{"kmsMaxRotationPeriodDays":2560}}`, `"thresholds" can only be overridden in a dry run`},
 		{"thresholds with dryRun false", `{"dryRun":false,"thresholds":{"acmExpiryDays":1}}`, `"thresholds" can only be overridden in a dry run`},
 		{"empty checks", `{"checks":[]}`, `"checks" is empty`},
@@ -80,7 +88,7 @@ func TestParseRejects(t *testing.T) {
 // and known checks, or is rejected with an error; it never panics.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{"", "{}", `{"regions":["us-east-1"],"checks":["kms.rotation"],"dryRun":false}`,
-		`{"detail-type":"Scheduled Event"}`, `{"thresholds":{"a":1}}`, `[1,2]`, `{"regions":[""]}`,
+		`{"detail-type":"Scheduled Event"}`, `{"thresholds":{"a":1}}`, `[1,2]`, `{"regions":[""]}`, `{"regions":["all"]}`, `{"regions":["all","us-east-1"]}`,
 		`{"resources":["arn:aws:kms:us-east-1:123456789012:key/a","arn:aws:cloudfront::123456789012:distribution/D"],"checks":["kms.rotation"]}`,
 		`{"resources":["arn:aws:s3:::bucket"]}`, `{"resources":[]}`, `{"resources":"arn:aws:kms:us-east-1:123456789012:key/a"}`} {
 		f.Add([]byte(s))
@@ -97,6 +105,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if req.Kind != OnDemand && req.Kind != Schedule {
 			t.Fatalf("unknown kind %q", req.Kind)
+		}
+		if req.AllRegions && (len(req.Regions) > 0 || len(req.Resources) > 0) {
+			t.Fatalf("accepted all regions with regions %v and %d resources", req.Regions, len(req.Resources))
 		}
 		if len(req.Resources) > MaxResources || (len(req.Resources) > 0 && len(req.Regions) > 0) {
 			t.Fatalf("accepted %d resources with regions %v", len(req.Resources), req.Regions)

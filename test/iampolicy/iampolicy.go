@@ -75,15 +75,16 @@ func (t *Template) ResourcesOfType(typ string) []string {
 }
 
 // Actions returns the sorted, de-duplicated IAM actions that the inline policy
-// documents in a function's Policies allow (Effect Allow; SAM policy templates
-// and managed policy names are not inline statements and are skipped).
+// documents in a SAM function's Policies, or an AWS::IAM::Role's inline
+// Policies (PolicyDocument), allow (Effect Allow; SAM policy templates and
+// managed policy names are not inline statements and are skipped).
 func (t *Template) Actions(logicalID string) ([]string, error) {
 	typ, props, err := t.Resource(logicalID)
 	if err != nil {
 		return nil, err
 	}
-	if typ != "AWS::Serverless::Function" {
-		return nil, fmt.Errorf("%s: %s is a %s, not an AWS::Serverless::Function", t.Path, logicalID, typ)
+	if typ != "AWS::Serverless::Function" && typ != "AWS::IAM::Role" {
+		return nil, fmt.Errorf("%s: %s is a %s, not an AWS::Serverless::Function or AWS::IAM::Role", t.Path, logicalID, typ)
 	}
 	var policies []any
 	switch p := props["Policies"].(type) {
@@ -98,6 +99,12 @@ func (t *Template) Actions(logicalID string) ([]string, error) {
 		doc, ok := p.(map[string]any)
 		if !ok {
 			continue // a managed policy name or ARN
+		}
+		if typ == "AWS::IAM::Role" {
+			// An inline policy of a role: {PolicyName, PolicyDocument}.
+			if doc, ok = doc["PolicyDocument"].(map[string]any); !ok {
+				return nil, fmt.Errorf("%s: %s Policies[%d] has no PolicyDocument mapping", t.Path, logicalID, i)
+			}
 		}
 		stmts, ok := doc["Statement"]
 		if !ok {

@@ -68,6 +68,32 @@ Resources:
       EventPattern: '{"source":["aws.kms"],"detail-type":["KMS CMK Rotation"]}'
   Queue:
     Type: AWS::SQS::Queue
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: arn:aws:iam::111122223333:role/worker}
+            Action: sts:AssumeRole
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+      Policies:
+        - PolicyName: read
+          PolicyDocument:
+            Version: "2012-10-17"
+            Statement:
+              - Effect: Allow
+                Action: [ec2:DescribeRegions, kms:ListKeys]
+                Resource: "*"
+              - Effect: Deny
+                Action: kms:Decrypt
+                Resource: "*"
+        - PolicyName: import
+          PolicyDocument:
+            Statement:
+              Effect: Allow
+              Action: securityhub:BatchImportFindings
+              Resource: "*"
 `
 
 func parseSample(t *testing.T) *Template {
@@ -97,6 +123,25 @@ func TestActionsSinglePolicyAndStatementMapping(t *testing.T) {
 	}
 	if want := []string{"ec2:DescribeVolumes"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Actions(Other) = %v, want %v", got, want)
+	}
+}
+
+// TestActionsOfARole: a role's inline policies count (Allow only), its
+// trust policy and managed policies do not.
+func TestActionsOfARole(t *testing.T) {
+	got, err := parseSample(t).Actions("Role")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ec2:DescribeRegions", "kms:ListKeys", "securityhub:BatchImportFindings"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Actions(Role) = %v, want %v", got, want)
+	}
+	bad, err := Parse("bad.yaml", []byte("Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      Policies:\n        - PolicyName: p\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.Actions("R"); err == nil || !strings.Contains(err.Error(), "PolicyDocument") {
+		t.Errorf("a role policy without a document: %v", err)
 	}
 }
 

@@ -13,8 +13,8 @@ const ec2Namespace = "http://ec2.amazonaws.com/doc/2016-11-15/"
 // serveEC2 answers the EC2 query protocol: DescribeVolumes (MaxResults 5 to
 // 500, larger values capped at 500 as AWS does; without MaxResults every
 // volume in one answer, counted against the unpaginated quota; VolumeId.N,
-// where a missing volume fails the call), GetEbsEncryptionByDefault and
-// GetEbsDefaultKmsKeyId.
+// where a missing volume fails the call), GetEbsEncryptionByDefault,
+// GetEbsDefaultKmsKeyId and DescribeRegions (the account's regions).
 func serveEC2(q *req) {
 	a := q.s.Data
 	open := func(b *xb) {
@@ -83,6 +83,16 @@ func serveEC2(q *req) {
 		var b xb
 		open(&b)
 		b.bool("ebsEncryptionByDefault", on).el("sseType", "sse-ebs").close(q.op + "Response")
+		q.xml(b.String())
+	case "DescribeRegions":
+		// The account's regions, every one enabled (AllRegions false).
+		var b xb
+		open(&b)
+		b.open("regionInfo")
+		for _, r := range a.Regions {
+			b.open("item").el("regionName", r).el("regionEndpoint", "ec2."+r+".amazonaws.com").el("optInStatus", "opt-in-not-required").close("item")
+		}
+		b.close("regionInfo").close(q.op + "Response")
 		q.xml(b.String())
 	case "GetEbsDefaultKmsKeyId":
 		_, key := a.EBSDefaults(q.region)

@@ -158,6 +158,9 @@ type Call struct {
 // from the generated data. Each formula is the call's inherent cost:
 //
 //   - sts:GetCallerIdentity: 1 (the account must be known).
+//   - ec2:DescribeRegions: 1 in the home region (which regions the
+//     account has enabled: "all", and named regions checked before they
+//     are read).
 //   - kms:ListKeys ceil(keys/1000); kms:ListAliases ceil(aliases/100)
 //     (AWS managed keys are told apart by their alias/aws/* alias).
 //   - kms:DescribeKey: one per customer key (state, spec, origin are only
@@ -192,6 +195,7 @@ func (a *Account) MinimumCalls() map[Call]int {
 		}
 	}
 	add(a.Home, "sts", "GetCallerIdentity", 1)
+	add(a.Home, "ec2", "DescribeRegions", 1)
 	for _, region := range a.Regions {
 		add(region, "kms", "ListKeys", ceil(a.KeyCount(), 1000))
 		add(region, "kms", "ListAliases", ceil(len(a.Aliases(region)), 100))

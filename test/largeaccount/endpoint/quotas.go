@@ -52,6 +52,7 @@ var Quotas = map[string]Quota{
 	"ec2:DescribeVolumes#unpaginated": {"ec2:DescribeVolumes#unpaginated", 10, 50, "EC2 API throttling: unfiltered and unpaginated 10/s, bucket 50"},
 	"ec2:GetEbsEncryptionByDefault":   {"ec2:GetEbsEncryptionByDefault", 20, 100, "EC2 API throttling: non-mutating 20/s, bucket 100"},
 	"ec2:GetEbsDefaultKmsKeyId":       {"ec2:GetEbsDefaultKmsKeyId", 20, 100, "EC2 API throttling: non-mutating 20/s, bucket 100"},
+	"ec2:DescribeRegions":             {"ec2:DescribeRegions", 20, 100, "EC2 API throttling: non-mutating 20/s, bucket 100"},
 	// The ECR quotas page lists no rate for DescribeRepositories.
 	"ecr:DescribeRepositories": {"ecr:DescribeRepositories", 20, 20, "not published by AWS: assumed 20/s"},
 	// CloudFront publishes no control-plane request rate (its quotas page
