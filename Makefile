@@ -4,7 +4,7 @@ GO       ?= go
 GOFLAGS  ?=
 FUZZTIME ?= 20s
 
-.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction clean docs bench-large
+.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction build-PlannerFunction build-WorkerFunction clean docs bench-large
 
 demo:
 	$(GO) run ./test/demo
@@ -30,13 +30,15 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./pkg/... ./test/integration
 
 # The parsers of outside input: the Lambda event, KMS key references,
-# Secrets Manager rotation schedules, EventBridge events and resource ARNs.
+# Secrets Manager rotation schedules, EventBridge events, resource ARNs and
+# the organization queue's messages.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/trigger
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/keyref
 	$(GO) test -run '^$$' -fuzz FuzzRotationDue -fuzztime $(FUZZTIME) ./pkg/checks/secretschecks
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./pkg/awsevent
 	$(GO) test -run '^$$' -fuzz FuzzFromARN -fuzztime $(FUZZTIME) ./pkg/resource
+	$(GO) test -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME) ./pkg/org
 
 # One Lambda binary: $(call lambda-build,<output>,<package>).
 lambda-build = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags '-s -w' -o $(1) $(2)
@@ -45,6 +47,8 @@ lambda-build = GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.no
 build:
 	$(call lambda-build,bin/auditor/bootstrap,./functions/auditor)
 	$(call lambda-build,bin/events/bootstrap,./functions/events)
+	$(call lambda-build,bin/planner/bootstrap,./functions/planner)
+	$(call lambda-build,bin/worker/bootstrap,./functions/worker)
 
 # Called by `sam build` (BuildMethod: makefile) with ARTIFACTS_DIR set.
 build-AuditorFunction:
@@ -52,6 +56,12 @@ build-AuditorFunction:
 
 build-EventsFunction:
 	$(call lambda-build,$(ARTIFACTS_DIR)/bootstrap,./functions/events)
+
+build-PlannerFunction:
+	$(call lambda-build,$(ARTIFACTS_DIR)/bootstrap,./functions/planner)
+
+build-WorkerFunction:
+	$(call lambda-build,$(ARTIFACTS_DIR)/bootstrap,./functions/worker)
 
 clean:
 	rm -rf bin .aws-sam

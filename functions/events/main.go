@@ -16,6 +16,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/eventhandler"
 	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
+	"github.com/posture-auditor/posture-auditor/pkg/org"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 )
@@ -33,7 +34,8 @@ func main() {
 		os.Exit(1)
 	}
 	r.MemoryLimit = memlimit.Apply(os.Getenv)
-	handle := logs.Batches(eventhandler.Handler{Engine: r}.Handle)
+	// Organization mode: other accounts' resources go to the worker.
+	handle := logs.Batches(eventhandler.Handler{Engine: r, Members: org.ForwarderFromEnvironment(r, os.Getenv)}.Handle)
 	if runlog.InLambda(os.Getenv) {
 		lambda.Start(func(ctx context.Context, event json.RawMessage) (*eventhandler.Response, error) {
 			return eventhandler.Reply(handle(ctx, event))

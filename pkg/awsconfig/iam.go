@@ -16,8 +16,17 @@ var iamPrefix = map[string]string{
 	"STS":             "sts",
 }
 
+// batchActions are operations IAM authorises with another operation's
+// action: SQS's batch calls are allowed by the single call's action.
+var batchActions = map[Call]string{
+	{Service: "SQS", Operation: "SendMessageBatch"}: "sqs:SendMessage",
+}
+
 // IAMAction is the IAM action that authorises c, e.g. "kms:ListKeys".
 func (c Call) IAMAction() string {
+	if a, ok := batchActions[c]; ok {
+		return a
+	}
 	p, ok := iamPrefix[c.Service]
 	if !ok {
 		p = strings.ToLower(strings.ReplaceAll(c.Service, " ", ""))

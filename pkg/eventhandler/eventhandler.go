@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsevent"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
@@ -25,6 +26,32 @@ type Rechecker interface {
 // measures what its Result says.
 type Handler struct {
 	Engine Rechecker
+	// Members, when set (organization mode), takes the resources of other
+	// accounts of the organization: they are re-checked by the worker,
+	// through the member's role, in the member's Security Hub. Without
+	// it they are skipped (this deployment audits its own account).
+	Members Forwarder
+}
+
+// Forwarder hands re-checks of other accounts' resources on (org.Forwarder:
+// the organization queue, in the resource's scope's message group).
+type Forwarder interface {
+	// Account is this deployment's own account.
+	Account(ctx context.Context) (string, error)
+	// Forward queues the re-check of targets of other accounts; run names
+	// the events that asked (a retried batch queues nothing twice). It
+	// returns what became of each target, by Key.
+	Forward(ctx context.Context, targets []resource.Target, run string) map[string]Forwarded
+}
+
+// Forwarded is what Forward did with one target.
+type Forwarded struct {
+	// Queued: the worker will re-check it.
+	Queued bool
+	// Skipped says why it will not be re-checked (acknowledged).
+	Skipped string
+	// Error says why it could not be queued (its messages are retried).
+	Error string
 }
 
 // BatchItemFailure names a message SQS should deliver again.
@@ -42,6 +69,9 @@ type Result struct {
 	// Rechecked counts distinct resources re-checked (events about the
 	// same resource are coalesced).
 	Rechecked int `json:"rechecked"`
+	// Forwarded counts distinct resources of other accounts queued for
+	// the organization's worker.
+	Forwarded int `json:"forwarded,omitempty"`
 	// Summary is the re-check's summary (findings, lifecycle, calls).
 	Summary *runner.Summary `json:"summary,omitempty"`
 	// Error is why the re-check failed as a whole (the account could not
@@ -55,6 +85,8 @@ type Message struct {
 	Event string `json:"event,omitempty"`
 	// Resources are the keys of the resources it asked to re-check.
 	Resources []string `json:"resources,omitempty"`
+	// Forwarded are those queued for the organization's worker.
+	Forwarded []string `json:"forwarded,omitempty"`
 	// Skipped says why (part of) it was not acted on; such a message is
 	// acknowledged, never retried.
 	Skipped []string `json:"skipped,omitempty"`
@@ -137,12 +169,16 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 		}
 		res.Messages = append(res.Messages, msg)
 	}
+	retry := map[int]bool{}
+	if h.Members != nil && len(targets) > 0 {
+		targets = h.forward(ctx, msgs, res, targets, askedBy, retry)
+	}
 	res.Rechecked = len(targets)
 	if len(targets) == 0 {
+		markRetries(res, msgs, retry)
 		return res, nil
 	}
 
-	retry := map[int]bool{}
 	summary, err := h.Engine.Recheck(ctx, runner.RecheckRequest{Kind: trigger.Event, Targets: targets})
 	if err != nil {
 		// The account could not be identified (STS unreachable, expired
@@ -177,6 +213,12 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 			}
 		}
 	}
+	markRetries(res, msgs, retry)
+	return res, nil
+}
+
+// markRetries reports the messages to retry as batch item failures, in order.
+func markRetries(res *Result, msgs []incoming, retry map[int]bool) {
 	idxs := make([]int, 0, len(retry))
 	for i := range retry {
 		idxs = append(idxs, i)
@@ -186,7 +228,59 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 		res.Messages[i].Retry = true
 		res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{ItemIdentifier: msgs[i].id})
 	}
-	return res, nil
+}
+
+// forward hands the targets of other accounts to Members and returns the
+// targets of this deployment's own account, to re-check here. When the own
+// account cannot be identified, every target stays here: the re-check's
+// identification fails the same way and retries them all.
+func (h Handler) forward(ctx context.Context, msgs []incoming, res *Result, targets []resource.Target, askedBy map[string][]int, retry map[int]bool) []resource.Target {
+	own, err := h.Members.Account(ctx)
+	if err != nil {
+		return targets
+	}
+	var local, remote []resource.Target
+	asking := map[string]bool{}
+	for _, t := range targets {
+		if t.Ref.Account == own {
+			local = append(local, t)
+			continue
+		}
+		remote = append(remote, t)
+		for _, i := range askedBy[t.Ref.Key()] {
+			asking[msgs[i].id] = true
+		}
+	}
+	if len(remote) == 0 {
+		return local
+	}
+	// The run is the asking messages' IDs: a batch delivered again queues
+	// the same messages, which SQS deduplicates.
+	ids := make([]string, 0, len(asking))
+	for id := range asking {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	outcomes := h.Members.Forward(ctx, remote, "events "+strings.Join(ids, ","))
+	for _, t := range remote {
+		key := t.Ref.Key()
+		o := outcomes[key]
+		for _, i := range askedBy[key] {
+			switch {
+			case o.Queued:
+				res.Messages[i].Forwarded = append(res.Messages[i].Forwarded, key)
+			case o.Error != "":
+				retry[i] = true
+				res.Messages[i].Skipped = append(res.Messages[i].Skipped, t.Ref.String()+": not queued for its account's worker: "+o.Error)
+			default:
+				res.Messages[i].Skipped = append(res.Messages[i].Skipped, t.Ref.String()+": "+o.Skipped)
+			}
+		}
+		if o.Queued {
+			res.Forwarded++
+		}
+	}
+	return local
 }
 
 func retryReason(res *Result) string {

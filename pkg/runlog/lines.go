@@ -62,6 +62,9 @@ func (l *Logger) EventsHandled(res *eventhandler.Result, err error, d time.Durat
 		"messages", len(res.Messages), "eventsRechecked", ev.rechecked, "eventsDropped", ev.dropped, "eventsRetried", ev.retried,
 		"resources", res.Rechecked,
 	}
+	if res.Forwarded > 0 {
+		attrs = append(attrs, "forwarded", res.Forwarded)
+	}
 	var t totals
 	if s := res.Summary; s != nil {
 		t = totalsOf(s)

@@ -12,6 +12,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/eventhandler"
 	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
+	"github.com/posture-auditor/posture-auditor/pkg/org"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
@@ -30,6 +31,8 @@ func emitted(t *testing.T) map[string]bool {
 			Memory: &runner.MemoryUse{PeakHeapMB: 50, LimitMB: 192, UsedPercent: 26}}, time.Second)
 	}
 	l.EventsHandled(&eventhandler.Result{Summary: &runner.Summary{Trigger: trigger.Event, Calls: calls}}, nil, time.Second)
+	l.Planned(&org.Plan{Trigger: trigger.Schedule}, nil, time.Second)
+	l.ScopesHandled(&org.WorkerResult{Scopes: []org.ScopeResult{{Outcome: org.MemberFailed, Reason: org.ReasonAssumeRole}}}, nil, time.Second)
 	docs, _, err := emfcheck.Split(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +91,8 @@ func TestAlarmsReadEmittedMetrics(t *testing.T) {
 			t.Errorf("%s has no AlarmActions (AlarmTopicArn)", id)
 		}
 	}
-	if ours != 4 {
-		t.Errorf("%d alarms on %s, want 4 (failed scopes, import failures, sweep not finished, memory near limit)", ours, runlog.Namespace)
+	if ours != 5 {
+		t.Errorf("%d alarms on %s, want 5 (failed scopes, import failures, sweep not finished, memory near limit, member failures)", ours, runlog.Namespace)
 	}
 }
 
