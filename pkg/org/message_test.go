@@ -109,8 +109,11 @@ func TestParsePlanRequest(t *testing.T) {
 		t.Errorf("an account ID with a space was accepted: %+v", req)
 	}
 	req, err = ParsePlanRequest([]byte(`{"accounts":["111122223333","111122223333"],"regions":["all"],"dryRun":true}`), "req-2")
-	if err != nil || req.Trigger != trigger.OnDemand || !reflect.DeepEqual(req.Accounts, []string{"111122223333"}) || !req.DryRun || req.Run != "req-2" || req.Regions[0] != AllRegions {
+	if err != nil || req.Trigger != trigger.OnDemand || !reflect.DeepEqual(req.Accounts, []string{"111122223333"}) || !req.DryRun || req.Run != "on-demand req-2" || req.Regions[0] != AllRegions {
 		t.Errorf("on-demand: %+v %v", req, err)
+	}
+	if req, err := ParsePlanRequest([]byte(`{"detail-type":"Scheduled Event"}`), "req-4"); err != nil || req.Run != "schedule req-4" {
+		t.Errorf("scheduled event without a time: %+v %v", req, err)
 	}
 	if req, err := ParsePlanRequest(nil, "req-3"); err != nil || req.Trigger != trigger.OnDemand {
 		t.Errorf("empty event: %+v %v", req, err)
@@ -194,7 +197,7 @@ func TestSampleEvents(t *testing.T) {
 		}
 		return b
 	}
-	if req, err := ParsePlanRequest(read("planner-scheduled.json"), "x"); err != nil || req.Trigger != trigger.Schedule || req.Run == "x" {
+	if req, err := ParsePlanRequest(read("planner-scheduled.json"), "x"); err != nil || req.Trigger != trigger.Schedule || req.Run != "schedule 2026-11-27T06:00:00Z" {
 		t.Errorf("planner-scheduled.json: %+v %v", req, err)
 	}
 	if req, err := ParsePlanRequest(read("planner-on-demand.json"), "x"); err != nil || req.Trigger != trigger.OnDemand {

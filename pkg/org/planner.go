@@ -63,10 +63,10 @@ type planPayload struct {
 // ParsePlanRequest validates a planner event: a scheduled event (its
 // "time", which EventBridge Scheduler fills in from
 // <aws.scheduler.scheduled-time>, names the run, so a schedule delivered
-// twice queues once) or an on-demand payload. run names an on-demand run
-// (the invocation's request ID: Lambda's retry of one invocation queues
-// nothing twice). Bad input is refused before any AWS call.
-func ParsePlanRequest(raw []byte, run string) (PlanRequest, error) {
+// twice queues once) or an on-demand payload. invocation names an
+// on-demand run (the invocation's request ID: Lambda's retry of one
+// invocation queues nothing twice). Bad input is refused before any AWS call.
+func ParsePlanRequest(raw []byte, invocation string) (PlanRequest, error) {
 	raw = bytes.TrimSpace(raw)
 	var probe map[string]json.RawMessage
 	if len(raw) > 0 && string(raw) != "null" {
@@ -85,6 +85,8 @@ func ParsePlanRequest(raw []byte, run string) (PlanRequest, error) {
 		if ev.DetailType != "Scheduled Event" {
 			return PlanRequest{}, fmt.Errorf("unsupported EventBridge event: detail-type %q (only \"Scheduled Event\" plans a sweep)", ev.DetailType)
 		}
+		// Without a time (an invoke by hand), the invocation names the run.
+		run := "schedule " + invocation
 		if ev.Time != "" {
 			run = "schedule " + ev.Time
 		}
@@ -108,7 +110,7 @@ func ParsePlanRequest(raw []byte, run string) (PlanRequest, error) {
 			}
 		}
 	}
-	req := PlanRequest{Trigger: trigger.OnDemand, DryRun: p.DryRun, Run: run}
+	req := PlanRequest{Trigger: trigger.OnDemand, DryRun: p.DryRun, Run: "on-demand " + invocation}
 	if p.Accounts != nil {
 		accounts, err := validAccounts(p.Accounts)
 		if err != nil {
@@ -290,11 +292,11 @@ func (p Planner) listAccounts(ctx context.Context) ([]orgtypes.Account, error) {
 // the Lambda invocation's request ID (a retried invocation queues nothing
 // twice), or outside Lambda by the time.
 func (p Planner) Handle(ctx context.Context, raw json.RawMessage) (*Plan, error) {
-	run := "on-demand " + time.Now().UTC().Format(time.RFC3339Nano)
+	invocation := time.Now().UTC().Format(time.RFC3339Nano)
 	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
-		run = "on-demand " + lc.AwsRequestID
+		invocation = lc.AwsRequestID
 	}
-	req, err := ParsePlanRequest(raw, run)
+	req, err := ParsePlanRequest(raw, invocation)
 	if err != nil {
 		return nil, err
 	}
