@@ -53,7 +53,7 @@ func (x *run) reportNotEnabled(s *Summary) {
 	}
 	for _, region := range x.notEnabled {
 		s.FailedScopes = append(s.FailedScopes, Scope{Region: region, Errors: []snapshot.CollectionError{{
-			Region: region, Operation: "ec2:DescribeRegions", Code: RegionNotEnabled,
+			Service: "ec2", Region: region, Operation: "DescribeRegions", Code: RegionNotEnabled,
 			Message: fmt.Sprintf("region %s is not enabled for account %s (ec2:DescribeRegions does not list it): no check ran there, nothing was published or archived", region, x.account),
 		}}})
 	}

@@ -60,7 +60,8 @@ type Runner struct {
 
 // Handle runs the request in raw. It returns an error only for a request it
 // refuses (nothing is then read or published) or when the account cannot
-// be identified; AWS errors during the run are reported in the summary.
+// be identified or its enabled regions discovered; AWS errors during the
+// run are reported in the summary.
 func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, error) {
 	req, err := trigger.Parse(raw)
 	if err != nil {

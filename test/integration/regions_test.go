@@ -1,0 +1,287 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/posture-auditor/posture-auditor/pkg/regions"
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/test/gapfill"
+	"github.com/posture-auditor/posture-auditor/test/motoserver"
+)
+
+// TestDiscoveryAgainstMoto: through the real EC2 client, discovery keeps
+// what moto lists as enabled in the account's partition, and a run asked
+// for every region audits exactly those, less the exclusions.
+func TestDiscoveryAgainstMoto(t *testing.T) {
+	srv := motoserver.Shared(t)
+	cfg, err := srv.Config(context.Background(), region, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ec2.NewFromConfig(cfg)
+	raw, err := client.DescribeRegions(context.Background(), &ec2.DescribeRegionsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listedElsewhere, notOptedIn int
+	for _, r := range raw.Regions {
+		if regions.PartitionOf(*r.RegionName) != "aws" {
+			listedElsewhere++
+		}
+		if *r.OptInStatus == "not-opted-in" {
+			notOptedIn++
+		}
+	}
+	// What makes the filter matter here: moto lists both, AWS neither.
+	if listedElsewhere == 0 || notOptedIn == 0 {
+		t.Fatalf("moto listed %d regions of other partitions and %d not opted in; this test expects both", listedElsewhere, notOptedIn)
+	}
+	enabled, err := regions.Enabled(context.Background(), client, "aws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(enabled, "us-east-1") || !slices.Contains(enabled, "eu-west-1") {
+		t.Errorf("enabled %v lacks us-east-1 or eu-west-1", enabled)
+	}
+	for _, r := range enabled {
+		if strings.HasPrefix(r, "cn-") || strings.HasPrefix(r, "us-gov-") {
+			t.Errorf("enabled lists %s, of another partition", r)
+		}
+	}
+	if len(enabled) != len(raw.Regions)-listedElsewhere-notOptedIn {
+		t.Errorf("enabled %d of %d listed (%d of other partitions, %d not opted in)", len(enabled), len(raw.Regions), listedElsewhere, notOptedIn)
+	}
+
+	r, counter := newRunner(t, srv, srv.URL)
+	r.Regions, r.AllRegions, r.ExcludedRegions = nil, true, []string{"eu-west-1", "ap-south-1"}
+	s, err := r.Handle(context.Background(), []byte(`{"checks":["kms.pending-deletion"],"dryRun":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.DeleteFunc(slices.Clone(enabled), func(r string) bool { return r == "eu-west-1" || r == "ap-south-1" })
+	if !slices.Equal(s.Regions, want) {
+		t.Errorf("audited %v, want the enabled regions less the excluded: %v", s.Regions, want)
+	}
+	if n := counter.Count("EC2", "DescribeRegions"); n != 1 {
+		t.Errorf("%d DescribeRegions calls, want 1 per run", n)
+	}
+	if len(s.FailedScopes) != 0 {
+		t.Errorf("failed scopes: %+v", s.FailedScopes)
+	}
+}
+
+// regionsFake answers EC2 DescribeRegions as AWS does (the account's
+// enabled regions, with their opt-in statuses), or with an error, and passes
+// every other request on to moto (through the gap-filling proxy), noting the region it was signed for.
+type regionsFake struct {
+	*httptest.Server
+	mu      sync.Mutex
+	listed  [][2]string // name, opt-in status
+	errCode string      // answer DescribeRegions with this EC2 error
+	signed  map[string]int
+}
+
+var signedRegion = regexp.MustCompile(`Credential=[^/]+/[^/]+/([^/]+)/`)
+
+func newRegionsFake(t *testing.T, motoURL string, listed ...[2]string) *regionsFake {
+	t.Helper()
+	// In front of the gap-filling proxy, so every other call is answered
+	// as in the other tests.
+	gaps, err := gapfill.New(motoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gaps.Close)
+	up, err := url.Parse(gaps.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &regionsFake{listed: listed, signed: map[string]int{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := url.ParseQuery(string(body))
+		if form.Get("Action") == "DescribeRegions" {
+			f.describeRegions(w, form)
+			return
+		}
+		if m := signedRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			f.mu.Lock()
+			f.signed[m[1]]++
+			f.mu.Unlock()
+		}
+		out, _ := http.NewRequest(r.Method, up.Scheme+"://"+up.Host+r.URL.RequestURI(), bytes.NewReader(body))
+		out.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(out)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			if k != "Content-Length" {
+				w.Header()[k] = vs
+			}
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *regionsFake) describeRegions(w http.ResponseWriter, form url.Values) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	if f.errCode != "" {
+		status := http.StatusForbidden
+		if f.errCode == "RequestLimitExceeded" {
+			status = http.StatusServiceUnavailable
+		}
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>fake: %s</Message></Error></Errors><RequestID>regions-fake</RequestID></Response>`, f.errCode, f.errCode)
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>regions-fake</requestId><regionInfo>`)
+	for _, r := range f.listed {
+		// AllRegions false: AWS lists the enabled regions only.
+		if form.Get("AllRegions") != "true" && r[1] == "not-opted-in" {
+			continue
+		}
+		fmt.Fprintf(&b, `<item><regionName>%s</regionName><regionEndpoint>ec2.%s.amazonaws.com</regionEndpoint><optInStatus>%s</optInStatus></item>`, r[0], r[0], r[1])
+	}
+	b.WriteString(`</regionInfo></DescribeRegionsResponse>`)
+	_, _ = io.WriteString(w, b.String())
+}
+
+func (f *regionsFake) signedFor() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range f.signed {
+		out[k] = v
+	}
+	return out
+}
+
+// accountRegions is an account as AWS describes it: two default regions,
+// one opt-in region opted in to, one not.
+var accountRegions = [][2]string{
+	{"us-east-1", "opt-in-not-required"}, {"eu-west-1", "opt-in-not-required"},
+	{"af-south-1", "opted-in"}, {"ap-east-1", "not-opted-in"},
+}
+
+// TestAllRegionsAuditsTheOptedIn: an opted-in region is audited, one not
+// opted in to is not (and never called), and an excluded one is left out.
+func TestAllRegionsAuditsTheOptedIn(t *testing.T) {
+	srv := motoserver.Shared(t)
+	fake := newRegionsFake(t, srv.URL, accountRegions...)
+	r, _ := newRunner(t, srv, fake.URL)
+	r.Regions, r.AllRegions, r.ExcludedRegions = nil, true, []string{"eu-west-1"}
+	s, err := r.Handle(context.Background(), []byte(`{"checks":["kms.pending-deletion"],"dryRun":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"af-south-1", "us-east-1"}; !slices.Equal(s.Regions, want) {
+		t.Errorf("audited %v, want %v", s.Regions, want)
+	}
+	signed := fake.signedFor()
+	for _, rg := range []string{"ap-east-1", "eu-west-1"} {
+		if signed[rg] > 0 {
+			t.Errorf("%d calls in %s, which the run does not audit", signed[rg], rg)
+		}
+	}
+	if signed["af-south-1"] == 0 {
+		t.Errorf("no call in af-south-1, an opted-in region: %v", signed)
+	}
+}
+
+// TestNamedRegionNotEnabled: a region named in the payload that the account
+// has not enabled is one failed scope and one notice; nothing is read,
+// published or archived there, and the other region runs as usual.
+func TestNamedRegionNotEnabled(t *testing.T) {
+	srv := motoserver.Shared(t)
+	fake := newRegionsFake(t, srv.URL, accountRegions...)
+	r, _ := newRunner(t, srv, fake.URL)
+	s, err := r.Handle(context.Background(), []byte(`{"regions":["ap-east-1","us-east-1"],"checks":["kms.pending-deletion"],"dryRun":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Regions, []string{"us-east-1"}) {
+		t.Errorf("audited %v, want [us-east-1]", s.Regions)
+	}
+	var there []runner.Scope
+	for _, sc := range s.FailedScopes {
+		if sc.Region == "ap-east-1" {
+			there = append(there, sc)
+		}
+	}
+	if len(there) != 1 || len(there[0].Errors) != 1 || there[0].Errors[0].Code != runner.RegionNotEnabled || there[0].Complete {
+		t.Fatalf("failed scopes in ap-east-1: %+v; want one, %s", there, runner.RegionNotEnabled)
+	}
+	if len(s.FailedScopes) != 1 {
+		t.Errorf("failed scopes %+v, want only ap-east-1's", s.FailedScopes)
+	}
+	notices := 0
+	for _, n := range s.Notices {
+		if strings.Contains(n, "ap-east-1") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Errorf("%d notices name ap-east-1, want 1: %v", notices, s.Notices)
+	}
+	for _, rep := range append(s.WouldPublish, s.Published...) {
+		if rep.Region == "ap-east-1" {
+			t.Errorf("a publish plan for ap-east-1: %+v", rep)
+		}
+	}
+	for _, f := range s.Findings {
+		if f.Region == "ap-east-1" {
+			t.Errorf("a finding in ap-east-1: %+v", f)
+		}
+	}
+	if n := fake.signedFor()["ap-east-1"]; n != 0 {
+		t.Errorf("%d calls in ap-east-1, which is not enabled", n)
+	}
+}
+
+// TestDiscoveryFailureFailsTheRun: a denied or throttled DescribeRegions
+// is the run's error, not a run of no regions: nothing is read or published.
+func TestDiscoveryFailureFailsTheRun(t *testing.T) {
+	srv := motoserver.Shared(t)
+	for _, code := range []string{"UnauthorizedOperation", "RequestLimitExceeded"} {
+		for _, payload := range []string{`{}`, `{"regions":["us-east-1"]}`, `{"regions":["all"]}`} {
+			fake := newRegionsFake(t, srv.URL, accountRegions...)
+			fake.errCode = code
+			r, counter := newRunner(t, srv, fake.URL)
+			r.Regions, r.AllRegions = nil, true
+			s, err := r.Handle(context.Background(), []byte(payload))
+			if err == nil || s != nil || !strings.Contains(err.Error(), "ec2:DescribeRegions") || !strings.Contains(err.Error(), code) {
+				t.Errorf("%s, %s: summary %v, err %v; want the run's error naming ec2:DescribeRegions and %s", code, payload, s, err, code)
+			}
+			for _, c := range counter.Snapshot() {
+				if c.Service != "STS" && !(c.Service == "EC2" && c.Operation == "DescribeRegions") {
+					t.Errorf("%s, %s: called %s:%s after discovery failed", code, payload, c.Service, c.Operation)
+				}
+			}
+			if n := len(fake.signedFor()); n > 1 { // STS GetCallerIdentity, in the home region
+				t.Errorf("%s, %s: calls signed for %v", code, payload, fake.signedFor())
+			}
+		}
+	}
+}
