@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -288,12 +289,26 @@ func Fingerprint(f types.AwsSecurityFinding) string {
 		}
 	}
 	f.ProductFields = pf
-	b, err := json.Marshal(f)
-	if err != nil {
+	// The JSON goes straight into the hash (json.Marshal would copy it out
+	// for every finding of a sweep); the hash is json.Marshal's, as the
+	// fingerprints already stored were made.
+	h := sha256.New()
+	if err := json.NewEncoder(withoutFinalNewline{h}).Encode(f); err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// withoutFinalNewline drops the newline json.Encoder.Encode ends its one
+// Write with, so that what is written is exactly json.Marshal's output.
+type withoutFinalNewline struct{ w io.Writer }
+
+func (n withoutFinalNewline) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[len(p)-1] == '\n' {
+		_, err := n.w.Write(p[:len(p)-1])
+		return len(p), err
+	}
+	return n.w.Write(p)
 }
 
 // severity is INFORMATIONAL unless the result FAILED, as Security Hub's own

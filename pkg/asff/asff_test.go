@@ -1,6 +1,8 @@
 package asff
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -288,5 +290,30 @@ func TestTagChangeChangesTheFingerprint(t *testing.T) {
 	}
 	if exempt != fp(map[string]string{"team": "a", "posture-auditor:exempt": "kms.rotation"}) {
 		t.Error("the same tags gave another fingerprint")
+	}
+}
+
+// A fingerprint is the one already stored for the same finding: the first
+// 16 bytes of the SHA-256 of json.Marshal's output, without the times,
+// record state and the fields that hold the fingerprint and observation.
+func TestFingerprintIsTheStoredOnesHash(t *testing.T) {
+	r := check.Result{CheckID: "kms.rotation", ResourceARN: "arn:aws:kms:eu-west-1:111122223333:key/k", Region: "eu-west-1", Status: check.Failed,
+		Reason: "rotation is off <&>", Tags: snapshot.TagsOf(map[string]string{"team": "payments"})}
+	f := Map(kmschecks.Rotation, r, ctx)
+	g := f
+	g.CreatedAt, g.UpdatedAt, g.FirstObservedAt, g.LastObservedAt, g.RecordState = nil, nil, nil, nil, ""
+	g.ProductFields = map[string]string{}
+	for k, v := range f.ProductFields {
+		if k != ObservedAtField && k != FingerprintField {
+			g.ProductFields[k] = v
+		}
+	}
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if want := hex.EncodeToString(sum[:16]); Fingerprint(f) != want || f.ProductFields[FingerprintField] != want {
+		t.Errorf("fingerprint %q (in the finding %q), want %q", Fingerprint(f), f.ProductFields[FingerprintField], want)
 	}
 }

@@ -237,17 +237,17 @@ func (s *Store) query(ctx context.Context, cfg aws.Config, account, region strin
 // one record per stored finding of a check, tens of thousands.
 func packed(item map[string]ddbtypes.AttributeValue, attrs []string) []string {
 	out := make([]string, len(attrs))
+	// from[i] is the earlier value out[i] lies in (its offset at[i]), -2
+	// for a constant, or -1 when out[i] is copied.
+	var fromA, atA, endsA [16]int // on the stack: Load reads 11 attributes
+	from, at, ends := fromA[:], atA[:], endsA[:]
+	if len(attrs) > len(fromA) {
+		from, at, ends = make([]int, len(attrs)), make([]int, len(attrs)), make([]int, len(attrs))
+	}
 	n := 0
 	for i, a := range attrs {
-		out[i] = str(item, a)
-		n += len(out[i])
-	}
-	var b strings.Builder
-	b.Grow(n)
-	// from[i] is the earlier value out[i] lies in (its offset at[i]), or -1.
-	from, at, ends := make([]int, len(attrs)), make([]int, len(attrs)), make([]int, len(attrs))
-	for i, v := range out {
-		from[i] = -1
+		v := str(item, a)
+		out[i], from[i] = v, -1
 		if c, ok := constants[v]; ok {
 			out[i], from[i] = c, -2
 			continue
@@ -261,9 +261,16 @@ func packed(item map[string]ddbtypes.AttributeValue, attrs []string) []string {
 			}
 		}
 		if from[i] == -1 {
-			b.WriteString(v)
+			n += len(v)
 		}
-		ends[i] = b.Len()
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, v := range out {
+		if from[i] == -1 {
+			b.WriteString(v)
+			ends[i] = b.Len()
+		}
 	}
 	all, start := b.String(), 0
 	for i := range out {

@@ -1,6 +1,7 @@
 package findingstate
 
 import (
+	"runtime"
 	"testing"
 	"unsafe"
 
@@ -38,6 +39,20 @@ func TestPackedSharesWhatRepeats(t *testing.T) {
 	}
 	if unsafe.StringData(got[3]) != unsafe.StringData(constants["FAILED"]) {
 		t.Error("the status was copied, not shared")
+	}
+	// What is allocated is what is copied (the Id, two timestamps, the
+	// fingerprint) and the values' headers, not every value's length.
+	copied := len(id) + 2*len("2026-12-01T00:00:00.000Z") + len("f1")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const calls = 100
+	for range calls {
+		packed(item, recordAttrs)
+	}
+	runtime.ReadMemStats(&after)
+	indexes := len(recordAttrs) * 16 // the values' headers
+	if per := int(after.TotalAlloc-before.TotalAlloc) / calls; per > copied+indexes+64 {
+		t.Errorf("%d bytes allocated a record; %d copied, %d of indexes", per, copied, indexes)
 	}
 	if empty := packed(map[string]ddbtypes.AttributeValue{}, recordAttrs); len(empty) != len(recordAttrs) || empty[0] != "" {
 		t.Errorf("no attributes: %q", empty)
