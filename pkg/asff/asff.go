@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 )
 
 const (
@@ -190,38 +192,38 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 // would be another tag); a value over MaxTagValue characters is cut. Past
 // MaxTags, the posture-auditor: tags are kept first, then the others, then
 // AWS's own aws: tags, each in key order.
-func resourceTags(in map[string]string) (map[string]string, string) {
+func resourceTags(in snapshot.Tags) (map[string]string, string) {
 	if len(in) == 0 {
 		return nil, ""
 	}
-	var keys []string
+	var kept snapshot.Tags
 	var invalid, longKey, cut int
-	for k, v := range in {
+	for _, t := range in {
 		switch {
-		case !asffString(k) || !asffString(v):
+		case !asffString(t.Key) || !asffString(t.Value):
 			invalid++
-		case utf8.RuneCountInString(k) > MaxTagKey:
+		case utf8.RuneCountInString(t.Key) > MaxTagKey:
 			longKey++
 		default:
-			keys = append(keys, k)
+			kept = append(kept, t)
 		}
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if a, b := tagRank(keys[i]), tagRank(keys[j]); a != b {
+	sort.Slice(kept, func(i, j int) bool {
+		if a, b := tagRank(kept[i].Key), tagRank(kept[j].Key); a != b {
 			return a < b
 		}
-		return keys[i] < keys[j]
+		return kept[i].Key < kept[j].Key
 	})
 	over := 0
-	if len(keys) > MaxTags {
-		over, keys = len(keys)-MaxTags, keys[:MaxTags]
+	if len(kept) > MaxTags {
+		over, kept = len(kept)-MaxTags, kept[:MaxTags]
 	}
 	var out map[string]string
-	if len(keys) > 0 {
-		out = make(map[string]string, len(keys))
+	if len(kept) > 0 {
+		out = make(map[string]string, len(kept))
 	}
-	for _, k := range keys {
-		v := in[k]
+	for _, t := range kept {
+		k, v := t.Key, t.Value
 		if utf8.RuneCountInString(v) > MaxTagValue {
 			v = truncateRunes(v, MaxTagValue)
 			cut++
@@ -287,12 +289,26 @@ func Fingerprint(f types.AwsSecurityFinding) string {
 		}
 	}
 	f.ProductFields = pf
-	b, err := json.Marshal(f)
-	if err != nil {
+	// The JSON goes straight into the hash (json.Marshal would copy it out
+	// for every finding of a sweep); the hash is json.Marshal's, as the
+	// fingerprints already stored were made.
+	h := sha256.New()
+	if err := json.NewEncoder(withoutFinalNewline{h}).Encode(f); err != nil {
 		return ""
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// withoutFinalNewline drops the newline json.Encoder.Encode ends its one
+// Write with, so that what is written is exactly json.Marshal's output.
+type withoutFinalNewline struct{ w io.Writer }
+
+func (n withoutFinalNewline) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[len(p)-1] == '\n' {
+		_, err := n.w.Write(p[:len(p)-1])
+		return len(p), err
+	}
+	return n.w.Write(p)
 }
 
 // severity is INFORMATIONAL unless the result FAILED, as Security Hub's own

@@ -1,6 +1,8 @@
 package asff
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -43,7 +45,7 @@ func taggedInstanceSnapshot(tags map[string]string) *snapshot.Snapshot {
 		ARN: "arn:aws:rds:eu-west-1:111122223333:db:billing", Identifier: "billing", ResourceID: "db-ABCDEFGHIJKLMNOP",
 		Engine: "postgres", EngineVersion: "16.3", Class: "db.t3.micro", Status: "available", StorageType: "gp3",
 		AllocatedStorage: 20, AvailabilityZone: "eu-west-1a", CreateTime: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
-		StorageEncrypted: snapshot.KnownFact(false), Tags: tags,
+		StorageEncrypted: snapshot.KnownFact(false), Tags: snapshot.TagsOf(tags),
 	}}
 	return s
 }
@@ -194,7 +196,7 @@ func prune(v any) any {
 // copy; related resources carry none; a result without tags has no Tags.
 func TestTagsGoToResourceZero(t *testing.T) {
 	tags := map[string]string{"posture-auditor:exempt": "kms.rotation", "team": "payments"}
-	r := check.Result{CheckID: "kms.rotation", ResourceARN: "arn:x", Region: "eu-west-1", Status: check.Failed, Tags: tags,
+	r := check.Result{CheckID: "kms.rotation", ResourceARN: "arn:x", Region: "eu-west-1", Status: check.Failed, Tags: snapshot.TagsOf(tags),
 		Related: []check.RelatedResource{{Type: "AwsRdsDbInstance", ARN: "arn:y"}}}
 	f := Map(kmschecks.Rotation, r, ctx)
 	if !maps.Equal(f.Resources[0].Tags, tags) || f.Resources[1].Tags != nil {
@@ -232,7 +234,7 @@ func TestTagsFitASFF(t *testing.T) {
 		in[fmt.Sprintf("aws:tag-%02d", i)] = "x"
 		in[fmt.Sprintf("user-%02d", i)] = "y"
 	}
-	got, note := resourceTags(in)
+	got, note := resourceTags(snapshot.TagsOf(in))
 	if len(got) != MaxTags {
 		t.Fatalf("%d tags, want %d", len(got), MaxTags)
 	}
@@ -263,11 +265,11 @@ func TestTagsFitASFF(t *testing.T) {
 	}
 
 	// Through Map, the note is in ProductFields.
-	f := Map(kmschecks.Rotation, check.Result{CheckID: "kms.rotation", ResourceARN: "arn:x", Region: "eu-west-1", Status: check.Failed, Tags: in}, ctx)
+	f := Map(kmschecks.Rotation, check.Result{CheckID: "kms.rotation", ResourceARN: "arn:x", Region: "eu-west-1", Status: check.Failed, Tags: snapshot.TagsOf(in)}, ctx)
 	if f.ProductFields[TruncatedField] != want || len(f.Resources[0].Tags) != MaxTags {
 		t.Errorf("Map: note %q, %d tags", f.ProductFields[TruncatedField], len(f.Resources[0].Tags))
 	}
-	if got, note := resourceTags(map[string]string{"empty": ""}); got != nil || note == "" {
+	if got, note := resourceTags(snapshot.TagsOf(map[string]string{"empty": ""})); got != nil || note == "" {
 		t.Errorf("only unusable tags: %v %q", got, note)
 	}
 }
@@ -278,7 +280,7 @@ func TestTagsFitASFF(t *testing.T) {
 func TestTagChangeChangesTheFingerprint(t *testing.T) {
 	r := check.Result{CheckID: "kms.rotation", ResourceARN: "arn:x", Region: "eu-west-1", Status: check.Failed}
 	fp := func(tags map[string]string) string {
-		r.Tags = tags
+		r.Tags = snapshot.TagsOf(tags)
 		return Map(kmschecks.Rotation, r, ctx).ProductFields[FingerprintField]
 	}
 	none := fp(nil)
@@ -288,5 +290,30 @@ func TestTagChangeChangesTheFingerprint(t *testing.T) {
 	}
 	if exempt != fp(map[string]string{"team": "a", "posture-auditor:exempt": "kms.rotation"}) {
 		t.Error("the same tags gave another fingerprint")
+	}
+}
+
+// A fingerprint is the one already stored for the same finding: the first
+// 16 bytes of the SHA-256 of json.Marshal's output, without the times,
+// record state and the fields that hold the fingerprint and observation.
+func TestFingerprintIsTheStoredOnesHash(t *testing.T) {
+	r := check.Result{CheckID: "kms.rotation", ResourceARN: "arn:aws:kms:eu-west-1:111122223333:key/k", Region: "eu-west-1", Status: check.Failed,
+		Reason: "rotation is off <&>", Tags: snapshot.TagsOf(map[string]string{"team": "payments"})}
+	f := Map(kmschecks.Rotation, r, ctx)
+	g := f
+	g.CreatedAt, g.UpdatedAt, g.FirstObservedAt, g.LastObservedAt, g.RecordState = nil, nil, nil, nil, ""
+	g.ProductFields = map[string]string{}
+	for k, v := range f.ProductFields {
+		if k != ObservedAtField && k != FingerprintField {
+			g.ProductFields[k] = v
+		}
+	}
+	b, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if want := hex.EncodeToString(sum[:16]); Fingerprint(f) != want || f.ProductFields[FingerprintField] != want {
+		t.Errorf("fingerprint %q (in the finding %q), want %q", Fingerprint(f), f.ProductFields[FingerprintField], want)
 	}
 }

@@ -131,7 +131,7 @@ type Result struct {
 	// the list or describe call it makes anyway (none is made for tags);
 	// nil for resources whose calls do not return them. They become ASFF
 	// Resources[0].Tags, which Security Hub automation rules can match.
-	Tags map[string]string
+	Tags snapshot.Tags
 }
 
 // RelatedResource names a resource by ASFF type and ARN.

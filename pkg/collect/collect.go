@@ -6,6 +6,8 @@ package collect
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -149,24 +151,45 @@ func ForEach[T any](ctx context.Context, workers int, items []T, fn func(context
 	wg.Wait()
 }
 
-// Tags turns the tag list a list or describe answer carried into a map;
-// nil when it carried none. kv reads one tag's key and value (the SDKs
-// have one Tag type per service). A tag without a key is skipped; a
-// missing value is the empty string.
-func Tags[T any](tags []T, kv func(T) (key, value *string)) map[string]string {
-	if len(tags) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(tags))
+// Tags turns the tag list a list or describe answer carried into
+// snapshot.Tags; nil when it carried none. kv reads one tag's key and value
+// (the SDKs have one Tag type per service). A tag without a key is skipped;
+// a missing value is the empty string; of a key listed twice, the last
+// value is kept.
+func Tags[T any](tags []T, kv func(T) (key, value *string)) snapshot.Tags {
+	out := make(snapshot.Tags, 0, len(tags))
 	for _, t := range tags {
 		k, v := kv(t)
 		if aws.ToString(k) == "" {
 			continue
 		}
-		out[*k] = aws.ToString(v)
+		out = append(out, snapshot.Tag{Key: *k, Value: aws.ToString(v)})
 	}
 	if len(out) == 0 {
 		return nil
 	}
-	return out
+	slices.SortStableFunc(out, func(a, b snapshot.Tag) int { return strings.Compare(a.Key, b.Key) })
+	kept := out[:0]
+	for i, t := range out {
+		if i+1 < len(out) && out[i+1].Key == t.Key {
+			continue // a later value of the same key wins
+		}
+		kept = append(kept, t)
+	}
+	return slices.Clip(kept)
+}
+
+// Interner hands out one copy of each distinct string: the values most
+// resources of a listing share (availability zone, state, type, key ARN)
+// are then held once, not once per resource. Not safe for concurrent use:
+// one per listing.
+type Interner map[string]string
+
+// String returns the interned copy of s.
+func (in Interner) String(s string) string {
+	if c, ok := in[s]; ok {
+		return c
+	}
+	in[s] = s
+	return s
 }

@@ -230,26 +230,73 @@ func (s *Store) query(ctx context.Context, cfg aws.Config, account, region strin
 	return nil
 }
 
-// packed returns the string values of attrs in item, copied into one
-// new string they are substrings of.
+// packed returns the string values of attrs in item, copied into one new
+// string they are substrings of. A value found inside an earlier one (a
+// finding Id holds its check and resource; a finding's first timestamps
+// are often equal) or naming a status is not copied again: a sweep holds
+// one record per stored finding of a check, tens of thousands.
 func packed(item map[string]ddbtypes.AttributeValue, attrs []string) []string {
-	var b strings.Builder
+	out := make([]string, len(attrs))
+	// from[i] is the earlier value out[i] lies in (its offset at[i]), -2
+	// for a constant, or -1 when out[i] is copied.
+	var fromA, atA, endsA [16]int // on the stack: Load reads 11 attributes
+	from, at, ends := fromA[:], atA[:], endsA[:]
+	if len(attrs) > len(fromA) {
+		from, at, ends = make([]int, len(attrs)), make([]int, len(attrs)), make([]int, len(attrs))
+	}
 	n := 0
-	for _, a := range attrs {
-		n += len(str(item, a))
-	}
-	b.Grow(n)
-	ends := make([]int, len(attrs))
 	for i, a := range attrs {
-		b.WriteString(str(item, a))
-		ends[i] = b.Len()
+		v := str(item, a)
+		out[i], from[i] = v, -1
+		if c, ok := constants[v]; ok {
+			out[i], from[i] = c, -2
+			continue
+		}
+		for j := range i {
+			if from[j] == -1 {
+				if k := strings.Index(out[j], v); k >= 0 {
+					from[i], at[i] = j, k
+					break
+				}
+			}
+		}
+		if from[i] == -1 {
+			n += len(v)
+		}
 	}
-	all, out, start := b.String(), make([]string, len(attrs)), 0
-	for i, end := range ends {
-		out[i], start = all[start:end], end
+	var b strings.Builder
+	b.Grow(n)
+	for i, v := range out {
+		if from[i] == -1 {
+			b.WriteString(v)
+			ends[i] = b.Len()
+		}
+	}
+	all, start := b.String(), 0
+	for i := range out {
+		if from[i] == -1 {
+			out[i], start = all[start:ends[i]], ends[i]
+		}
+	}
+	for i := range out {
+		if j := from[i]; j >= 0 {
+			out[i] = out[j][at[i] : at[i]+len(out[i])]
+		}
 	}
 	return out
 }
+
+// constants are the values a record shares with every other.
+var constants = func() map[string]string {
+	m := map[string]string{"": ""}
+	for _, v := range types.ComplianceStatus("").Values() {
+		m[string(v)] = string(v)
+	}
+	for _, v := range types.RecordState("").Values() {
+		m[string(v)] = string(v)
+	}
+	return m
+}()
 
 func str(item map[string]ddbtypes.AttributeValue, attr string) string {
 	if v, ok := item[attr].(*ddbtypes.AttributeValueMemberS); ok {

@@ -552,3 +552,6 @@ func withField(m map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// size is the number of stored records the merger plans against.
+func (m *merger) size() int { return len(m.order) }

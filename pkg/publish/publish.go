@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -400,11 +399,27 @@ func (s *Session) Check(checkID string) {
 	}
 	s.rep.Stored += len(r.records)
 	s.m = Planner{ReimportAfter: s.p.ReimportAfter}.merger(r.records, s.req.Now, s.req.ObservedAt)
-	// The next check's records are read while this one's findings are
-	// made: one check ahead, so at most two checks' records are held.
-	if i := slices.Index(s.req.Checks, checkID); i >= 0 && i+1 < len(s.req.Checks) {
-		s.next = s.read(s.req.Checks[i+1])
+}
+
+// readAheadMaxRecords bounds the records of the check being published
+// under which the next one's are read ahead: read ahead of a large check,
+// the two largest checks' records (20,000 volumes each, about 9 MB) would
+// be held at once, for a read that takes a second or two of a sweep bound
+// by the slowest service's quota.
+const readAheadMaxRecords = 4096
+
+// ReadAhead starts reading checkID's records while the current check's
+// findings are made (CheckByCheck), when the current check is small: the
+// caller knows which check it evaluates next. At most one check is read
+// ahead; a check read ahead but not taken next is read again when it is.
+func (s *Session) ReadAhead(checkID string) {
+	if !s.byCheck || s.readErr != nil || checkID == s.check || s.settled[checkID] || s.next != nil {
+		return
 	}
+	if s.m != nil && s.m.size() > readAheadMaxRecords {
+		return
+	}
+	s.next = s.read(checkID)
 }
 
 // checkRead is one check's records being read.

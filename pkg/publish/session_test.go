@@ -7,6 +7,8 @@ package publish_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -214,5 +216,65 @@ func TestSessionLeavesACheckReadBackMidRunStale(t *testing.T) {
 	t.Logf("after a run with a failed import: c1 %s, c2 %s", f1, f2)
 	if f2 == findingstate.Fresh {
 		t.Errorf("c2's records could not be read and its import failed, but its marker is fresh: the next run would plan from records that may be wrong")
+	}
+}
+
+// loadLog is an rvState that logs which checks' records were loaded.
+type loadLog struct {
+	*rvState
+	mu    sync.Mutex
+	loads []string
+}
+
+func (l *loadLog) Load(ctx context.Context, cfg aws.Config, a, r string, checks []string) ([]findingstate.Record, error) {
+	l.mu.Lock()
+	l.loads = append(l.loads, checks...)
+	l.mu.Unlock()
+	return l.rvState.Load(ctx, cfg, a, r, checks)
+}
+
+func (l *loadLog) loaded() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.loads...)
+}
+
+// The next check's records are read ahead of a small check, and taken
+// when it comes (one read); ahead of a large check they are not read
+// until it comes, so two large checks' records are never held at once.
+func TestSessionReadsAheadOnlyOfASmallCheck(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for name, c := range map[string]struct {
+		records   int
+		readAhead bool
+	}{
+		"small": {1, true},
+		"large": {publish.ReadAheadMaxRecords + 1, false},
+	} {
+		var stored []findingstate.Record
+		for i := range c.records {
+			stored = append(stored, findingstate.RecordOf(rvFinding("c1", fmt.Sprintf("arn:aws:s3:::b%d", i), types.ComplianceStatusPassed, now.Add(-time.Hour)), false))
+		}
+		st := &loadLog{rvState: &rvState{records: map[string][]findingstate.Record{"c1": stored}}}
+		pub := publish.Publisher{NewAPI: func(aws.Config) publish.API { return &rvHub{} }, Limiters: publish.NewLimiters(), State: st, MaxRetries: -1}
+		s := pub.Begin(context.Background(), aws.Config{Region: region}, publish.Request{Account: account, Partition: "aws", Checks: []string{"c1", "c2"},
+			Archivable: map[string]bool{}, Now: now, ObservedAt: now, CheckByCheck: true, DryRun: true})
+		s.Check("c1")
+		s.ReadAhead("c2")
+		deadline := time.Now().Add(2 * time.Second)
+		for c.readAhead && len(st.loaded()) < 2 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if !c.readAhead {
+			time.Sleep(50 * time.Millisecond) // a read ahead would have started by now
+		}
+		if got, want := len(st.loaded()), map[bool]int{true: 2, false: 1}[c.readAhead]; got != want {
+			t.Errorf("%s: %d reads before c2 came (%v), want %d", name, got, st.loaded(), want)
+		}
+		s.Check("c2")
+		s.Finish()
+		if got := st.loaded(); !slices.Equal(got, []string{"c1", "c2"}) {
+			t.Errorf("%s: reads %v, want c1 then c2, each once", name, got)
+		}
 	}
 }

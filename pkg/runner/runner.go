@@ -261,7 +261,9 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 	snap, finished := x.collectRegion(collectCtx, cfg, active)
 	var session *publish.Session
 	fctx := asff.Context{Account: x.account, Partition: x.partition, ProductRegion: region, Now: rr.observedAt, ToolVersion: x.ToolVersion}
-	evaluate := func(c check.Check) {
+	// evaluate publishes c's findings; next is the check evaluated after
+	// it, if known, whose records are read meanwhile.
+	evaluate := func(c check.Check, next string) {
 		if session == nil {
 			session = (<-begun)()
 			x.heap.Sample()
@@ -274,6 +276,9 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 		counts := map[check.Status]int{}
 		rr.counts[c.ID] = counts
 		session.Check(c.ID)
+		if next != "" {
+			session.ReadAhead(next)
+		}
 		c.Each(snap, x.params, func(res check.Result) {
 			res.CheckID = c.ID
 			if res.Region == "" {
@@ -290,21 +295,30 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 	// service (ACM's 10 describes a second) is still being read.
 	done := map[snapshot.Service]bool{}
 	pending := slices.Clone(active)
+	evaluateAll := func(ready []check.Check) {
+		for i, c := range ready {
+			next := ""
+			if i+1 < len(ready) {
+				next = ready[i+1].ID
+			}
+			evaluate(c, next)
+		}
+	}
 	for svc := range finished {
 		done[svc] = true
+		var ready []check.Check
 		pending = slices.DeleteFunc(pending, func(c check.Check) bool {
 			for _, s := range c.Services {
 				if !done[s] {
 					return false
 				}
 			}
-			evaluate(c)
+			ready = append(ready, c)
 			return true
 		})
+		evaluateAll(ready)
 	}
-	for _, c := range pending {
-		evaluate(c) // a service no collector reads: its scope says NotCollected
-	}
+	evaluateAll(pending) // services no collector reads: their scopes say NotCollected
 	// The summary lists scopes in the checks' order, whatever their order
 	// of evaluation.
 	order := map[string]int{}

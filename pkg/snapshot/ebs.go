@@ -52,7 +52,7 @@ type EBSVolume struct {
 
 	// Tags are the volume's tags (Name included), from DescribeVolumes; nil
 	// when it has none.
-	Tags map[string]string
+	Tags Tags
 }
 
 // EBSAttachment is one attachment of a volume to an instance.

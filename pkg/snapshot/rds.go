@@ -57,7 +57,7 @@ type RDSInstance struct {
 
 	// Tags are the instance's tags, from DescribeDBInstances' TagList (no
 	// call of its own); nil when it has none.
-	Tags map[string]string
+	Tags Tags
 }
 
 // InCluster reports an instance whose storage belongs to a DB cluster.
@@ -84,7 +84,7 @@ type RDSCluster struct {
 
 	// Tags are the cluster's tags, from DescribeDBClusters' TagList; nil
 	// when it has none.
-	Tags map[string]string
+	Tags Tags
 }
 
 // RDSClusterMember is one DB instance of a cluster.
@@ -120,5 +120,5 @@ type RDSSnapshot struct {
 
 	// Tags are the snapshot's tags, from DescribeDBSnapshots' or
 	// DescribeDBClusterSnapshots' TagList; nil when it has none.
-	Tags map[string]string
+	Tags Tags
 }

@@ -60,7 +60,7 @@ type Secret struct {
 	// Tags are the secret's tags, from its ListSecrets entry (AWS's own,
 	// such as aws:secretsmanager:owningService, included); nil when it has
 	// none.
-	Tags map[string]string
+	Tags Tags
 }
 
 // SecretRotationRules is RotationRules as reported. ListSecrets fills

@@ -5,6 +5,8 @@ package snapshot
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -200,3 +202,45 @@ func KnownFact[T any](v T) Fact[T] { return Fact[T]{Value: v, Known: true} }
 
 // UnknownFact records why a value could not be read.
 func UnknownFact[T any](reason string) Fact[T] { return Fact[T]{Reason: reason} }
+
+// Tags are a resource's tags, sorted by key, each key once. A sweep holds
+// the tags of every resource it read (40,000 volumes in a large account):
+// as a slice two tags take 64 bytes, as a map about 300.
+type Tags []Tag
+
+// Tag is one tag.
+type Tag struct{ Key, Value string }
+
+// TagsOf returns m as Tags; nil when m is empty.
+func TagsOf(m map[string]string) Tags {
+	if len(m) == 0 {
+		return nil
+	}
+	t := make(Tags, 0, len(m))
+	for k, v := range m {
+		t = append(t, Tag{k, v})
+	}
+	slices.SortFunc(t, func(a, b Tag) int { return strings.Compare(a.Key, b.Key) })
+	return t
+}
+
+// Get returns the value of key.
+func (t Tags) Get(key string) (string, bool) {
+	i, ok := slices.BinarySearchFunc(t, key, func(tag Tag, k string) int { return strings.Compare(tag.Key, k) })
+	if !ok {
+		return "", false
+	}
+	return t[i].Value, true
+}
+
+// Map returns the tags as a map; nil when there are none.
+func (t Tags) Map() map[string]string {
+	if len(t) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(t))
+	for _, tag := range t {
+		m[tag.Key] = tag.Value
+	}
+	return m
+}

@@ -289,7 +289,7 @@ func findings(c check.Check, s *snapshot.Snapshot) []types.AwsSecurityFinding {
 func rdsSnapshot(tags map[string]string) *snapshot.Snapshot {
 	s := snapshot.New(account, "aws", region)
 	s.RDS.Instances = []*snapshot.RDSInstance{{ARN: "arn:aws:rds:eu-west-1:111122223333:db:billing", Identifier: "billing",
-		Engine: "postgres", StorageEncrypted: snapshot.KnownFact(false), Tags: tags}}
+		Engine: "postgres", StorageEncrypted: snapshot.KnownFact(false), Tags: snapshot.TagsOf(tags)}}
 	return s
 }
 
@@ -302,7 +302,7 @@ func secretSnapshot(tags map[string]string) *snapshot.Snapshot {
 	rotated := time.Date(2026, 2, 20, 0, 0, 0, 0, time.UTC)
 	s.SecretsManager.Secrets = map[string]*snapshot.Secret{arn: {ARN: arn, Name: "legacy", CreatedDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 		RotationEnabled: true, RotationLambdaARN: "arn:aws:lambda:eu-west-1:111122223333:function:rotate",
-		Rotation: snapshot.SecretRotationRules{AutomaticallyAfterDays: 30}, LastRotatedDate: &rotated, Tags: tags}}
+		Rotation: snapshot.SecretRotationRules{AutomaticallyAfterDays: 30}, LastRotatedDate: &rotated, Tags: snapshot.TagsOf(tags)}}
 	return s
 }
 

@@ -1,7 +1,7 @@
 package ebschecks
 
 import (
-	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -220,9 +220,9 @@ func TestMetadata(t *testing.T) {
 func TestVolumeResultsCarryTags(t *testing.T) {
 	s := kmsSnapshot()
 	tagged := volume("vol-a", no, "")
-	tagged.Tags = map[string]string{"Name": "scratch", "posture-auditor:exempt": "ebs.volume-cmk"}
+	tagged.Tags = snapshot.TagsOf(map[string]string{"Name": "scratch", "posture-auditor:exempt": "ebs.volume-cmk"})
 	unknown := volume("vol-b", snapshot.UnknownFact[bool]("DescribeVolumes did not report whether the volume is encrypted"), "")
-	unknown.Tags = map[string]string{"team": "ops"}
+	unknown.Tags = snapshot.TagsOf(map[string]string{"team": "ops"})
 	bare := volume("vol-c", yes, keyPrefix+cmkID)
 	s.EBS.Volumes = []*snapshot.EBSVolume{bare, unknown, tagged}
 	s.EBS.Defaults = &snapshot.EBSDefaults{EncryptionByDefault: yes, DefaultKMSKey: snapshot.KnownFact("alias/aws/ebs")}
@@ -233,7 +233,7 @@ func TestVolumeResultsCarryTags(t *testing.T) {
 	}
 	for _, r := range got {
 		want := map[string]*snapshot.EBSVolume{tagged.ARN: tagged, unknown.ARN: unknown, bare.ARN: bare}[r.ResourceARN].Tags
-		if !maps.Equal(r.Tags, want) || (want == nil) != (r.Tags == nil) {
+		if !slices.Equal(r.Tags, want) || (want == nil) != (r.Tags == nil) {
 			t.Errorf("%s (%s): tags %v, want %v", r.ResourceARN, r.Status, r.Tags, want)
 		}
 	}

@@ -209,17 +209,17 @@ func TestResultsCarryTags(t *testing.T) {
 	exempt := map[string]string{"posture-auditor:exempt": "rds.instance-cmk", "team": "payments"}
 	s := baseSnapshot()
 	s.RDS.Instances = []*snapshot.RDSInstance{
-		{ARN: "arn:aws:rds:eu-west-1:111122223333:db:a-tagged", Identifier: "a-tagged", Engine: "postgres", StorageEncrypted: no, Tags: exempt},
+		{ARN: "arn:aws:rds:eu-west-1:111122223333:db:a-tagged", Identifier: "a-tagged", Engine: "postgres", StorageEncrypted: no, Tags: snapshot.TagsOf(exempt)},
 		{ARN: "arn:aws:rds:eu-west-1:111122223333:db:b-bare", Identifier: "b-bare", Engine: "postgres", StorageEncrypted: yes, KMSKeyID: cmkARN},
 		{ARN: "arn:aws:rds:eu-west-1:111122223333:db:c-unknown", Identifier: "c-unknown", Engine: "postgres",
-			StorageEncrypted: snapshot.UnknownFact[bool]("DescribeDBInstances did not report StorageEncrypted"), Tags: map[string]string{"team": "ops"}},
+			StorageEncrypted: snapshot.UnknownFact[bool]("DescribeDBInstances did not report StorageEncrypted"), Tags: snapshot.TagsOf(map[string]string{"team": "ops"})},
 	}
 	s.RDS.Clusters = []*snapshot.RDSCluster{{ARN: "arn:aws:rds:eu-west-1:111122223333:cluster:c1", Identifier: "c1", Engine: "aurora-mysql",
-		StorageEncrypted: yes, KMSKeyID: cmkARN, Tags: map[string]string{"team": "ledger"}}}
+		StorageEncrypted: yes, KMSKeyID: cmkARN, Tags: snapshot.TagsOf(map[string]string{"team": "ledger"})}}
 	s.RDS.Snapshots = []*snapshot.RDSSnapshot{{ARN: "arn:aws:rds:eu-west-1:111122223333:snapshot:s1", Identifier: "s1", Engine: "postgres",
-		Type: "manual", Encrypted: no, Tags: map[string]string{"retain": "7y"}}}
+		Type: "manual", Encrypted: no, Tags: snapshot.TagsOf(map[string]string{"retain": "7y"})}}
 	s.RDS.ClusterSnapshots = []*snapshot.RDSSnapshot{{ARN: "arn:aws:rds:eu-west-1:111122223333:cluster-snapshot:cs1", Identifier: "cs1", Engine: "aurora-mysql",
-		Type: "manual", Encrypted: yes, KMSKeyID: awsRDSKeyARN, Tags: map[string]string{"retain": "1y"}}}
+		Type: "manual", Encrypted: yes, KMSKeyID: awsRDSKeyARN, Tags: snapshot.TagsOf(map[string]string{"retain": "1y"})}}
 	want := map[string]map[string]string{
 		"a-tagged": exempt, "b-bare": nil, "c-unknown": {"team": "ops"},
 		"c1": {"team": "ledger"}, "s1": {"retain": "7y"}, "cs1": {"retain": "1y"},
@@ -233,7 +233,7 @@ func TestResultsCarryTags(t *testing.T) {
 				t.Errorf("%s: unexpected result for %s", c.ID, r.ResourceName)
 				continue
 			}
-			if !maps.Equal(r.Tags, w) || (w == nil) != (r.Tags == nil) {
+			if !maps.Equal(r.Tags.Map(), w) || (w == nil) != (r.Tags == nil) {
 				t.Errorf("%s %s (%s): tags %v, want %v", c.ID, r.ResourceName, r.Status, r.Tags, w)
 			}
 		}

@@ -286,7 +286,7 @@ func TestEveryCheckCarriesTheSecretsTags(t *testing.T) {
 	tagged := secret(func(s *snapshot.Secret) {
 		rotating(snapshot.SecretRotationRules{AutomaticallyAfterDays: 30}, "2026-02-10 08:00")(s)
 		s.LastAccessedDate = tp("2026-02-28 00:00")
-		s.Tags = tags
+		s.Tags = snapshot.TagsOf(tags)
 	})
 	bare := secret(func(s *snapshot.Secret) { s.ARN, s.Name = arnPrefix+"bare-123456", "bare" })
 	for _, c := range Checks() {
@@ -299,7 +299,7 @@ func TestEveryCheckCarriesTheSecretsTags(t *testing.T) {
 			if r.ResourceARN == bare.ARN {
 				want = nil
 			}
-			if !maps.Equal(r.Tags, want) || (want == nil) != (r.Tags == nil) {
+			if !maps.Equal(r.Tags.Map(), want) || (want == nil) != (r.Tags == nil) {
 				t.Errorf("%s %s (%s): tags %v, want %v", c.ID, r.ResourceName, r.Status, r.Tags, want)
 			}
 		}

@@ -61,21 +61,24 @@ func (c Collector) Collect(ctx context.Context, cfg aws.Config, snap *snapshot.S
 	if scope.All() || scope.AccountSettings {
 		readSettings(ctx, api, rec, snap)
 	}
-	var volumes []ec2types.Volume
+	var volumes []*snapshot.EBSVolume
 	switch {
 	case scope.All():
-		listed, err := listAll(ctx, api)
+		listed, err := listAll(ctx, api, snap)
 		if err != nil {
 			rec.Fail("DescribeVolumes", "", err)
 			return
 		}
 		volumes = listed
 	case len(scope.ResourceIDs) > 0:
-		volumes = describeNamed(ctx, api, rec, snap, scope.ResourceIDs)
+		described := describeNamed(ctx, api, rec, snap, scope.ResourceIDs)
+		in := collect.Interner{}
+		for _, v := range described {
+			volumes = append(volumes, fromAPI(snap, v, in))
+		}
 	}
-	for _, v := range volumes {
-		vol := fromAPI(snap, v)
-		snap.EBS.Volumes = append(snap.EBS.Volumes, vol)
+	snap.EBS.Volumes = append(snap.EBS.Volumes, volumes...)
+	for _, vol := range volumes {
 		if vol.Encrypted.Known && vol.Encrypted.Value && !vol.Gone() {
 			snap.AddKeyUse(snapshot.KeyUse{
 				Service: snapshot.EBS, ResourceARN: vol.ARN, ResourceName: vol.DisplayName(),
@@ -131,18 +134,23 @@ func readDefaults(ctx context.Context, api API, rec *collect.Recorder) *snapshot
 	return d
 }
 
-// listAll pages through every volume of the region, without filters. A page
-// that fails fails the listing: a partial list would read as volumes that
-// vanished.
-func listAll(ctx context.Context, api API) ([]ec2types.Volume, error) {
-	var out []ec2types.Volume
+// listAll pages through every volume of the region, without filters,
+// keeping each page's volumes as the snapshot holds them and dropping the
+// page (a large account's raw pages would otherwise be held together). A
+// page that fails fails the listing: a partial list would read as volumes
+// that vanished.
+func listAll(ctx context.Context, api API, snap *snapshot.Snapshot) ([]*snapshot.EBSVolume, error) {
+	var out []*snapshot.EBSVolume
+	in := collect.Interner{}
 	p := ec2.NewDescribeVolumesPaginator(api, &ec2.DescribeVolumesInput{MaxResults: aws.Int32(pageSize)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page.Volumes...)
+		for _, v := range page.Volumes {
+			out = append(out, fromAPI(snap, v, in))
+		}
 	}
 	return out, nil
 }
@@ -246,17 +254,17 @@ func volumeID(snap *snapshot.Snapshot, id string) (string, bool) {
 	return id, true
 }
 
-func fromAPI(snap *snapshot.Snapshot, v ec2types.Volume) *snapshot.EBSVolume {
+func fromAPI(snap *snapshot.Snapshot, v ec2types.Volume, in collect.Interner) *snapshot.EBSVolume {
 	vol := &snapshot.EBSVolume{
 		ID:               aws.ToString(v.VolumeId),
 		ARN:              aws.ToString(v.VolumeArn),
-		State:            string(v.State),
-		VolumeType:       string(v.VolumeType),
+		State:            in.String(string(v.State)),
+		VolumeType:       in.String(string(v.VolumeType)),
 		SizeGiB:          aws.ToInt32(v.Size),
-		AvailabilityZone: aws.ToString(v.AvailabilityZone),
+		AvailabilityZone: in.String(aws.ToString(v.AvailabilityZone)),
 		SnapshotID:       aws.ToString(v.SnapshotId),
 		CreateTime:       aws.ToTime(v.CreateTime),
-		KMSKeyID:         aws.ToString(v.KmsKeyId),
+		KMSKeyID:         in.String(aws.ToString(v.KmsKeyId)),
 		Encrypted:        snapshot.UnknownFact[bool]("DescribeVolumes did not report whether the volume is encrypted"),
 	}
 	if vol.ARN == "" {
@@ -267,12 +275,12 @@ func fromAPI(snap *snapshot.Snapshot, v ec2types.Volume) *snapshot.EBSVolume {
 	}
 	// DescribeVolumes returns each volume's tags: no DescribeTags call.
 	vol.Tags = collect.Tags(v.Tags, func(t ec2types.Tag) (*string, *string) { return t.Key, t.Value })
-	vol.Name = vol.Tags["Name"]
+	vol.Name, _ = vol.Tags.Get("Name")
 	for _, a := range v.Attachments {
 		vol.Attachments = append(vol.Attachments, snapshot.EBSAttachment{
 			InstanceID:          aws.ToString(a.InstanceId),
-			Device:              aws.ToString(a.Device),
-			State:               string(a.State),
+			Device:              in.String(aws.ToString(a.Device)),
+			State:               in.String(string(a.State)),
 			AttachTime:          aws.ToTime(a.AttachTime),
 			DeleteOnTermination: aws.ToBool(a.DeleteOnTermination),
 		})

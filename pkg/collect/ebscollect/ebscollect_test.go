@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,7 +117,7 @@ func TestCollectAgainstMoto(t *testing.T) {
 		t.Errorf("volume encrypted without a key must report the aws/ebs key: %+v", managed)
 	}
 	// Tags come with DescribeVolumes (no DescribeTags: see the call counts).
-	if want := map[string]string{"Name": "scratch", "posture-auditor:exempt": "ebs.volume-cmk"}; !maps.Equal(plain.Tags, want) || managed.Tags != nil {
+	if want := map[string]string{"Name": "scratch", "posture-auditor:exempt": "ebs.volume-cmk"}; !maps.Equal(plain.Tags.Map(), want) || managed.Tags != nil {
 		t.Errorf("tags: %v and %v, want %v and none", plain.Tags, managed.Tags, want)
 	}
 	uses := map[string]snapshot.KeyUse{}
@@ -190,7 +191,7 @@ func TestCollectNamedAgainstMoto(t *testing.T) {
 		t.Fatalf("named: %d volumes, defaults %v, errors %v, calls %+v", len(snap.EBS.Volumes), snap.EBS.Defaults, snap.Errors, counter.Snapshot())
 	}
 	for _, v := range snap.EBS.Volumes {
-		if want := map[string]*snapshot.EBSVolume{a.ID: a, b.ID: b}[v.ID]; want == nil || !maps.Equal(v.Tags, want.Tags) {
+		if want := map[string]*snapshot.EBSVolume{a.ID: a, b.ID: b}[v.ID]; want == nil || !slices.Equal(v.Tags, want.Tags) {
 			t.Errorf("named volume %s: tags %v, want those of the listing", v.ID, v.Tags)
 		}
 	}
@@ -490,7 +491,7 @@ func TestCollectPaginates(t *testing.T) {
 		v.Attachments[0].State != "attached" || !v.Attachments[0].DeleteOnTermination || v.Attachments[0].AttachTime.IsZero() {
 		t.Errorf("last volume: %+v", v)
 	}
-	if want := map[string]string{"Name": "web-1200", "posture-auditor:exempt": "ebs.volume-cmk"}; !maps.Equal(v.Tags, want) {
+	if want := map[string]string{"Name": "web-1200", "posture-auditor:exempt": "ebs.volume-cmk"}; !maps.Equal(v.Tags.Map(), want) {
 		t.Errorf("last volume's tags %v, want %v", v.Tags, want)
 	}
 	if e := snap.EBS.Volumes[1]; !e.Encrypted.Value || e.KMSKeyID != "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab" || e.Tags != nil {
@@ -648,7 +649,7 @@ func TestTagsComeWithDescribeVolumes(t *testing.T) {
 				if v.ID != "vol-00000000000000001" {
 					want = map[string]string{"Name": v.Name, "posture-auditor:exempt": "ebs.volume-cmk"}
 				}
-				if !maps.Equal(v.Tags, want) {
+				if !maps.Equal(v.Tags.Map(), want) {
 					t.Errorf("%s tags %v, want %v", v.ID, v.Tags, want)
 				}
 			}

@@ -397,7 +397,7 @@ func listClusterSnapshots(ctx context.Context, api API, filters []rdstypes.Filte
 
 // tags reads the TagList every one of the four describes returns with each
 // record: the resources' tags cost no call of their own.
-func tags(list []rdstypes.Tag) map[string]string {
+func tags(list []rdstypes.Tag) snapshot.Tags {
 	return collect.Tags(list, func(t rdstypes.Tag) (*string, *string) { return t.Key, t.Value })
 }
 

@@ -180,11 +180,11 @@ func TestCollectAgainstMoto(t *testing.T) {
 	// Tags come with every describe's records (TagList): no call of their
 	// own, as the call counts below show.
 	for name, c := range map[string]struct{ got, want map[string]string }{
-		"cmk-db":            {instances["cmk-db"].Tags, map[string]string{"team": "payments", "posture-auditor:exempt": "rds.instance-cmk"}},
-		"plain-db":          {instances["plain-db"].Tags, nil},
-		"aurora-cmk":        {clusters["aurora-cmk"].Tags, map[string]string{"team": "ledger"}},
-		"plain-db-manual":   {manual.Tags, map[string]string{"retain": "7y"}},
-		"aurora-cmk-manual": {clusterManual.Tags, map[string]string{"retain": "1y"}},
+		"cmk-db":            {instances["cmk-db"].Tags.Map(), map[string]string{"team": "payments", "posture-auditor:exempt": "rds.instance-cmk"}},
+		"plain-db":          {instances["plain-db"].Tags.Map(), nil},
+		"aurora-cmk":        {clusters["aurora-cmk"].Tags.Map(), map[string]string{"team": "ledger"}},
+		"plain-db-manual":   {manual.Tags.Map(), map[string]string{"retain": "7y"}},
+		"aurora-cmk-manual": {clusterManual.Tags.Map(), map[string]string{"retain": "1y"}},
 	} {
 		if !maps.Equal(c.got, c.want) {
 			t.Errorf("%s tags: %v, want %v", name, c.got, c.want)
@@ -661,19 +661,19 @@ func TestTagsComeWithTheDescribes(t *testing.T) {
 			}
 			// A tag with an empty value is a tag: kept as AWS reported it
 			// (asff.Map decides what ASFF can carry).
-			if got, want := snap.RDS.Instances[0].Tags, map[string]string{"posture-auditor:exempt": "rds.instance-cmk", "cost-centre": "42", "empty": ""}; !maps.Equal(got, want) {
+			if got, want := snap.RDS.Instances[0].Tags.Map(), map[string]string{"posture-auditor:exempt": "rds.instance-cmk", "cost-centre": "42", "empty": ""}; !maps.Equal(got, want) {
 				t.Errorf("instance tags %v, want %v", got, want)
 			}
 			if len(snap.RDS.Instances) > 1 && snap.RDS.Instances[1].Tags != nil {
 				t.Errorf("untagged instance: %v", snap.RDS.Instances[1].Tags)
 			}
-			if got := snap.RDS.Clusters[0].Tags; !maps.Equal(got, map[string]string{"team": "ledger"}) {
+			if got := snap.RDS.Clusters[0].Tags.Map(); !maps.Equal(got, map[string]string{"team": "ledger"}) {
 				t.Errorf("cluster tags %v", got)
 			}
-			if got := snap.RDS.Snapshots[0].Tags; !maps.Equal(got, map[string]string{"retain": "7y"}) {
+			if got := snap.RDS.Snapshots[0].Tags.Map(); !maps.Equal(got, map[string]string{"retain": "7y"}) {
 				t.Errorf("snapshot tags %v", got)
 			}
-			if got := snap.RDS.ClusterSnapshots[0].Tags; !maps.Equal(got, map[string]string{"retain": "1y"}) {
+			if got := snap.RDS.ClusterSnapshots[0].Tags.Map(); !maps.Equal(got, map[string]string{"retain": "1y"}) {
 				t.Errorf("cluster snapshot tags %v", got)
 			}
 			for _, op := range describeOps {

@@ -104,7 +104,7 @@ func TestCollectAgainstMoto(t *testing.T) {
 		owned:   {"aws:secretsmanager:owningService": "rds"},
 		plain:   nil,
 	} {
-		if got := data.Secrets[arn].Tags; !maps.Equal(got, want) {
+		if got := data.Secrets[arn].Tags.Map(); !maps.Equal(got, want) {
 			t.Errorf("%s tags %v, want %v", data.Secrets[arn].Name, got, want)
 		}
 	}
@@ -134,7 +134,7 @@ func TestCollectAgainstMoto(t *testing.T) {
 	if len(one.SecretsManager.Secrets) != 2 || one.SecretsManager.Secrets[plain] == nil || one.SecretsManager.Secrets[withCMK] == nil {
 		t.Fatalf("scoped read: %+v", one.SecretsManager.Secrets)
 	}
-	if got := one.SecretsManager.Secrets[withCMK].Tags; !maps.Equal(got, data.Secrets[withCMK].Tags) {
+	if got := one.SecretsManager.Secrets[withCMK].Tags.Map(); !maps.Equal(got, data.Secrets[withCMK].Tags.Map()) {
 		t.Errorf("scoped read's tags %v, want those of the listing", got)
 	}
 	for _, c := range counter.Snapshot() {
@@ -254,7 +254,7 @@ func TestCollectPaginatesAndMapsEveryField(t *testing.T) {
 	case !s.CreatedDate.Equal(ts(1.7e9)), !s.LastChangedDate.Equal(ts(1.7001e9)), !s.LastRotatedDate.Equal(ts(1.7002e9)),
 		!s.LastAccessedDate.Equal(ts(1.70208e9)), s.DeletedDate != nil:
 		t.Errorf("dates: %+v", s)
-	case !maps.Equal(s.Tags, map[string]string{"aws:rds:primaryDBInstanceArn": "arn:aws:rds:eu-west-1:111122223333:db:db-0"}):
+	case !maps.Equal(s.Tags.Map(), map[string]string{"aws:rds:primaryDBInstanceArn": "arn:aws:rds:eu-west-1:111122223333:db:db-0"}):
 		t.Errorf("tags: %v", s.Tags)
 	}
 	if plain := snap.SecretsManager.Secrets["arn:aws:secretsmanager:eu-west-1:111122223333:secret:app/secret-0249-AbCdEf"]; plain == nil ||

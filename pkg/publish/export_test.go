@@ -1,0 +1,4 @@
+package publish
+
+// ReadAheadMaxRecords is readAheadMaxRecords, for the external tests.
+const ReadAheadMaxRecords = readAheadMaxRecords
