@@ -4,7 +4,7 @@ GO       ?= go
 GOFLAGS  ?=
 FUZZTIME ?= 20s
 
-.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction build-PlannerFunction build-WorkerFunction clean docs bench-large
+.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction build-PlannerFunction build-WorkerFunction clean docs bench-large bench-org
 
 demo:
 	$(GO) run ./test/demo
@@ -71,3 +71,12 @@ clean:
 # 20 ms a call: calls, wall time, peak RSS, throttles. Several minutes.
 bench-large:
 	$(GO) run ./test/largeaccount -lambda-memory-mb 256
+
+# The organization fan-out on moto: the management account and 20 members
+# (one whose role cannot be assumed), each a small account in 2 regions,
+# through the real planner, an SQS FIFO queue and 10 concurrent workers
+# (WorkerConcurrency); then one member swept alone. Wall, planning, each
+# member's wall and outcome, failures, calls, findings imported, CPU. About
+# two minutes (one moto_server per account).
+bench-org:
+	$(GO) run ./test/orgbench -members 20 -concurrency 10 -regions us-east-1,eu-west-1 -moto per-account
