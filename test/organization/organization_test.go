@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	shtypes "github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -612,5 +613,93 @@ func TestEventsForwardMemberResources(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no finding of the member's key in its Security Hub")
+	}
+}
+
+// TestWorkerSecurityHubOffInMember: a member whose Security Hub is not
+// enabled (AWS answers InvalidAccessException, HTTP 401; moto would accept
+// the imports, so a front answers as AWS) is the member's permanent
+// failure: reported with its reason, acknowledged (not retried), the other
+// member of the batch audited as usual, and nothing archived in it: a
+// finding of a resource deleted meanwhile stays ACTIVE until a run can
+// import again, which then archives it.
+func TestWorkerSecurityHubOffInMember(t *testing.T) {
+	const hubOff = "555555555555"
+	e := setup(t)
+	ctx := context.Background()
+	secretOf := map[string]string{}
+	for _, account := range []string{hubOff, healthy} {
+		out, err := secretsmanager.NewFromConfig(e.memberConfig(t, account)).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name: aws.String("never-rotated-" + account), SecretString: aws.String("x"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secretOf[account] = aws.ToString(out.ARN)
+	}
+	w, _ := e.worker(t)
+	sweep := func(account, run string) org.Message {
+		return org.Message{Account: account, Region: region, Trigger: trigger.Schedule, Checks: []string{"secretsmanager.rotation-enabled"}, Run: run}
+	}
+	// stateOf is the member's finding of its secret, as its Security Hub
+	// holds it ("" when it holds none).
+	stateOf := func(account string) string {
+		t.Helper()
+		for _, f := range findings(t, e.memberConfig(t, account)) {
+			if len(f.Resources) > 0 && aws.ToString(f.Resources[0].Id) == secretOf[account] {
+				return string(f.RecordState)
+			}
+		}
+		return ""
+	}
+	res, err := w.Handle(ctx, sqsEvent(t, sweep(hubOff, "schedule 1"), sweep(healthy, "schedule 1")))
+	if err != nil || res.Scopes[0].Outcome != org.Audited || res.Scopes[1].Outcome != org.Audited {
+		t.Fatalf("first sweep, Security Hub on everywhere: %+v %v", res, err)
+	}
+	if s := stateOf(hubOff); s != "ACTIVE" {
+		t.Fatalf("first sweep: the member's secret has a %q finding, want ACTIVE", s)
+	}
+
+	// The secret goes, and Security Hub is turned off in the member.
+	if _, err := secretsmanager.NewFromConfig(e.memberConfig(t, hubOff)).DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId: aws.String(secretOf[hubOff]), ForceDeleteWithoutRecovery: aws.Bool(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.front.setHubOff(hubOff, true)
+	res, err = w.Handle(ctx, sqsEvent(t, sweep(hubOff, "schedule 2"), sweep(healthy, "schedule 2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BatchItemFailures) != 0 {
+		t.Errorf("batch item failures %+v: a member whose Security Hub is off is not retried", res.BatchItemFailures)
+	}
+	off := res.Scopes[0]
+	if off.Outcome != org.MemberFailed || off.Reason != org.ReasonSecurityHubOff || off.ErrorCode != "InvalidAccessException" ||
+		off.Account != hubOff || !strings.Contains(off.Error, region) {
+		t.Errorf("member with Security Hub off: %+v", off)
+	}
+	if e.front.hubRefusals(hubOff) == 0 {
+		t.Error("the worker never reached the member's Security Hub")
+	}
+	if s := res.Scopes[1]; s.Outcome != org.Audited || s.Summary == nil || s.Summary.Account != healthy || len(s.Summary.SecurityHubNotEnabled) != 0 {
+		t.Errorf("the other member of the batch: %+v", s)
+	}
+
+	// Nothing was archived in the member while its Security Hub was off...
+	e.front.setHubOff(hubOff, false)
+	if s := stateOf(hubOff); s != "ACTIVE" {
+		t.Errorf("after the run with Security Hub off, the deleted secret's finding is %q, want ACTIVE (untouched)", s)
+	}
+	// ...and the next run that can import archives what is gone.
+	res, err = w.Handle(ctx, sqsEvent(t, sweep(hubOff, "schedule 3")))
+	if err != nil || res.Scopes[0].Outcome != org.Audited {
+		t.Fatalf("sweep with Security Hub back on: %+v %v", res, err)
+	}
+	if s := stateOf(hubOff); s != "ARCHIVED" {
+		t.Errorf("with Security Hub back on, the deleted secret's finding is %q, want ARCHIVED", s)
+	}
+	if s := stateOf(healthy); s != "ACTIVE" {
+		t.Errorf("the healthy member's secret: %q finding, want ACTIVE", s)
 	}
 }

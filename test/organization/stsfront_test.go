@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +20,21 @@ import (
 // AssumeRole for some accounts as AWS does when the role cannot be assumed
 // (AccessDenied) or STS is throttling (Throttling), in STS's Query/XML
 // protocol; every other request goes to moto. moto does not enforce IAM.
+//
+// It also answers Security Hub, for accounts set with setHubOff, as AWS
+// does where Security Hub is not enabled (moto accepts imports there): HTTP
+// 401 with the REST-JSON error InvalidAccessException "Account ... is not
+// subscribed to AWS Security Hub". A Security Hub request's account is that
+// of the access key STS handed out for the member's role.
 type stsFront struct {
 	*httptest.Server
 	denied, throttled map[string]bool
 
 	mu      sync.Mutex
 	assumed map[string]int // AssumeRole requests by role account (answered or not)
+	hubOff  map[string]bool
+	keys    map[string]string // access key ID of an assumed role -> its account
+	refused map[string]int    // Security Hub requests refused, by account
 }
 
 func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsFront {
@@ -33,10 +43,18 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &stsFront{denied: set(denied), throttled: set(throttled), assumed: map[string]int{}}
+	f := &stsFront{denied: set(denied), throttled: set(throttled), assumed: map[string]int{},
+		hubOff: map[string]bool{}, keys: map[string]string{}, refused: map[string]int{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.Header.Get("Authorization"), "/sts/aws4_request") {
+		auth := r.Header.Get("Authorization")
+		if strings.Contains(auth, "/securityhub/aws4_request") {
+			if account, off := f.hubOffFor(auth); off {
+				hubError(w, account)
+				return
+			}
+		}
+		if strings.Contains(auth, "/sts/aws4_request") {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			form, _ := url.ParseQuery(string(body))
@@ -57,6 +75,20 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 					stsError(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
 					return
 				}
+				// Remember which account the handed-out key is of.
+				rec := httptest.NewRecorder()
+				proxy.ServeHTTP(rec, r)
+				if m := accessKeyID.FindStringSubmatch(rec.Body.String()); m != nil {
+					f.mu.Lock()
+					f.keys[m[1]] = account
+					f.mu.Unlock()
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+				return
 			}
 		}
 		proxy.ServeHTTP(w, r)
@@ -77,6 +109,51 @@ func stsError(w http.ResponseWriter, status int, code, message string) {
   </Error>
   <RequestId>4fd1ec4c-0f3f-4e8b-9c3a-7d1e2f3a4b5c</RequestId>
 </ErrorResponse>`, code, message)
+}
+
+var (
+	accessKeyID = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
+	credential  = regexp.MustCompile(`Credential=([^/,\s]+)/`)
+)
+
+// setHubOff turns Security Hub off (or back on) in account, every region.
+func (f *stsFront) setHubOff(account string, off bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hubOff[account] = off
+}
+
+// hubOffFor reports the account of a signed request's access key, and
+// whether Security Hub is off there (it counts the refusal).
+func (f *stsFront) hubOffFor(auth string) (string, bool) {
+	m := credential.FindStringSubmatch(auth)
+	if m == nil {
+		return "", false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	account, ok := f.keys[m[1]]
+	if !ok || !f.hubOff[account] {
+		return account, false
+	}
+	f.refused[account]++
+	return account, true
+}
+
+func (f *stsFront) hubRefusals(account string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused[account]
+}
+
+// hubError writes Security Hub's answer where it is not enabled (REST-JSON:
+// the code in X-Amzn-ErrorType and the body, HTTP 401).
+func hubError(w http.ResponseWriter, account string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", "InvalidAccessException")
+	w.Header().Set("X-Amzn-RequestId", "3e1c0b2a-5d4f-4b8e-9a7c-1f2e3d4c5b6a")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, `{"Code":"InvalidAccessException","Message":"Account %s is not subscribed to AWS Security Hub"}`, account)
 }
 
 func (f *stsFront) assumeRoleCalls(account string) int {
