@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
@@ -280,11 +282,23 @@ func (w *Worker) failed(sr *ScopeResult, reason, what string, err error) {
 	if errors.As(err, &permanent) {
 		sr.ErrorCode, sr.Error = "", what+": "+err.Error()
 	}
-	if runner.Transient(code) && !errors.As(err, &permanent) {
+	if (runner.Transient(code) || serverError(err)) && !errors.As(err, &permanent) {
 		sr.Outcome = Retry
 		return
 	}
 	sr.Outcome, sr.Reason = MemberFailed, reason
+}
+
+// serverError reports an HTTP 5xx or 429 answer, whatever its error code:
+// one the SDK could not read a code from (UnknownError, e.g. a 503 with no
+// body) is as transient as a coded one.
+func serverError(err error) bool {
+	var resp *awshttp.ResponseError
+	if !errors.As(err, &resp) {
+		return false
+	}
+	status := resp.HTTPStatusCode()
+	return status >= 500 || status == http.StatusTooManyRequests
 }
 
 func (w *Worker) roleARN(account string) string {

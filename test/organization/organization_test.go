@@ -703,3 +703,36 @@ func TestWorkerSecurityHubOffInMember(t *testing.T) {
 		t.Errorf("the healthy member's secret: %q finding, want ACTIVE", s)
 	}
 }
+
+// TestWorkerServerErrorIsRetried: a member whose EC2 endpoint answers HTTP
+// 503 with no error code (the SDK calls it UnknownError) while the worker
+// discovers its regions is retried like any 5xx, not reported as the
+// member's permanent failure and acknowledged: the scope would otherwise
+// wait for the next sweep.
+func TestWorkerServerErrorIsRetried(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	w, _ := e.worker(t)
+	// The member's role is assumed first: the front learns its keys.
+	cfg, err := w.Member(ctx, healthy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.front.setDown(healthy, "ec2")
+	for _, m := range []org.Message{
+		{Account: healthy, Region: region, Trigger: trigger.Schedule, Checks: []string{"kms.rotation"}, Run: "schedule 1"},
+		{Account: healthy, Region: org.AllRegions, Trigger: trigger.Schedule, Run: "schedule 1"},
+	} {
+		res, err := w.Handle(ctx, sqsEvent(t, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr := res.Scopes[0]
+		if sr.Outcome != org.Retry || len(res.BatchItemFailures) != 1 {
+			t.Errorf("%s: EC2 answering 503: outcome %s (%s %s: %s), batch item failures %v; want a retry", m.Region, sr.Outcome, sr.Reason, sr.ErrorCode, sr.Error, res.BatchItemFailures)
+		}
+	}
+}

@@ -35,6 +35,10 @@ type stsFront struct {
 	hubOff  map[string]bool
 	keys    map[string]string // access key ID of an assumed role -> its account
 	refused map[string]int    // Security Hub requests refused, by account
+	// down answers a service's requests from an account with HTTP 503 and
+	// no body (what a load balancer in front of an endpoint may answer):
+	// the SDK has no error code for it.
+	down map[string]string // account -> signing name ("ec2")
 }
 
 func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsFront {
@@ -44,10 +48,14 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 		t.Fatal(err)
 	}
 	f := &stsFront{denied: set(denied), throttled: set(throttled), assumed: map[string]int{},
-		hubOff: map[string]bool{}, keys: map[string]string{}, refused: map[string]int{}}
+		hubOff: map[string]bool{}, keys: map[string]string{}, refused: map[string]int{}, down: map[string]string{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
+		if f.isDown(auth) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if strings.Contains(auth, "/securityhub/aws4_request") {
 			if account, off := f.hubOffFor(auth); off {
 				hubError(w, account)
@@ -138,6 +146,24 @@ func (f *stsFront) hubOffFor(auth string) (string, bool) {
 	}
 	f.refused[account]++
 	return account, true
+}
+
+// setDown makes service (its signing name) answer account with HTTP 503.
+func (f *stsFront) setDown(account, service string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down[account] = service
+}
+
+func (f *stsFront) isDown(auth string) bool {
+	m := credential.FindStringSubmatch(auth)
+	if m == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	account, ok := f.keys[m[1]]
+	return ok && f.down[account] != "" && strings.Contains(auth, "/"+f.down[account]+"/aws4_request")
 }
 
 func (f *stsFront) hubRefusals(account string) int {
