@@ -222,6 +222,9 @@ type sweep struct {
 	name    string
 	wall    time.Duration
 	rssKB   int64
+	// cpu is the auditor's user and system CPU time: in Lambda, CPU comes
+	// with memory (a 256 MB function has about a seventh of a vCPU).
+	cpu time.Duration
 	exit    int
 	err     error
 	summary *runner.Summary
@@ -260,9 +263,10 @@ func runSweep(bin string, env []string, dir, outDir string, n int) *sweep {
 	if c.ProcessState != nil {
 		s.exit = c.ProcessState.ExitCode()
 	}
-	var wallNS int64
-	if _, scanErr := fmt.Fscan(r, &s.rssKB, &wallNS); scanErr == nil {
+	var wallNS, cpuNS int64
+	if _, scanErr := fmt.Fscan(r, &s.rssKB, &wallNS, &cpuNS); scanErr == nil {
 		s.wall = time.Duration(wallNS) // the auditor's own, without the launcher
+		s.cpu = time.Duration(cpuNS)
 	} else if err == nil {
 		err = fmt.Errorf("no rusage from the launcher: %w", scanErr)
 	}
@@ -344,6 +348,7 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 	a := ep.Data
 	fmt.Printf("\n==================== %s ====================\n", s.name)
 	fmt.Printf("wall time          %s\n", s.wall.Round(time.Millisecond))
+	fmt.Printf("CPU time (child)   %s (user + system; in Lambda, a 256 MB function has about 0.15 vCPU)\n", s.cpu.Round(time.Millisecond))
 	fmt.Printf("peak RSS (child)   %.1f MB (%d KB, ru_maxrss of the auditor process, measured through a fresh launcher)\n", float64(s.rssKB)/1024, s.rssKB)
 	fmt.Printf("exit status        %d\n", s.exit)
 	if s.summaryPath != "" {
