@@ -219,12 +219,12 @@ const scheduledEvent = `{"version":"0","id":"5f0c0a9e-0000-4000-8000-00000000000
 	`"account":"123456789012","time":"2025-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/posture-auditor-sweep"],"detail":{}}`
 
 type sweep struct {
-	name    string
-	wall    time.Duration
-	rssKB   int64
+	name  string
+	wall  time.Duration
+	rssKB int64
 	// cpu is the auditor's user and system CPU time: in Lambda, CPU comes
 	// with memory (a 256 MB function has about a seventh of a vCPU).
-	cpu time.Duration
+	cpu     time.Duration
 	exit    int
 	err     error
 	summary *runner.Summary
