@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -224,14 +225,16 @@ type sweep struct {
 	rssKB int64
 	// cpu is the auditor's user and system CPU time: in Lambda, CPU comes
 	// with memory (a 256 MB function has about a seventh of a vCPU).
-	cpu     time.Duration
-	exit    int
-	err     error
-	summary *runner.Summary
-	stderr  []string
-	calls   endpoint.Counts
-	stored  map[string]int
-	items   int
+	cpu time.Duration
+	// start and end bound the auditor's run (for the calls' timeline).
+	start, end time.Time
+	exit       int
+	err        error
+	summary    *runner.Summary
+	stderr     []string
+	calls      endpoint.Counts
+	stored     map[string]int
+	items      int
 	// summaryPath is where the auditor's JSON summary was saved.
 	summaryPath string
 }
@@ -259,6 +262,7 @@ func runSweep(bin string, env []string, dir, outDir string, n int) *sweep {
 	start := time.Now()
 	err = c.Run()
 	s.wall = time.Since(start)
+	s.start, s.end = start, time.Now()
 	_ = w.Close()
 	if c.ProcessState != nil {
 		s.exit = c.ProcessState.ExitCode()
@@ -422,6 +426,11 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 			s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "GetFindings"}])
 	}
 	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d\n", s.stored, s.items)
+	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "PutItem"}} {
+		if line := timeline(ep.PerSecond(op[0], op[1], s.start, s.end)); line != "" {
+			fmt.Printf("                   %s:%s by 5 s from the start: %s\n", op[0], op[1], line)
+		}
+	}
 	fmt.Printf("DynamoDB           %d calls (PutItem %d, Query %d, BatchGetItem %d, DeleteItem %d)\n", s.calls.Total("dynamodb", ""),
 		s.calls.Total("dynamodb", "PutItem"), s.calls.Total("dynamodb", "Query"), s.calls.Total("dynamodb", "BatchGetItem"), s.calls.Total("dynamodb", "DeleteItem"))
 
@@ -611,4 +620,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// timeline sums per-second counts into 5-second steps ("" when none):
+// where a sweep's imports and writes waited shows as low steps.
+func timeline(perSecond []int) string {
+	var steps []string
+	total := 0
+	for i := 0; i < len(perSecond); i += 5 {
+		n := 0
+		for _, v := range perSecond[i:min(i+5, len(perSecond))] {
+			n += v
+		}
+		total += n
+		steps = append(steps, strconv.Itoa(n))
+	}
+	if total == 0 {
+		return ""
+	}
+	return strings.Join(steps, " ")
 }
