@@ -67,8 +67,8 @@ type Server struct {
 	// seconds counts accepted calls by (call, unix second): when a sweep's
 	// imports and state writes ran, not only how many.
 	seconds map[Call]map[int64]int
-	buckets   map[string]*bucket
-	reqID     atomic.Int64
+	buckets map[string]*bucket
+	reqID   atomic.Int64
 
 	hub *securityHub
 	ddb *dynamo
