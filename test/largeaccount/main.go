@@ -426,13 +426,13 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 			s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "GetFindings"}])
 	}
 	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d\n", s.stored, s.items)
-	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "PutItem"}} {
+	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "TransactWriteItems"}, {"dynamodb", "PutItem"}} {
 		if line := timeline(ep.PerSecond(op[0], op[1], s.start, s.end)); line != "" {
 			fmt.Printf("                   %s:%s by 5 s from the start: %s\n", op[0], op[1], line)
 		}
 	}
-	fmt.Printf("DynamoDB           %d calls (PutItem %d, Query %d, BatchGetItem %d, DeleteItem %d)\n", s.calls.Total("dynamodb", ""),
-		s.calls.Total("dynamodb", "PutItem"), s.calls.Total("dynamodb", "Query"), s.calls.Total("dynamodb", "BatchGetItem"), s.calls.Total("dynamodb", "DeleteItem"))
+	fmt.Printf("DynamoDB           %d calls (TransactWriteItems %d, PutItem %d, Query %d, BatchGetItem %d, DeleteItem %d)\n", s.calls.Total("dynamodb", ""),
+		s.calls.Total("dynamodb", "TransactWriteItems"), s.calls.Total("dynamodb", "PutItem"), s.calls.Total("dynamodb", "Query"), s.calls.Total("dynamodb", "BatchGetItem"), s.calls.Total("dynamodb", "DeleteItem"))
 
 	// Throttling seen and surfaced.
 	seen := 0
