@@ -131,6 +131,9 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		// The account is left alone between scheduled sweeps: every
 		// quota bucket is full again when the next one starts.
 		ep.RefillBuckets()
+		// Each sweep starts in a second of its own: the calls' timeline
+		// counts by whole second.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 		before := ep.Counts()
 		s := runSweep(bin, env, dir, outDir, i+1)
 		s.calls = ep.Counts().Sub(before)
