@@ -17,9 +17,12 @@ var iamPrefix = map[string]string{
 }
 
 // batchActions are operations IAM authorises with another operation's
-// action: SQS's batch calls are allowed by the single call's action.
+// action: SQS's batch calls are allowed by the single call's action, and
+// a DynamoDB transaction by the action of each of its writes (the finding
+// state's transactions are all Puts).
 var batchActions = map[Call]string{
-	{Service: "SQS", Operation: "SendMessageBatch"}: "sqs:SendMessage",
+	{Service: "SQS", Operation: "SendMessageBatch"}:        "sqs:SendMessage",
+	{Service: "DynamoDB", Operation: "TransactWriteItems"}: "dynamodb:PutItem",
 }
 
 // IAMAction is the IAM action that authorises c, e.g. "kms:ListKeys".

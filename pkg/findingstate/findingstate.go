@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ type API interface {
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // DefaultReconcileEvery is how often a scope's records are checked against
@@ -363,27 +365,115 @@ func (s *Store) getItems(ctx context.Context, cfg aws.Config, account, region st
 
 // Save records what Security Hub now holds for these findings (just
 // imported). A record observed later than the one being saved is kept:
-// newer observation wins here as in Security Hub.
+// newer observation wins here as in Security Hub. Records are written up
+// to saveChunk in one TransactWriteItems, each Put with its own condition:
+// a first sweep writes one record per finding, and 100,000 PutItem calls
+// cost more CPU than anything else the sweep does (signing, encoding, a
+// round trip each). Transactional writes cost twice the write units; a
+// steady-state sweep writes next to nothing.
 func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding) error {
 	api := s.api(cfg)
-	return forEach(ctx, s.workers(), findings, func(ctx context.Context, f types.AwsSecurityFinding) error {
+	var chunks [][]ddbtypes.TransactWriteItem
+	var chunk []ddbtypes.TransactWriteItem
+	bytes := 0
+	seen := map[string]int{}
+	for _, f := range findings {
 		item, err := encode(account, region, f)
 		if err != nil {
 			return err
 		}
-		in := &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item}
+		put := &ddbtypes.Put{TableName: aws.String(s.Table), Item: item}
 		if obs, ok := item[attrObservedAt]; ok {
-			in.ConditionExpression = aws.String("attribute_not_exists(#o) OR #o <= :o")
-			in.ExpressionAttributeNames = map[string]string{"#o": attrObservedAt}
-			in.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":o": obs}
+			put.ConditionExpression = aws.String("attribute_not_exists(#o) OR #o <= :o")
+			put.ExpressionAttributeNames = map[string]string{"#o": attrObservedAt}
+			put.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":o": obs}
 		}
-		_, err = api.PutItem(ctx, in)
-		var failed *ddbtypes.ConditionalCheckFailedException
-		if errors.As(err, &failed) {
-			return nil // a later observation is already recorded
+		size := itemBytes(item)
+		// A transaction may not name an item twice: a second record of
+		// one Id replaces the first, as the later write would have.
+		if i, ok := seen[aws.ToString(f.Id)]; ok {
+			chunk[i] = ddbtypes.TransactWriteItem{Put: put}
+			continue
 		}
-		return err
+		if len(chunk) == saveChunk || bytes+size > saveChunkBytes {
+			chunks, chunk, bytes, seen = append(chunks, chunk), nil, 0, map[string]int{}
+		}
+		seen[aws.ToString(f.Id)] = len(chunk)
+		chunk = append(chunk, ddbtypes.TransactWriteItem{Put: put})
+		bytes += size
+	}
+	if len(chunk) > 0 {
+		chunks = append(chunks, chunk)
+	}
+	return forEach(ctx, s.workers(), chunks, func(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
+		return s.transact(ctx, api, items)
 	})
+}
+
+const (
+	// saveChunk is TransactWriteItems' largest number of actions.
+	saveChunk = 100
+	// saveChunkBytes keeps a transaction under its 4 MB limit.
+	saveChunkBytes = 3 << 20
+	// transactAttempts bounds the re-sends of a cancelled transaction
+	// (after dropping the Puts a newer record refused, or a conflict with
+	// another run's write of the same record).
+	transactAttempts = 6
+)
+
+// transact writes items in one transaction. A transaction fails whole:
+// when it is cancelled because some Puts' conditions failed (a newer
+// observation is recorded for them, which stays), it is sent again
+// without them; when it conflicts with another write, it is sent again.
+func (s *Store) transact(ctx context.Context, api API, items []ddbtypes.TransactWriteItem) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 1; len(items) > 0; attempt++ {
+		_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		var cancelled *ddbtypes.TransactionCanceledException
+		if err == nil || !errors.As(err, &cancelled) || attempt == transactAttempts {
+			return err
+		}
+		if len(cancelled.CancellationReasons) != len(items) {
+			return err // reasons that do not say which Put failed
+		}
+		var again []ddbtypes.TransactWriteItem
+		for i, r := range cancelled.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				// A later observation is already recorded.
+			case "None", "TransactionConflict", "ThrottlingError":
+				again = append(again, items[i])
+			default:
+				return err
+			}
+		}
+		if len(again) == len(items) {
+			if err := sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff *= 2
+		}
+		items = again
+	}
+	return nil
+}
+
+// itemBytes is about an item's size as DynamoDB counts it (names and
+// values).
+func itemBytes(item map[string]ddbtypes.AttributeValue) int {
+	n := 0
+	for k, v := range item {
+		n += len(k)
+		switch v := v.(type) {
+		case *ddbtypes.AttributeValueMemberS:
+			n += len(v.Value)
+		case *ddbtypes.AttributeValueMemberB:
+			n += len(v.Value)
+		default:
+			n += 32
+		}
+	}
+	return n
 }
 
 // Reconcile replaces the scope's records of checks with what Security Hub
@@ -606,8 +696,8 @@ func decode(item map[string]ddbtypes.AttributeValue) (types.AwsSecurityFinding, 
 // sweep's Load takes (about a third as many as uncompressed).
 func deflate(b []byte) ([]byte, error) {
 	var out bytes.Buffer
-	w := deflaters.Get().(*flate.Writer)
-	defer deflaters.Put(w)
+	w := takeDeflater()
+	defer func() { idleDeflaters <- w }()
 	w.Reset(&out)
 	if _, err := w.Write(b); err != nil {
 		return nil, err
@@ -618,12 +708,32 @@ func deflate(b []byte) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// deflaters are reused: a flate.Writer holds hundreds of kilobytes of
-// state, and a sweep's first run compresses a record per finding.
-var deflaters = sync.Pool{New: func() any {
-	w, _ := flate.NewWriter(nil, flate.BestSpeed) // only fails on a bad level
-	return w
-}}
+// A flate.Writer holds about 800 KB of tables whatever the level, and a
+// first sweep compresses a record per finding from tens of writers at
+// once (every save's workers): a sync.Pool kept one writer for each, 25 MB
+// in the large account's benchmark. Compressing a finding is short and
+// CPU-bound, so a writer per CPU is enough; a writer is made only while
+// fewer than that exist, else the next one put back is waited for.
+var (
+	maxDeflaters  = runtime.GOMAXPROCS(0)
+	idleDeflaters = make(chan *flate.Writer, maxDeflaters)
+	deflaterSlots = make(chan struct{}, maxDeflaters)
+)
+
+func takeDeflater() *flate.Writer {
+	select {
+	case w := <-idleDeflaters:
+		return w
+	default:
+	}
+	select {
+	case w := <-idleDeflaters:
+		return w
+	case deflaterSlots <- struct{}{}:
+		w, _ := flate.NewWriter(nil, flate.BestSpeed) // only fails on a bad level
+		return w
+	}
+}
 
 // stamp is a fixed-width UTC time that sorts as a string.
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }

@@ -149,6 +149,28 @@ func TestSaveLoadGetAndNewerObservationWins(t *testing.T) {
 	if len(full) != 1 || full[0].Compliance.Status != types.ComplianceStatusFailed {
 		t.Errorf("an earlier observation replaced a later one: %+v", full)
 	}
+	// 131 records went in 2 transactions (100 actions at most).
+	if n := counter.Count("DynamoDB", "TransactWriteItems"); n != 4 {
+		t.Errorf("%d TransactWriteItems for saves of 131, 1 and 1 records, want 4", n)
+	}
+
+	// In one save, the record a newer one refuses is left out and the
+	// others of its transaction are written (a transaction fails whole).
+	newcomer := finding("kms.rotation", keyA+"-new", types.ComplianceStatusFailed, t0.Add(20*time.Second))
+	changed := finding("kms.rotation", aws.ToString(many[0].Resources[0].Id), types.ComplianceStatusFailed, t0.Add(20*time.Second))
+	if err := store.Save(ctx, cfg, account, region, []types.AwsSecurityFinding{newcomer, earlier, changed}); err != nil {
+		t.Fatal(err)
+	}
+	full, err = store.Get(ctx, cfg, account, region, []string{aws.ToString(newcomer.Id), aws.ToString(earlier.Id), aws.ToString(changed.Id)})
+	if err != nil || len(full) != 3 {
+		t.Fatalf("Get: %d, %v", len(full), err)
+	}
+	for _, f := range full {
+		want := types.ComplianceStatusFailed // newcomer and changed as saved; keyB's later record kept
+		if f.Compliance.Status != want || (aws.ToString(f.Id) != aws.ToString(earlier.Id) && aws.ToString(f.UpdatedAt) != asff.Timestamp(t0.Add(20*time.Second))) {
+			t.Errorf("%s: %s updated %s", aws.ToString(f.Id), f.Compliance.Status, aws.ToString(f.UpdatedAt))
+		}
+	}
 }
 
 // TestUnreachable: a missing table is an error, never an empty answer

@@ -1,7 +1,12 @@
 package findingstate
 
 import (
+	"bytes"
+	"compress/flate"
+	"fmt"
+	"io"
 	"runtime"
+	"sync"
 	"testing"
 	"unsafe"
 
@@ -56,5 +61,36 @@ func TestPackedSharesWhatRepeats(t *testing.T) {
 	}
 	if empty := packed(map[string]ddbtypes.AttributeValue{}, recordAttrs); len(empty) != len(recordAttrs) || empty[0] != "" {
 		t.Errorf("no attributes: %q", empty)
+	}
+}
+
+// Many savers compress at once through the few writers there are; each
+// gets its own input back.
+func TestDeflateConcurrentlyWithFewWriters(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := bytes.Repeat([]byte(fmt.Sprintf(`{"n":%d}`, i)), 200)
+			z, err := deflate(in)
+			if err != nil {
+				errs <- err
+				return
+			}
+			out, err := io.ReadAll(flate.NewReader(bytes.NewReader(z)))
+			if err != nil || !bytes.Equal(out, in) {
+				errs <- fmt.Errorf("writer %d: round trip differs (%v)", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := len(deflaterSlots); n > maxDeflaters {
+		t.Errorf("%d writers made, at most %d", n, maxDeflaters)
 	}
 }

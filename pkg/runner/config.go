@@ -82,18 +82,23 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	parallel, err := parallelRegions(os.Getenv("PARALLEL_REGIONS"))
+	if err != nil {
+		return nil, err
+	}
 	return &Runner{
-		AWS:             cfg,
-		Counter:         counter,
-		Regions:         audit.Named,
-		AllRegions:      audit.All,
-		ExcludedRegions: audit.Excluded,
-		HomeRegion:      home,
-		Collectors:      Collectors(),
-		Publisher:       publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region)},
-		ToolVersion:     Version,
-		Getenv:          os.Getenv,
-		Now:             time.Now,
+		MaxParallelRegions: parallel,
+		AWS:                cfg,
+		Counter:            counter,
+		Regions:            audit.Named,
+		AllRegions:         audit.All,
+		ExcludedRegions:    audit.Excluded,
+		HomeRegion:         home,
+		Collectors:         Collectors(),
+		Publisher:          publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region)},
+		ToolVersion:        Version,
+		Getenv:             os.Getenv,
+		Now:                time.Now,
 	}, nil
 }
 
@@ -178,4 +183,19 @@ func stateStore(table, region string) publish.StateStore {
 	// The table is in the function's own region; findings of every
 	// audited region are kept there.
 	return &findingstate.Store{Table: strings.TrimSpace(table), Region: region}
+}
+
+// parallelRegions reads PARALLEL_REGIONS: how many regions a sweep reads
+// at once, 1 to 32 (default DefaultParallelRegions). More is faster when
+// several regions are busy, and needs memory for each.
+func parallelRegions(v string) (int, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 32 {
+		return 0, fmt.Errorf("PARALLEL_REGIONS: %q is not a whole number from 1 to 32 (regions a sweep reads at once; default %d)", v, DefaultParallelRegions)
+	}
+	return n, nil
 }

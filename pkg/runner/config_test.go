@@ -93,3 +93,24 @@ func TestQuotaFractionMatchesTemplate(t *testing.T) {
 		}
 	}
 }
+
+func TestParallelRegions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", 0, true}, {" 8 ", 8, true}, {"1", 1, true}, {"32", 32, true},
+		{"0", 0, false}, {"33", 0, false}, {"-1", 0, false}, {"four", 0, false}, {"2.5", 0, false},
+	} {
+		got, err := parallelRegions(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parallelRegions(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("PARALLEL_REGIONS", "0")
+	if _, err := FromEnvironment(context.Background()); err == nil || !strings.Contains(err.Error(), "PARALLEL_REGIONS") {
+		t.Fatalf("FromEnvironment with PARALLEL_REGIONS=0: %v", err)
+	}
+}

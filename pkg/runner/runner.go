@@ -51,6 +51,9 @@ type Runner struct {
 	// Identity returns the audited account and partition; nil means STS
 	// GetCallerIdentity, which needs no IAM permission.
 	Identity func(context.Context, aws.Config) (account, partition string, err error)
+	// MaxParallelRegions bounds the regions a sweep reads at once (0:
+	// DefaultParallelRegions).
+	MaxParallelRegions int
 	// MemoryLimit is the Go heap's limit in bytes (memlimit.Apply); a run
 	// whose heap nears it says so. 0 means none.
 	MemoryLimit int64
@@ -176,24 +179,50 @@ func (x *run) execute(ctx context.Context) *Summary {
 	publishCtx, cancelPublish := publishContext(ctx)
 	defer cancelPublish()
 	rows := newRowKeeper(MaxSummaryFindings)
+	inParallel(len(x.regions), x.parallelRegions(), func(i int) {
+		region := x.regions[i]
+		defer func() {
+			// A bug must not take the other regions down with it: this
+			// region's scopes fail, and archive nothing (a publish cut
+			// short leaves its checks to be reconciled next run).
+			if p := recover(); p != nil {
+				out[i], reports[i] = x.panicked(region, p)
+			}
+		}()
+		out[i], reports[i] = x.sweepRegion(collectCtx, publishCtx, region, rows)
+	})
+	return x.summarise(out, reports, rows)
+}
+
+// DefaultParallelRegions is how many regions a sweep reads at once unless
+// MaxParallelRegions says otherwise. Each region's quotas are its own, so
+// regions in parallel finish sooner; but each holds its snapshot and a
+// check's records, and with AuditRegions "all" an account has 17 or more
+// regions: 4 keeps the large account's two busy regions in parallel (and
+// two more) within a 256 MB function.
+const DefaultParallelRegions = 4
+
+func (r *Runner) parallelRegions() int {
+	if r.MaxParallelRegions > 0 {
+		return r.MaxParallelRegions
+	}
+	return DefaultParallelRegions
+}
+
+// inParallel calls fn(0) ... fn(n-1), at most limit at a time, in order of
+// start, and returns when all have returned.
+func inParallel(n, limit int, fn func(i int)) {
+	slots := make(chan struct{}, max(limit, 1))
 	var wg sync.WaitGroup
-	for i, region := range x.regions {
+	for i := range n {
+		slots <- struct{}{}
 		wg.Add(1)
-		go func(i int, region string) {
-			defer wg.Done()
-			defer func() {
-				// A bug must not take the other regions down with it: this
-				// region's scopes fail, and archive nothing (a publish cut
-				// short leaves its checks to be reconciled next run).
-				if p := recover(); p != nil {
-					out[i], reports[i] = x.panicked(region, p)
-				}
-			}()
-			out[i], reports[i] = x.sweepRegion(collectCtx, publishCtx, region, rows)
-		}(i, region)
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			fn(i)
+		}()
 	}
 	wg.Wait()
-	return x.summarise(out, reports, rows)
 }
 
 // collectionContext ends collection early enough to leave the publisher a

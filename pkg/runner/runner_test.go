@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +115,33 @@ func TestRowKeeperEqualsSortThenCap(t *testing.T) {
 		sortFindings(want)
 		if !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) || omitted != n-len(want) {
 			t.Fatalf("trial %d (n %d, max %d): got %v omitted %d, want %v", trial, n, max, got, omitted, want)
+		}
+	}
+}
+
+func TestInParallelRunsEachOnceAtMostLimitAtATime(t *testing.T) {
+	for _, c := range []struct{ n, limit int }{{0, 4}, {1, 4}, {17, 4}, {3, 1}, {5, 0}} {
+		var mu sync.Mutex
+		running, most := 0, 0
+		ran := make([]int, c.n)
+		inParallel(c.n, c.limit, func(i int) {
+			mu.Lock()
+			running++
+			most = max(most, running)
+			ran[i]++
+			mu.Unlock()
+			time.Sleep(10 * time.Millisecond)
+			mu.Lock()
+			running--
+			mu.Unlock()
+		})
+		for i, n := range ran {
+			if n != 1 {
+				t.Errorf("n=%d limit=%d: fn(%d) ran %d times", c.n, c.limit, i, n)
+			}
+		}
+		if want := min(max(c.limit, 1), c.n); most != want {
+			t.Errorf("n=%d limit=%d: %d at once, want %d", c.n, c.limit, most, want)
 		}
 	}
 }

@@ -43,10 +43,11 @@ func launch() {
 		os.Exit(125)
 	}
 	var maxrss int64
+	cpu := c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 	if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		maxrss = ru.Maxrss // kilobytes on Linux
 	}
-	fmt.Fprintf(report, "%d %d\n", maxrss, wall.Nanoseconds())
+	fmt.Fprintf(report, "%d %d %d\n", maxrss, wall.Nanoseconds(), cpu.Nanoseconds())
 	_ = report.Close()
 	os.Exit(c.ProcessState.ExitCode())
 }

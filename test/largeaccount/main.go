@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -130,6 +131,9 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		// The account is left alone between scheduled sweeps: every
 		// quota bucket is full again when the next one starts.
 		ep.RefillBuckets()
+		// Each sweep starts in a second of its own: the calls' timeline
+		// counts by whole second.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 		before := ep.Counts()
 		s := runSweep(bin, env, dir, outDir, i+1)
 		s.calls = ep.Counts().Sub(before)
@@ -219,16 +223,21 @@ const scheduledEvent = `{"version":"0","id":"5f0c0a9e-0000-4000-8000-00000000000
 	`"account":"123456789012","time":"2025-01-01T00:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/posture-auditor-sweep"],"detail":{}}`
 
 type sweep struct {
-	name    string
-	wall    time.Duration
-	rssKB   int64
-	exit    int
-	err     error
-	summary *runner.Summary
-	stderr  []string
-	calls   endpoint.Counts
-	stored  map[string]int
-	items   int
+	name  string
+	wall  time.Duration
+	rssKB int64
+	// cpu is the auditor's user and system CPU time: in Lambda, CPU comes
+	// with memory (a 256 MB function has about a seventh of a vCPU).
+	cpu time.Duration
+	// start and end bound the auditor's run (for the calls' timeline).
+	start, end time.Time
+	exit       int
+	err        error
+	summary    *runner.Summary
+	stderr     []string
+	calls      endpoint.Counts
+	stored     map[string]int
+	items      int
 	// summaryPath is where the auditor's JSON summary was saved.
 	summaryPath string
 }
@@ -256,13 +265,15 @@ func runSweep(bin string, env []string, dir, outDir string, n int) *sweep {
 	start := time.Now()
 	err = c.Run()
 	s.wall = time.Since(start)
+	s.start, s.end = start, time.Now()
 	_ = w.Close()
 	if c.ProcessState != nil {
 		s.exit = c.ProcessState.ExitCode()
 	}
-	var wallNS int64
-	if _, scanErr := fmt.Fscan(r, &s.rssKB, &wallNS); scanErr == nil {
+	var wallNS, cpuNS int64
+	if _, scanErr := fmt.Fscan(r, &s.rssKB, &wallNS, &cpuNS); scanErr == nil {
 		s.wall = time.Duration(wallNS) // the auditor's own, without the launcher
+		s.cpu = time.Duration(cpuNS)
 	} else if err == nil {
 		err = fmt.Errorf("no rusage from the launcher: %w", scanErr)
 	}
@@ -344,6 +355,7 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 	a := ep.Data
 	fmt.Printf("\n==================== %s ====================\n", s.name)
 	fmt.Printf("wall time          %s\n", s.wall.Round(time.Millisecond))
+	fmt.Printf("CPU time (child)   %s (user + system; in Lambda, a 256 MB function has about 0.15 vCPU)\n", s.cpu.Round(time.Millisecond))
 	fmt.Printf("peak RSS (child)   %.1f MB (%d KB, ru_maxrss of the auditor process, measured through a fresh launcher)\n", float64(s.rssKB)/1024, s.rssKB)
 	fmt.Printf("exit status        %d\n", s.exit)
 	if s.summaryPath != "" {
@@ -417,8 +429,13 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 			s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "GetFindings"}])
 	}
 	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d\n", s.stored, s.items)
-	fmt.Printf("DynamoDB           %d calls (PutItem %d, Query %d, BatchGetItem %d, DeleteItem %d)\n", s.calls.Total("dynamodb", ""),
-		s.calls.Total("dynamodb", "PutItem"), s.calls.Total("dynamodb", "Query"), s.calls.Total("dynamodb", "BatchGetItem"), s.calls.Total("dynamodb", "DeleteItem"))
+	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "TransactWriteItems"}, {"dynamodb", "PutItem"}} {
+		if line := timeline(ep.PerSecond(op[0], op[1], s.start, s.end)); line != "" {
+			fmt.Printf("                   %s:%s by 5 s from the start: %s\n", op[0], op[1], line)
+		}
+	}
+	fmt.Printf("DynamoDB           %d calls (TransactWriteItems %d, PutItem %d, Query %d, BatchGetItem %d, DeleteItem %d)\n", s.calls.Total("dynamodb", ""),
+		s.calls.Total("dynamodb", "TransactWriteItems"), s.calls.Total("dynamodb", "PutItem"), s.calls.Total("dynamodb", "Query"), s.calls.Total("dynamodb", "BatchGetItem"), s.calls.Total("dynamodb", "DeleteItem"))
 
 	// Throttling seen and surfaced.
 	seen := 0
@@ -606,4 +623,23 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// timeline sums per-second counts into 5-second steps ("" when none):
+// where a sweep's imports and writes waited shows as low steps.
+func timeline(perSecond []int) string {
+	var steps []string
+	total := 0
+	for i := 0; i < len(perSecond); i += 5 {
+		n := 0
+		for _, v := range perSecond[i:min(i+5, len(perSecond))] {
+			n += v
+		}
+		total += n
+		steps = append(steps, strconv.Itoa(n))
+	}
+	if total == 0 {
+		return ""
+	}
+	return strings.Join(steps, " ")
 }

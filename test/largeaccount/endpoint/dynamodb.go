@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -269,7 +270,7 @@ func serveDynamoDB(q *req) {
 		}
 		q.json(map[string]any{"Table": t.description(q.s.Data.ID)})
 		return
-	case "PutItem", "DeleteItem", "Query", "BatchGetItem":
+	case "PutItem", "DeleteItem", "Query", "BatchGetItem", "TransactWriteItems":
 	default:
 		q.unknownOperation()
 		return
@@ -277,6 +278,8 @@ func serveDynamoDB(q *req) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch q.op {
+	case "TransactWriteItems":
+		d.transactWrite(q)
 	case "PutItem":
 		t := d.table(q, q.str("TableName"))
 		if t == nil {
@@ -420,20 +423,7 @@ func (t *table) delete(pk, sk string) {
 // conditionHolds checks the request's ConditionExpression (if any) against
 // old, answering the failure itself.
 func (t *table) conditionHolds(q *req, old item) bool {
-	expr := q.str("ConditionExpression")
-	e, err := newExpression(q.in)
-	if err != nil {
-		q.validation("%s", err)
-		return false
-	}
-	if expr == "" {
-		if len(e.names)+len(e.values) > 0 {
-			q.validation("ExpressionAttributeNames and ExpressionAttributeValues can only be specified when using expressions")
-			return false
-		}
-		return true
-	}
-	ok, err := e.check(expr, old)
+	ok, err := conditionOK(q.in, old)
 	if err != nil {
 		q.validation("%s", err)
 		return false
@@ -443,6 +433,97 @@ func (t *table) conditionHolds(q *req, old item) bool {
 		return false
 	}
 	return true
+}
+
+// conditionOK evaluates a write's ConditionExpression (in its request or
+// transaction action) against the item it would replace.
+func conditionOK(in map[string]any, old item) (bool, error) {
+	expr, _ := in["ConditionExpression"].(string)
+	e, err := newExpression(in)
+	if err != nil {
+		return false, err
+	}
+	if expr == "" {
+		if len(e.names)+len(e.values) > 0 {
+			return false, fmt.Errorf("ExpressionAttributeNames and ExpressionAttributeValues can only be specified when using expressions")
+		}
+		return true, nil
+	}
+	return e.check(expr, old)
+}
+
+// transactWrite answers TransactWriteItems of Puts: every condition is
+// checked first; one that fails cancels the whole transaction, with a
+// reason per action (TransactionCanceledException), as DynamoDB does.
+func (d *dynamo) transactWrite(q *req) {
+	actions, _ := q.in["TransactItems"].([]any)
+	if len(actions) == 0 || len(actions) > 100 {
+		q.validation("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length between 1 and 100")
+		return
+	}
+	type write struct {
+		t  *table
+		it item
+	}
+	writes := make([]write, len(actions))
+	reasons := make([]map[string]string, len(actions))
+	failed, keys := false, map[string]bool{}
+	for i, a := range actions {
+		m, _ := a.(map[string]any)
+		put, ok := m["Put"].(map[string]any)
+		if !ok || len(m) != 1 {
+			q.validation("TransactWriteItems actions other than Put are not served by the largeaccount endpoint")
+			return
+		}
+		name, _ := put["TableName"].(string)
+		t := d.table(q, name)
+		if t == nil {
+			return
+		}
+		it, err := decodeItem(put["Item"])
+		if err != nil {
+			q.validation("%s", err)
+			return
+		}
+		if it[t.pk] == "" || it[t.sk] == "" || it.size() > maxItemSize {
+			q.validation("One or more parameter values were invalid: missing key or item too large")
+			return
+		}
+		k := name + "|" + it[t.pk] + "|" + it[t.sk]
+		if keys[k] {
+			q.validation("Transaction request cannot include multiple operations on one item")
+			return
+		}
+		keys[k] = true
+		ok, err = conditionOK(put, t.get(it[t.pk], it[t.sk]))
+		if err != nil {
+			q.validation("%s", err)
+			return
+		}
+		writes[i], reasons[i] = write{t, it}, map[string]string{"Code": "None"}
+		if !ok {
+			failed, reasons[i] = true, map[string]string{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+		}
+	}
+	if failed {
+		codes := make([]string, len(reasons))
+		for i, r := range reasons {
+			codes[i] = r["Code"]
+		}
+		q.header("application/x-amz-json-1.0")
+		q.w.Header().Set("X-Amzn-ErrorType", "TransactionCanceledException")
+		q.w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(q.w).Encode(map[string]any{
+			"__type":              "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+			"Message":             "Transaction cancelled, please refer cancellation reasons for specific reasons [" + strings.Join(codes, ", ") + "]",
+			"CancellationReasons": reasons,
+		})
+		return
+	}
+	for _, w := range writes {
+		w.t.put(w.it)
+	}
+	q.json(map[string]any{})
 }
 
 // query answers a Query by partition key: items in sort key order, at most

@@ -64,8 +64,11 @@ type Server struct {
 	mu        sync.Mutex
 	calls     map[Call]int
 	throttled map[Call]int
-	buckets   map[string]*bucket
-	reqID     atomic.Int64
+	// seconds counts accepted calls by (call, unix second): when a sweep's
+	// imports and state writes ran, not only how many.
+	seconds map[Call]map[int64]int
+	buckets map[string]*bucket
+	reqID   atomic.Int64
 
 	hub *securityHub
 	ddb *dynamo
@@ -90,7 +93,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		Data: NewAccount(o.Account, o.Regions, o.Home, o.Scale, o.Now), opts: o,
-		quotas: map[string]Quota{}, calls: map[Call]int{}, throttled: map[Call]int{}, buckets: map[string]*bucket{},
+		quotas: map[string]Quota{}, calls: map[Call]int{}, throttled: map[Call]int{}, seconds: map[Call]map[int64]int{}, buckets: map[string]*bucket{},
 		hub: newSecurityHub(), ddb: newDynamo(),
 	}
 	for k, q := range Quotas {
@@ -149,6 +152,25 @@ func (s *Server) Counts() Counts {
 		c.Throttled[k] = v
 	}
 	return c
+}
+
+// PerSecond returns the accepted calls of service and operation, over
+// every region, by unix second from..to (inclusive).
+func (s *Server) PerSecond(service, operation string, from, to time.Time) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, max(0, to.Unix()-from.Unix()+1))
+	for c, secs := range s.seconds {
+		if c.Service != service || c.Operation != operation {
+			continue
+		}
+		for sec, n := range secs {
+			if i := sec - from.Unix(); i >= 0 && i < int64(len(out)) {
+				out[i] += n
+			}
+		}
+	}
+	return out
 }
 
 // Sub is what was counted after before.
@@ -301,6 +323,11 @@ func (s *Server) count(q *req, throttled bool) {
 	s.calls[c]++
 	if throttled {
 		s.throttled[c]++
+	} else {
+		if s.seconds[c] == nil {
+			s.seconds[c] = map[int64]int{}
+		}
+		s.seconds[c][time.Now().Unix()]++
 	}
 	s.mu.Unlock()
 }
