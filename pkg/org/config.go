@@ -69,7 +69,7 @@ func PlannerFromEnvironment(ctx context.Context, getenv func(string) string) (*P
 // WorkerFromEnvironment builds the worker: the runner's environment
 // (runner.FromEnvironment: thresholds, HOME_REGION, QUOTA_FRACTION, ...),
 // MEMBER_ROLE_NAME and MEMBER_ROLE_EXTERNAL_ID (the role assumed in each
-// member), ORGANIZATION_QUEUE_URL (for expanding "all" regions, less the
+// member), EXCLUDED_ACCOUNTS (never audited), ORGANIZATION_QUEUE_URL (for expanding "all" regions, less the
 // runner's EXCLUDED_REGIONS), and FINDING_STATE_TABLE, read and written with the
 // central account's credentials, never a member's.
 func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Worker, error) {
@@ -81,7 +81,10 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 	if queueURL == "" {
 		return nil, fmt.Errorf("%s is not set: the worker queues the regions of a member", EnvQueueURL)
 	}
-	var err error
+	excluded, err := ParseAccountList(getenv(EnvExcludedAccounts))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvExcludedAccounts, err)
+	}
 	fraction := pace.DefaultFraction
 	if v := strings.TrimSpace(getenv(EnvQuotaFraction)); v != "" {
 		if fraction, err = strconv.ParseFloat(v, 64); err != nil || pace.ValidFraction(fraction) != nil {
@@ -114,6 +117,7 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 		RoleARN:   members.RoleARN,
 		Queue:     Queue{API: sqs.NewFromConfig(central), URL: queueURL},
 		Discover:  DiscoverRegions(partition, base.ExcludedRegions),
+		Excluded:  excluded,
 	}, nil
 }
 

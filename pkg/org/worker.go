@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ type Worker struct {
 	// Discover returns the regions to audit in a member for AllRegions
 	// (enabled there, less the excluded ones), with the member's config.
 	Discover func(ctx context.Context, cfg aws.Config) ([]string, error)
+	// Excluded are accounts never audited (EXCLUDED_ACCOUNTS): their
+	// messages are refused before any call, whoever queued them.
+	Excluded []string
 	Now      func() time.Time
 }
 
@@ -167,6 +171,10 @@ func (w *Worker) handleOne(ctx context.Context, id string, body []byte) (sr Scop
 		return sr
 	}
 	sr.Account, sr.Region, sr.Trigger = m.Account, m.Region, m.Trigger
+	if slices.Contains(w.Excluded, m.Account) {
+		sr.Outcome, sr.Error = Refused, fmt.Sprintf("account %s is excluded (ExcludedAccounts): never audited", m.Account)
+		return sr
+	}
 	cfg, err := w.Member(ctx, m.Account)
 	if err == nil {
 		// Assume the role now (cached for its session): a member whose role
