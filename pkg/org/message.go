@@ -18,6 +18,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
 	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
@@ -165,6 +167,13 @@ func (m Message) Validate() error {
 			return bad("target of kind %s has no identifier", t.Ref.Kind)
 		case !spec.Global && t.Ref.Region != m.Region:
 			return bad("target %s is in region %q, not the message's %s", t.Ref, t.Ref.Region, m.Region)
+		}
+		// The identifier is what is read, through the member's role: an ARN
+		// of another account must not be judged in this one.
+		for _, id := range []string{t.Ref.ID, t.Ref.ARN} {
+			if a, err := arn.Parse(id); err == nil && a.AccountID != m.Account {
+				return bad("target %s names account %q in %q, not the message's %s", t.Ref, a.AccountID, id, m.Account)
+			}
 		}
 	}
 	return nil

@@ -70,6 +70,9 @@ func TestParseMessageRefuses(t *testing.T) {
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","dryRun":true,"targets":[` + target("111122223333", "eu-west-1") + `]}`, "never a dry run"},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[` + target("444455556666", "eu-west-1") + `]}`, `belongs to account "444455556666"`},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[` + target("111122223333", "us-east-1") + `]}`, `in region "us-east-1"`},
+		// The ARN is what is read: its account is the message's too.
+		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-key","partition":"aws","account":"111122223333","region":"eu-west-1","id":"` + strings.Replace(keyARN, "111122223333", "444455556666", 1) + `","arn":"` + strings.Replace(keyARN, "111122223333", "444455556666", 1) + `"}}]}`, `names account "444455556666"`},
+		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-key","partition":"aws","account":"111122223333","region":"eu-west-1","id":"` + keyARN + `","arn":"` + strings.Replace(keyARN, "111122223333", "444455556666", 1) + `"}}]}`, `names account "444455556666"`},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-thing","partition":"aws","account":"111122223333","region":"eu-west-1","id":"k"}}]}`, `unknown kind "kms-thing"`},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-key","account":"111122223333","region":"eu-west-1","id":"k"}}]}`, "no partition"},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-key","partition":"aws","account":"111122223333","region":"eu-west-1"}}]}`, "no identifier"},
