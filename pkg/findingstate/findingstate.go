@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,6 @@ import (
 // API is the part of the DynamoDB client the store uses; each method is one
 // IAM action in template.yaml.
 type API interface {
-	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
@@ -146,14 +146,38 @@ func (s *Store) Invalidate(ctx context.Context, cfg aws.Config, account, region 
 	return s.mark(ctx, cfg, account, region, checks, time.Time{})
 }
 
-// mark writes the checks' reconciliation markers.
+// mark writes the checks' reconciliation markers, all at at.
 func (s *Store) mark(ctx context.Context, cfg aws.Config, account, region string, checks []string, at time.Time) error {
+	m := Markers{}
+	for _, c := range checks {
+		m[c] = at
+	}
+	return s.putMarkers(ctx, cfg, account, region, m)
+}
+
+// putMarkers writes one marker per check, in transactions of up to
+// saveChunk (one for a scope's checks): a run writes its markers two or
+// three times, and an organization's thousands of scopes would otherwise
+// make that a call per check each time.
+func (s *Store) putMarkers(ctx context.Context, cfg aws.Config, account, region string, m Markers) error {
+	checks := make([]string, 0, len(m))
+	for c := range m {
+		checks = append(checks, c)
+	}
+	sort.Strings(checks)
+	var chunks [][]ddbtypes.TransactWriteItem
+	for start := 0; start < len(checks); start += saveChunk {
+		var chunk []ddbtypes.TransactWriteItem
+		for _, c := range checks[start:min(start+saveChunk, len(checks))] {
+			marker := key(scopeKey(account, region), markerID+"#"+c)
+			marker[attrReconciled] = &ddbtypes.AttributeValueMemberS{Value: m[c].UTC().Format(time.RFC3339Nano)}
+			chunk = append(chunk, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(s.Table), Item: marker}})
+		}
+		chunks = append(chunks, chunk)
+	}
 	api := s.api(cfg)
-	return forEach(ctx, s.workers(), checks, func(ctx context.Context, c string) error {
-		marker := key(scopeKey(account, region), markerID+"#"+c)
-		marker[attrReconciled] = &ddbtypes.AttributeValueMemberS{Value: at.UTC().Format(time.RFC3339Nano)}
-		_, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: marker})
-		return err
+	return forEach(ctx, s.workers(), chunks, func(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
+		return s.transact(ctx, api, items)
 	})
 }
 
@@ -372,7 +396,23 @@ func (s *Store) getItems(ctx context.Context, cfg aws.Config, account, region st
 // round trip each). Transactional writes cost twice the write units; a
 // steady-state sweep writes next to nothing.
 func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding) error {
-	api := s.api(cfg)
+	return s.putRecords(ctx, cfg, account, region, findings, func(item map[string]ddbtypes.AttributeValue) condition {
+		obs, ok := item[attrObservedAt]
+		if !ok {
+			return condition{}
+		}
+		return condition{
+			expr:   aws.String("attribute_not_exists(#o) OR #o <= :o"),
+			names:  map[string]string{"#o": attrObservedAt},
+			values: map[string]ddbtypes.AttributeValue{":o": obs},
+		}
+	})
+}
+
+// putRecords writes the findings' records, each under its condition (a
+// record the condition refuses is left as it is), up to saveChunk to a
+// transaction.
+func (s *Store) putRecords(ctx context.Context, cfg aws.Config, account, region string, findings []types.AwsSecurityFinding, cond func(map[string]ddbtypes.AttributeValue) condition) error {
 	var chunks [][]ddbtypes.TransactWriteItem
 	var chunk []ddbtypes.TransactWriteItem
 	bytes := 0
@@ -382,12 +422,9 @@ func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string
 		if err != nil {
 			return err
 		}
-		put := &ddbtypes.Put{TableName: aws.String(s.Table), Item: item}
-		if obs, ok := item[attrObservedAt]; ok {
-			put.ConditionExpression = aws.String("attribute_not_exists(#o) OR #o <= :o")
-			put.ExpressionAttributeNames = map[string]string{"#o": attrObservedAt}
-			put.ExpressionAttributeValues = map[string]ddbtypes.AttributeValue{":o": obs}
-		}
+		c := cond(item)
+		put := &ddbtypes.Put{TableName: aws.String(s.Table), Item: item,
+			ConditionExpression: c.expr, ExpressionAttributeNames: c.names, ExpressionAttributeValues: c.values}
 		size := itemBytes(item)
 		// A transaction may not name an item twice: a second record of
 		// one Id replaces the first, as the later write would have.
@@ -405,6 +442,7 @@ func (s *Store) Save(ctx context.Context, cfg aws.Config, account, region string
 	if len(chunk) > 0 {
 		chunks = append(chunks, chunk)
 	}
+	api := s.api(cfg)
 	return forEach(ctx, s.workers(), chunks, func(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
 		return s.transact(ctx, api, items)
 	})
@@ -511,21 +549,10 @@ func (s *Store) BeginReconcile(cfg aws.Config, account, region string, checks []
 
 // Put records findings Security Hub holds, unless a newer record exists.
 func (r *Reconciliation) Put(ctx context.Context, held []types.AwsSecurityFinding) error {
-	api := r.store.api(r.cfg)
 	for _, f := range held {
 		r.held[aws.ToString(f.Id)] = true
 	}
-	return forEach(ctx, r.store.workers(), held, func(ctx context.Context, f types.AwsSecurityFinding) error {
-		item, err := encode(r.account, r.region, f)
-		if err != nil {
-			return err
-		}
-		_, err = api.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: aws.String(r.store.Table), Item: item,
-			ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
-		})
-		return ignoreConditionFailed(err)
-	})
+	return r.store.putRecords(ctx, r.cfg, r.account, r.region, held, func(map[string]ddbtypes.AttributeValue) condition { return r.before })
 }
 
 // End deletes the records of findings Security Hub no longer holds (unless
@@ -609,17 +636,7 @@ type Markers map[string]time.Time
 // Resume puts back the markers Suspend took (their original times, so the
 // periodic reconciliation still comes due).
 func (s *Store) Resume(ctx context.Context, cfg aws.Config, account, region string, m Markers) error {
-	return forEachKey(ctx, s.workers(), m, func(ctx context.Context, check string, at time.Time) error {
-		return s.mark(ctx, cfg, account, region, []string{check}, at)
-	})
-}
-
-func forEachKey(ctx context.Context, workers int, m Markers, fn func(context.Context, string, time.Time) error) error {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return forEach(ctx, workers, keys, func(ctx context.Context, k string) error { return fn(ctx, k, m[k]) })
+	return s.putMarkers(ctx, cfg, account, region, m)
 }
 
 // Compact is the record kept of f: everything the lifecycle needs to plan,

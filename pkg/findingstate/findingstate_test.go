@@ -241,15 +241,20 @@ func TestReconcileKeepsWhatWasWrittenDuringTheReadBack(t *testing.T) {
 // TestSuspendResume: an import in flight leaves its checks stale until
 // Resume puts their original reconciliation times back.
 func TestSuspendResume(t *testing.T) {
-	store, cfg, _ := setup(t)
+	store, cfg, counter := setup(t)
 	ctx := context.Background()
 	reconciled := time.Now().Add(-6 * 24 * time.Hour).Truncate(time.Millisecond)
 	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, nil, reconciled); err != nil {
 		t.Fatal(err)
 	}
+	before := counter.Count("DynamoDB", "TransactWriteItems")
 	m, err := store.Suspend(ctx, cfg, account, region, []string{"kms.rotation", "kms.pending-deletion"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A scope's markers are written together: one call, not one a check.
+	if n := counter.Count("DynamoDB", "TransactWriteItems") - before; n != 1 || counter.Count("DynamoDB", "PutItem") != 0 {
+		t.Errorf("Suspend of 2 checks: %d TransactWriteItems, %d PutItem; want 1 and 0", n, counter.Count("DynamoDB", "PutItem"))
 	}
 	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f != findingstate.Stale {
 		t.Errorf("suspended check: %s", f)
