@@ -570,6 +570,21 @@ func verdicts(ep *endpoint.Server, results []*sweep, minimum map[endpoint.Call]i
 	if len(results) < 2 {
 		return
 	}
+	if f := results[0]; f.summary != nil {
+		// The first sweep's floor is its slowest quota, collection or
+		// import (each region's run in parallel with the others).
+		fw, what := minimumWall(ep, f.calls, func(svc string) bool { return collectionServices[svc] || svc == "securityhub" })
+		check(fw > 0 && float64(f.wall) <= 1.25*float64(fw), fmt.Sprintf("first sweep: wall %s <= 1.25 x quota-bound minimum %s (%s; %s)", f.wall.Round(time.Millisecond), fw.Round(time.Millisecond), ratio(f.wall, fw), what))
+		imported, busiest, busiestRegion := f.summary.Lifecycle.Imported, 0, ""
+		for _, p := range f.summary.Published {
+			if p.Imported > busiest {
+				busiest, busiestRegion = p.Imported, p.Region
+			}
+		}
+		rate := float64(imported) / f.wall.Seconds()
+		check(rate >= 900, fmt.Sprintf("first sweep: %.0f findings imported a second of wall >= 900 (%d in %s; %s alone %.0f/s against its 10 TPS x 100)",
+			rate, imported, f.wall.Round(time.Millisecond), busiestRegion, float64(busiest)/f.wall.Seconds()))
+	}
 	s := results[1]
 	if s.summary == nil {
 		check(false, "second sweep produced no summary")
