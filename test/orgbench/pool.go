@@ -209,21 +209,22 @@ func (p *pool) poll(ctx context.Context, slot int, w *org.Worker) error {
 		if len(batch) == 0 {
 			continue
 		}
-		if err := p.invoke(ctx, slot, w, batch, received); err != nil {
+		if err := p.invoke(ctx, slot, w, batch, groups, received); err != nil {
 			return err
 		}
 		p.t.mu.Lock()
 		p.t.busy--
-		for g := range groups {
-			delete(p.t.inflight, g)
-		}
 		p.t.mu.Unlock()
 	}
 	return nil
 }
 
 // invoke is one Lambda invocation of the worker with an SQS batch.
-func (p *pool) invoke(ctx context.Context, slot int, w *org.Worker, batch []sqstypes.Message, received time.Time) error {
+// The batch's groups are out of flight once the worker has answered, before
+// its messages are deleted: SQS hands out the next message of a group only
+// after that, and a poller receiving it must not count it as a second
+// message of a group in flight.
+func (p *pool) invoke(ctx context.Context, slot int, w *org.Worker, batch []sqstypes.Message, groups map[string]bool, received time.Time) error {
 	var ev struct {
 		Records []record `json:"Records"`
 	}
@@ -269,6 +270,9 @@ func (p *pool) invoke(ctx context.Context, slot int, w *org.Worker, batch []sqst
 				mb.last = done
 			}
 		}
+	}
+	for g := range groups {
+		delete(p.t.inflight, g)
 	}
 	p.t.mu.Unlock()
 	var del []sqstypes.DeleteMessageBatchRequestEntry
