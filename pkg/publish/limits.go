@@ -22,11 +22,22 @@ type Limiters struct {
 	mu      sync.Mutex
 	imports map[string]*rate.Limiter
 	reads   map[string]*rate.Limiter
+	// fraction is the share of each quota (rate and burst) used.
+	fraction float64
 }
 
-// NewLimiters returns an empty set.
-func NewLimiters() *Limiters {
-	return &Limiters{imports: map[string]*rate.Limiter{}, reads: map[string]*rate.Limiter{}}
+// NewLimiters returns an empty set at the whole of each quota.
+func NewLimiters() *Limiters { return NewLimitersAt(1) }
+
+// NewLimitersAt returns an empty set that paces at fraction (0 < f <= 1)
+// of each quota, rate and burst: the account's other finding providers
+// share its Security Hub quotas, and a client at exactly the quota still
+// meets throttling answers (its calls reach Security Hub unevenly).
+func NewLimitersAt(fraction float64) *Limiters {
+	if fraction <= 0 || fraction > 1 {
+		fraction = 1
+	}
+	return &Limiters{imports: map[string]*rate.Limiter{}, reads: map[string]*rate.Limiter{}, fraction: fraction}
 }
 
 // DefaultLimiters is shared by every Publisher of the process (a Lambda
@@ -49,7 +60,7 @@ func (l *Limiters) get(m map[string]*rate.Limiter, account, region string, r rat
 	defer l.mu.Unlock()
 	lim, ok := m[key]
 	if !ok {
-		lim = rate.NewLimiter(r, burst)
+		lim = rate.NewLimiter(r*rate.Limit(l.fraction), max(1, int(float64(burst)*l.fraction)))
 		m[key] = lim
 	}
 	return lim

@@ -469,6 +469,11 @@ func TestLimiterConfiguration(t *testing.T) {
 	if publish.DefaultLimiters.Import(account, region) != publish.DefaultLimiters.Import(account, region) {
 		t.Error("the default limiters are not shared")
 	}
+	// At a share of the quotas (QUOTA_FRACTION): rate and burst both.
+	at := publish.NewLimitersAt(0.9)
+	if imp, read := at.Import(account, region), at.Read(account, region); imp.Limit() != 9 || imp.Burst() != 27 || read.Limit() < 2.69 || read.Limit() > 2.71 || read.Burst() != 5 {
+		t.Errorf("at 0.9: import %v/%d read %v/%d", imp.Limit(), imp.Burst(), read.Limit(), read.Burst())
+	}
 	// On a fake clock: the burst of 30 goes at once, then one call every
 	// 100 ms.
 	t0 := time.Unix(1_700_000_000, 0)

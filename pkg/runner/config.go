@@ -95,10 +95,11 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 		ExcludedRegions:    audit.Excluded,
 		HomeRegion:         home,
 		Collectors:         Collectors(),
-		Publisher:          publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region)},
-		ToolVersion:        Version,
-		Getenv:             os.Getenv,
-		Now:                time.Now,
+		// Security Hub's quotas are paced at the same share as the others'.
+		Publisher:   publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region), Limiters: publish.NewLimitersAt(fraction)},
+		ToolVersion: Version,
+		Getenv:      os.Getenv,
+		Now:         time.Now,
 	}, nil
 }
 
