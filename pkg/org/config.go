@@ -50,7 +50,7 @@ func PlannerFromEnvironment(ctx context.Context, getenv func(string) string) (*P
 	if err != nil {
 		return nil, err
 	}
-	auditRegions := splitList(getenv(EnvAuditRegions))
+	auditRegions := runner.SplitList(getenv(EnvAuditRegions))
 	if len(auditRegions) == 0 {
 		auditRegions = []string{cfg.Region}
 	}
@@ -153,16 +153,6 @@ func DiscoverRegions(partition string, excluded []string) func(context.Context, 
 		}
 		return sel.Audit, nil
 	}
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // ForwarderFromEnvironment is the events function's forwarder in

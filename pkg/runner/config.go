@@ -108,8 +108,8 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 // narrow "all", so with a list of names they are refused rather than
 // silently applied to one and not the other.
 func auditRegions(audit, excluded, fallback string) (regions.Request, error) {
-	names := splitList(audit)
-	excl, err := trigger.ValidateRegions(splitList(excluded))
+	names := SplitList(audit)
+	excl, err := trigger.ValidateRegions(SplitList(excluded))
 	if err != nil {
 		return regions.Request{}, fmt.Errorf("EXCLUDED_REGIONS: %w", err)
 	}
@@ -132,7 +132,9 @@ func auditRegions(audit, excluded, fallback string) (regions.Request, error) {
 	return regions.Request{Named: named}, nil
 }
 
-func splitList(s string) []string {
+// SplitList reads a comma-separated setting: its items trimmed, empty
+// ones dropped.
+func SplitList(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {

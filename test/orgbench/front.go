@@ -63,26 +63,32 @@ func newFront(centralAccount, centralURL string, denied []string) (*front, error
 // route sends account's requests to backendURL (a gap-filling proxy in
 // front of a moto_server).
 func (f *front) route(account, backendURL string) error {
-	u, err := url.Parse(backendURL)
+	p, err := newProxy(backendURL)
 	if err != nil {
 		return err
 	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	p.Transport = &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.backends[account], f.urls[account] = p, backendURL
 	return nil
 }
 
-// routeService sends every request for service to backendURL.
-func (f *front) routeService(service, backendURL string) error {
+func newProxy(backendURL string) (*httputil.ReverseProxy, error) {
 	u, err := url.Parse(backendURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := httputil.NewSingleHostReverseProxy(u)
 	p.Transport = &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 1024}
+	return p, nil
+}
+
+// routeService sends every request for service to backendURL.
+func (f *front) routeService(service, backendURL string) error {
+	p, err := newProxy(backendURL)
+	if err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.services == nil {
