@@ -47,6 +47,10 @@ const (
 	ReasonSecurityHubOff   = "SecurityHubNotEnabled"
 	ReasonRegionsUnknown   = "RegionsNotDiscovered"
 	ReasonExpansionRefused = "ExpansionRefused"
+	// ReasonPublishFailed: Security Hub refused the member's imports for
+	// a reason a retry does not mend (the member role lacks
+	// securityhub:BatchImportFindings, say, an outdated role stack).
+	ReasonPublishFailed = "PublishFailed"
 )
 
 // Worker audits the scopes the planner (or the events function) queued.
@@ -216,7 +220,8 @@ func (w *Worker) handleOne(ctx context.Context, id string, body []byte) (sr Scop
 // classify decides a finished run's outcome: Security Hub off in the
 // member is permanent; a region whose publish or a resource whose re-check
 // failed for a transient reason, with nothing of it imported, is retried;
-// anything else is audited (failed scopes archive nothing and are in the
+// a publish refused for another reason is the member's failure; anything
+// else is audited (failed scopes archive nothing and are in the
 // summary, the log and the FailedScopes metric; the next sweep reads them).
 func classify(sr *ScopeResult, s *runner.Summary) {
 	sr.Outcome = Audited
@@ -234,6 +239,16 @@ func classify(sr *ScopeResult, s *runner.Summary) {
 	for _, t := range s.Resources {
 		if t.Transient {
 			sr.Outcome, sr.Error = Retry, fmt.Sprintf("%s: %s", t.Resource, t.Reason)
+			return
+		}
+	}
+	// Findings made but not imported, for a reason a retry does not mend:
+	// not "audited", or the member would look covered while nothing of
+	// it reaches Security Hub.
+	for _, rep := range s.Published {
+		if rep.ErrorCode != "" && (rep.Unpublished > 0 || len(rep.Failed) > 0) {
+			sr.Outcome, sr.Reason, sr.ErrorCode = MemberFailed, ReasonPublishFailed, rep.ErrorCode
+			sr.Error = fmt.Sprintf("region %s not published: %s", rep.Region, rep.Error)
 			return
 		}
 	}

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
+	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
 
@@ -44,6 +46,29 @@ func TestWorkerRefusesExcludedAccounts(t *testing.T) {
 		sr := res.Scopes[0]
 		if sr.Outcome != Refused || !strings.Contains(sr.Error, "excluded") || len(res.BatchItemFailures) != 0 {
 			t.Errorf("%s/%s (%s): %+v", m.Account, m.Region, m.Trigger, sr)
+		}
+	}
+}
+
+// A run whose findings Security Hub refused is not "audited": refused for
+// good (the member role lacks the import permission), it is the member's
+// failure; throttled, it is retried; published, it is audited.
+func TestClassifyPublishOutcomes(t *testing.T) {
+	failed := []publish.FailedFinding{{ID: "f1", ErrorCode: "AccessDeniedException"}}
+	for name, c := range map[string]struct {
+		rep     publish.Report
+		outcome Outcome
+		reason  string
+	}{
+		"published":        {publish.Report{Region: "eu-west-1", Imported: 3}, Audited, ""},
+		"denied":           {publish.Report{Region: "eu-west-1", ErrorCode: "AccessDeniedException", Error: "not authorized", Failed: failed}, MemberFailed, ReasonPublishFailed},
+		"throttled":        {publish.Report{Region: "eu-west-1", ErrorCode: "ThrottlingException", Error: "slow down", Unpublished: 3}, Retry, ""},
+		"state error only": {publish.Report{Region: "eu-west-1", Imported: 3, StateError: "table unreachable"}, Audited, ""},
+	} {
+		sr := ScopeResult{}
+		classify(&sr, &runner.Summary{Published: []publish.Report{c.rep}})
+		if sr.Outcome != c.outcome || sr.Reason != c.reason {
+			t.Errorf("%s: %s %q, want %s %q", name, sr.Outcome, sr.Reason, c.outcome, c.reason)
 		}
 	}
 }
