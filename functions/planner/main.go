@@ -7,13 +7,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/posture-auditor/posture-auditor/pkg/localrun"
 	"github.com/posture-auditor/posture-auditor/pkg/org"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
 )
@@ -35,22 +34,5 @@ func main() {
 		lambda.Start(handle)
 		return
 	}
-	event, err := io.ReadAll(os.Stdin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "planner: read event from stdin:", err)
-		os.Exit(1)
-	}
-	plan, err := handle(ctx, event)
-	if plan != nil {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if werr := enc.Encode(plan); werr != nil {
-			fmt.Fprintln(os.Stderr, "planner: write plan:", werr)
-			os.Exit(1)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "planner:", err)
-		os.Exit(1)
-	}
+	localrun.Main("planner", handle)
 }

@@ -11,11 +11,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/posture-auditor/posture-auditor/pkg/localrun"
 	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/org"
 	"github.com/posture-auditor/posture-auditor/pkg/runlog"
@@ -41,22 +41,5 @@ func main() {
 		})
 		return
 	}
-	event, err := io.ReadAll(os.Stdin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker: read event from stdin:", err)
-		os.Exit(1)
-	}
-	res, err := handle(ctx, event)
-	if res != nil {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if werr := enc.Encode(res); werr != nil {
-			fmt.Fprintln(os.Stderr, "worker: write result:", werr)
-			os.Exit(1)
-		}
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
+	localrun.Main("worker", handle)
 }
