@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -110,15 +111,30 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 		RoleName:   roleName,
 		ExternalID: getenv(EnvMemberExternalID),
 	}
+	queue := sqs.NewFromConfig(central)
 	return &Worker{
 		Base:      base,
 		Partition: partition,
 		Member:    members.Config,
 		RoleARN:   members.RoleARN,
-		Queue:     Queue{API: sqs.NewFromConfig(central), URL: queueURL},
+		Queue:     Queue{API: queue, URL: queueURL},
 		Discover:  DiscoverRegions(partition, base.ExcludedRegions),
 		Excluded:  excluded,
+		Postpone:  Postponer(queue, queueURL),
 	}, nil
+}
+
+// Postponer sets a received message's visibility on the queue (the
+// worker's Postpone); nil without a queue.
+func Postponer(api *sqs.Client, queueURL string) func(context.Context, string, time.Duration) error {
+	if queueURL == "" {
+		return nil
+	}
+	return func(ctx context.Context, receiptHandle string, after time.Duration) error {
+		_, err := api.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: aws.String(queueURL), ReceiptHandle: aws.String(receiptHandle), VisibilityTimeout: int32(after.Seconds())})
+		return err
+	}
 }
 
 // CentralState is the finding state table with the central account's

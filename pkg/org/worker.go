@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,6 +75,10 @@ type Worker struct {
 	// Excluded are accounts never audited (EXCLUDED_ACCOUNTS): their
 	// messages are refused before any call, whoever queued them.
 	Excluded []string
+	// Postpone makes a message to retry visible again after the given
+	// time (sqs:ChangeMessageVisibility); nil leaves it to the queue's
+	// visibility timeout.
+	Postpone func(ctx context.Context, receiptHandle string, after time.Duration) error
 	Now      func() time.Time
 }
 
@@ -93,6 +98,9 @@ type ScopeResult struct {
 	Summary *runner.Summary `json:"summary,omitempty"`
 	// DurationMs is how long the message took.
 	DurationMs int64 `json:"durationMs"`
+	// RetryAfterSeconds is when a message to retry is received again (0:
+	// after the queue's visibility timeout).
+	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
 }
 
 // BatchItemFailure names a message SQS should deliver again.
@@ -120,9 +128,25 @@ func Reply(res *WorkerResult, err error) (*Response, error) {
 }
 
 type sqsRecord struct {
-	MessageID   string `json:"messageId"`
-	Body        string `json:"body"`
-	EventSource string `json:"eventSource"`
+	MessageID     string            `json:"messageId"`
+	ReceiptHandle string            `json:"receiptHandle"`
+	Body          string            `json:"body"`
+	EventSource   string            `json:"eventSource"`
+	Attributes    map[string]string `json:"attributes"`
+}
+
+// RetryDelay is how long a scope to retry waits before it is received
+// again: 5 minutes after its first receive, doubling, at most an hour
+// (throttling in a member, a Security Hub outage: minutes, not seconds).
+// Left to the queue, a retried message would wait the whole visibility
+// timeout (6x the worker's, 90 minutes) and hold its scope's group
+// meanwhile.
+func RetryDelay(receives int) time.Duration {
+	d := 5 * time.Minute
+	for i := 1; i < receives && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
 }
 
 // Handle handles an SQS batch from the organization queue, or one message
@@ -150,6 +174,15 @@ func (w *Worker) Handle(ctx context.Context, raw json.RawMessage) (res *WorkerRe
 				continue
 			}
 			sr := w.handleOne(ctx, rec.MessageID, []byte(rec.Body))
+			if sr.Outcome == Retry && w.Postpone != nil && rec.ReceiptHandle != "" {
+				receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
+				sr.RetryAfterSeconds = int(RetryDelay(receives).Seconds())
+				if err := w.Postpone(ctx, rec.ReceiptHandle, RetryDelay(receives)); err != nil {
+					// Retried all the same, after the visibility timeout.
+					sr.RetryAfterSeconds = 0
+					sr.Error += "; could not set its retry delay: " + collect.Reason("sqs:ChangeMessageVisibility", err)
+				}
+			}
 			res.Scopes = append(res.Scopes, sr)
 			if sr.Outcome == Retry {
 				res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{rec.MessageID})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -69,6 +70,14 @@ func TestClassifyPublishOutcomes(t *testing.T) {
 		classify(&sr, &runner.Summary{Published: []publish.Report{c.rep}})
 		if sr.Outcome != c.outcome || sr.Reason != c.reason {
 			t.Errorf("%s: %s %q, want %s %q", name, sr.Outcome, sr.Reason, c.outcome, c.reason)
+		}
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	for receives, want := range map[int]time.Duration{0: 5 * time.Minute, 1: 5 * time.Minute, 2: 10 * time.Minute, 3: 20 * time.Minute, 4: 40 * time.Minute, 5: time.Hour, 50: time.Hour} {
+		if got := RetryDelay(receives); got != want {
+			t.Errorf("RetryDelay(%d) = %v, want %v", receives, got, want)
 		}
 	}
 }

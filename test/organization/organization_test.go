@@ -427,7 +427,9 @@ func TestWorkerAuditsMembers(t *testing.T) {
 	if after := memberCalls.Total() + e.centralCalls.Total(); after != before {
 		t.Errorf("a refused message made %d calls", after-before)
 	}
-	assertGrants(t, "WorkerFunction", e.centralCalls, []string{"sts:AssumeRole"}, auditorStateActions(t))
+	// Its records carry no receipt handles: TestWorkerPostponesARetry
+	// makes the worker's ChangeMessageVisibility.
+	assertGrants(t, "WorkerFunction", e.centralCalls, []string{"sts:AssumeRole"}, append(auditorStateActions(t), "sqs:ChangeMessageVisibility"))
 }
 
 // TestWorkerRecheck: an event re-check queued for a member (the events
@@ -734,5 +736,54 @@ func TestWorkerServerErrorIsRetried(t *testing.T) {
 		if sr.Outcome != org.Retry || len(res.BatchItemFailures) != 1 {
 			t.Errorf("%s: EC2 answering 503: outcome %s (%s %s: %s), batch item failures %v; want a retry", m.Region, sr.Outcome, sr.Reason, sr.ErrorCode, sr.Error, res.BatchItemFailures)
 		}
+	}
+}
+
+// TestWorkerPostponesARetry: a scope to retry (STS throttles its member)
+// is received again after org.RetryDelay, not after the queue's whole
+// visibility timeout: the worker sets the message's visibility
+// (sqs:ChangeMessageVisibility) before handing it back.
+func TestWorkerPostponesARetry(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	w, _ := e.worker(t)
+	// The test queues and receives as the event source mapping would, with
+	// other credentials than the worker's (whose calls the grants are
+	// checked against).
+	api := sqs.NewFromConfig(e.admin)
+	w.Postpone = org.Postponer(sqs.NewFromConfig(e.central), e.queueURL)
+	msg := org.Message{Account: throttled, Region: region, Trigger: trigger.Schedule, Checks: []string{"kms.rotation"}, Run: "schedule postponed"}
+	if sent, failed := (org.Queue{API: api, URL: e.queueURL}).Send(ctx, []org.Message{msg}); sent != 1 || len(failed) != 0 {
+		t.Fatalf("queued %d, failed %v", sent, failed)
+	}
+	got, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 1,
+		MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameApproximateReceiveCount}})
+	if err != nil || len(got.Messages) != 1 {
+		t.Fatalf("receive: %v %v", got, err)
+	}
+	m := got.Messages[0]
+	event, err := json.Marshal(map[string]any{"Records": []map[string]any{{
+		"messageId": aws.ToString(m.MessageId), "receiptHandle": aws.ToString(m.ReceiptHandle), "body": aws.ToString(m.Body),
+		"eventSource": "aws:sqs", "attributes": m.Attributes}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Handle(ctx, event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr := res.Scopes[0]; sr.Outcome != org.Retry || len(res.BatchItemFailures) != 1 || sr.RetryAfterSeconds != int(org.RetryDelay(1).Seconds()) {
+		t.Fatalf("throttled scope: %+v, failures %v", sr, res.BatchItemFailures)
+	}
+	// The queue's visibility timeout here is 5 s: after it, the message
+	// is still invisible, as the worker postponed it for org.RetryDelay(1).
+	time.Sleep(6 * time.Second)
+	again, err := api.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.queueURL), MaxNumberOfMessages: 1})
+	if err != nil || len(again.Messages) != 0 {
+		t.Errorf("the postponed message came back after the queue's visibility timeout: %v %v", again, err)
+	}
+	assertGrants(t, "WorkerFunction", e.centralCalls, []string{"sts:AssumeRole"}, append(auditorStateActions(t), "sqs:SendMessage"))
+	if e.centralCalls.Count("SQS", "ChangeMessageVisibility") != 1 {
+		t.Errorf("%d ChangeMessageVisibility calls, want 1", e.centralCalls.Count("SQS", "ChangeMessageVisibility"))
 	}
 }
