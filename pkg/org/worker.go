@@ -338,11 +338,20 @@ func (w *Worker) failed(sr *ScopeResult, reason, what string, err error) {
 	if errors.As(err, &permanent) {
 		sr.ErrorCode, sr.Error = "", what+": "+err.Error()
 	}
-	if (runner.Transient(code) || serverError(err)) && !errors.As(err, &permanent) {
+	if (runner.Transient(code) || serverError(err) || (reason == ReasonAssumeRole && centralCredentials[code])) && !errors.As(err, &permanent) {
 		sr.Outcome = Retry
 		return
 	}
 	sr.Outcome, sr.Reason = MemberFailed, reason
+}
+
+// centralCredentials are AssumeRole errors about the worker's own
+// credentials (expired, or signed with a clock gone wrong), not the
+// member's role: every member would fail alike, and the function's next
+// credentials mend it, so the scope is retried rather than reported as the
+// member's failure and dropped.
+var centralCredentials = map[string]bool{
+	"ExpiredToken": true, "ExpiredTokenException": true, "RequestExpired": true,
 }
 
 // serverError reports an HTTP 5xx or 429 answer, whatever its error code:

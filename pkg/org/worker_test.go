@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/smithy-go"
 
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
@@ -78,6 +79,24 @@ func TestRetryDelay(t *testing.T) {
 	for receives, want := range map[int]time.Duration{0: 5 * time.Minute, 1: 5 * time.Minute, 2: 10 * time.Minute, 3: 20 * time.Minute, 4: 40 * time.Minute, 5: time.Hour, 50: time.Hour} {
 		if got := RetryDelay(receives); got != want {
 			t.Errorf("RetryDelay(%d) = %v, want %v", receives, got, want)
+		}
+	}
+}
+
+// An AssumeRole refused for the worker's own expired credentials is
+// retried; one refused by the member's role is the member's failure.
+func TestAssumeRoleFailures(t *testing.T) {
+	for code, want := range map[string]Outcome{"ExpiredToken": Retry, "Throttling": Retry, "AccessDenied": MemberFailed} {
+		w := &Worker{Member: func(context.Context, string) (aws.Config, error) {
+			return aws.Config{}, &smithy.GenericAPIError{Code: code, Message: "no"}
+		}}
+		body, err := Message{Account: "111122223333", Region: "eu-west-1", Trigger: trigger.Schedule, Run: "r"}.Body()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr := w.handleOne(context.Background(), "m", []byte(body))
+		if sr.Outcome != want {
+			t.Errorf("%s: %s, want %s", code, sr.Outcome, want)
 		}
 	}
 }
