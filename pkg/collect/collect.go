@@ -6,6 +6,7 @@ package collect
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -63,8 +64,17 @@ func ErrorCode(err error) string {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return "Timeout"
 	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return EndpointNotFound
+	}
 	return "RequestError"
 }
+
+// EndpointNotFound is the code of a call whose endpoint's name does not
+// resolve: the service is not offered in the region (a new or opt-in
+// region can lack some). It is not transient: retrying does not help.
+const EndpointNotFound = "EndpointNotFound"
 
 // ErrorMessage is the AWS error message, or err's text.
 func ErrorMessage(err error) string {

@@ -1,6 +1,9 @@
 package collect
 
 import (
+	"fmt"
+	"net"
+	"net/url"
 	"slices"
 	"testing"
 
@@ -26,5 +29,19 @@ func TestTagsSortedKeyOnceLastValueWins(t *testing.T) {
 		if got := Tags(c.in, kv); !slices.Equal(got, c.want) || (got == nil) != (c.want == nil) {
 			t.Errorf("%s: %v, want %v", name, got, c.want)
 		}
+	}
+}
+
+// A call whose endpoint does not resolve (the service is not offered in
+// the region) has its own code, not the transient RequestError.
+func TestErrorCodeOfAnEndpointThatDoesNotResolve(t *testing.T) {
+	notFound := &url.Error{Op: "Post", URL: "https://ecr.xx-new-1.amazonaws.com/", Err: &net.OpError{Op: "dial", Net: "tcp",
+		Err: &net.DNSError{Err: "no such host", Name: "ecr.xx-new-1.amazonaws.com", IsNotFound: true}}}
+	if got := ErrorCode(fmt.Errorf("operation error ECR: DescribeRepositories: %w", notFound)); got != EndpointNotFound {
+		t.Errorf("code %q, want %q", got, EndpointNotFound)
+	}
+	timeout := &url.Error{Op: "Post", URL: "https://ecr.eu-west-1.amazonaws.com/", Err: &net.DNSError{Err: "i/o timeout", Name: "ecr.eu-west-1.amazonaws.com", IsTimeout: true}}
+	if got := ErrorCode(timeout); got != "RequestError" {
+		t.Errorf("a DNS timeout: code %q, want RequestError (transient)", got)
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 )
 
 func TestCollectionContextLeavesTimeToPublish(t *testing.T) {
@@ -143,5 +146,23 @@ func TestInParallelRunsEachOnceAtMostLimitAtATime(t *testing.T) {
 		if want := min(max(c.limit, 1), c.n); most != want {
 			t.Errorf("n=%d limit=%d: %d at once, want %d", c.n, c.limit, most, want)
 		}
+	}
+}
+
+// A service with no endpoint in a region is said once, with the checks it
+// leaves unavailable; other errors are not.
+func TestNotOfferedIsSaidOncePerService(t *testing.T) {
+	gone := func(svc snapshot.Service, op string) snapshot.CollectionError {
+		return snapshot.CollectionError{Service: svc, Region: "xx-new-1", Operation: op, Code: collect.EndpointNotFound, Message: "no such host"}
+	}
+	scopes := []Scope{
+		{Region: "xx-new-1", CheckID: "ecr.repository-cmk", Errors: []snapshot.CollectionError{gone(snapshot.ECR, "DescribeRepositories"), gone(snapshot.ECR, "DescribeRepositories")}},
+		{Region: "xx-new-1", CheckID: "kms.key-in-use-unhealthy", Errors: []snapshot.CollectionError{gone(snapshot.ECR, "DescribeRepositories")}},
+		{Region: "xx-new-1", CheckID: "kms.rotation", Errors: []snapshot.CollectionError{{Service: snapshot.KMS, Code: "AccessDeniedException"}}},
+		{Region: "xx-new-1", CheckID: "acm.expiry", Complete: true},
+	}
+	got := notOffered(scopes)
+	if len(got) != 1 || !strings.Contains(got[0], "xx-new-1: ecr has no endpoint") || !strings.Contains(got[0], "ecr.repository-cmk, kms.key-in-use-unhealthy") {
+		t.Errorf("notices %q", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/check"
+	"github.com/posture-auditor/posture-auditor/pkg/collect"
 	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
@@ -135,6 +136,7 @@ func (x *run) summarise(regions []*regionResult, reports []publish.Report, rows 
 				s.FailedScopes = append(s.FailedScopes, sc)
 			}
 		}
+		s.Notices = append(s.Notices, notOffered(rr.scopes)...)
 		if rep.Region == "" {
 			continue // no check ran in the region
 		}
@@ -307,4 +309,33 @@ func (h *rowHeap) Pop() any {
 	x := old[len(old)-1]
 	*h = old[:len(old)-1]
 	return x
+}
+
+// notOffered says once per service (not once per check or call) that a
+// service has no endpoint in a region: it is not offered there, so its
+// checks are failed scopes there (NOT_AVAILABLE, nothing archived) until
+// it is, or until the region is excluded.
+func notOffered(scopes []Scope) []string {
+	checks := map[string][]string{} // "region service" -> checks
+	var order []string
+	for _, sc := range scopes {
+		seen := map[string]bool{}
+		for _, e := range sc.Errors {
+			key := sc.Region + " " + string(e.Service)
+			if e.Code != collect.EndpointNotFound || seen[key] {
+				continue
+			}
+			seen[key] = true
+			if checks[key] == nil {
+				order = append(order, key)
+			}
+			checks[key] = append(checks[key], sc.CheckID)
+		}
+	}
+	var out []string
+	for _, key := range order {
+		region, service, _ := strings.Cut(key, " ")
+		out = append(out, fmt.Sprintf("%s: %s has no endpoint in this region (not offered here): %s are not available there and archive nothing; exclude the region (ExcludedRegions) if the service will not come", region, service, strings.Join(checks[key], ", ")))
+	}
+	return out
 }
