@@ -426,10 +426,13 @@ func (s *Store) putRecords(ctx context.Context, cfg aws.Config, account, region 
 		put := &ddbtypes.Put{TableName: aws.String(s.Table), Item: item,
 			ConditionExpression: c.expr, ExpressionAttributeNames: c.names, ExpressionAttributeValues: c.values}
 		size := itemBytes(item)
-		// A transaction may not name an item twice: a second record of
-		// one Id replaces the first, as the later write would have.
+		// A transaction may not name an item twice: of two records of one
+		// Id, the newer observation is kept, as two writes would have.
 		if i, ok := seen[aws.ToString(f.Id)]; ok {
-			chunk[i] = ddbtypes.TransactWriteItem{Put: put}
+			if str(item, attrObservedAt) >= str(chunk[i].Put.Item, attrObservedAt) {
+				bytes += size - itemBytes(chunk[i].Put.Item)
+				chunk[i] = ddbtypes.TransactWriteItem{Put: put}
+			}
 			continue
 		}
 		if len(chunk) == saveChunk || bytes+size > saveChunkBytes {
@@ -453,47 +456,60 @@ const (
 	saveChunk = 100
 	// saveChunkBytes keeps a transaction under its 4 MB limit.
 	saveChunkBytes = 3 << 20
-	// transactAttempts bounds the re-sends of a cancelled transaction
-	// (after dropping the Puts a newer record refused, or a conflict with
-	// another run's write of the same record).
-	transactAttempts = 6
+	// transactAttempts bounds the sends of a cancelled transaction (after
+	// dropping the Puts a newer record refused; after a conflict with
+	// another run's write or a throttled item, waiting 0.1 s doubling to
+	// 5 s between: about 20 s in all, as the SDK's own retries allow).
+	transactAttempts = 10
 )
+
+// transactBackoff is the first wait after a conflicted or throttled
+// transaction (a variable for the tests).
+var transactBackoff = 100 * time.Millisecond
 
 // transact writes items in one transaction. A transaction fails whole:
 // when it is cancelled because some Puts' conditions failed (a newer
 // observation is recorded for them, which stays), it is sent again
 // without them; when it conflicts with another write, it is sent again.
 func (s *Store) transact(ctx context.Context, api API, items []ddbtypes.TransactWriteItem) error {
-	backoff := 50 * time.Millisecond
-	for attempt := 1; len(items) > 0; attempt++ {
+	backoff := transactBackoff
+	for attempt := 1; ; attempt++ {
 		_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		var cancelled *ddbtypes.TransactionCanceledException
-		if err == nil || !errors.As(err, &cancelled) || attempt == transactAttempts {
-			return err
+		if err == nil || !errors.As(err, &cancelled) {
+			return err // the SDK has retried what it retries (throttled calls)
 		}
 		if len(cancelled.CancellationReasons) != len(items) {
 			return err // reasons that do not say which Put failed
 		}
 		var again []ddbtypes.TransactWriteItem
+		wait := false
 		for i, r := range cancelled.CancellationReasons {
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
 				// A later observation is already recorded.
-			case "None", "TransactionConflict", "ThrottlingError":
-				again = append(again, items[i])
+			case "None":
+				again = append(again, items[i]) // cancelled by another's failure
+			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
+				again, wait = append(again, items[i]), true
 			default:
 				return err
 			}
 		}
-		if len(again) == len(items) {
+		if len(again) == 0 {
+			return nil // every Put was refused by a newer record: nothing left to write
+		}
+		if attempt == transactAttempts {
+			return err
+		}
+		if wait {
 			if err := sleep(ctx, backoff); err != nil {
 				return err
 			}
-			backoff *= 2
+			backoff = min(2*backoff, 5*time.Second)
 		}
 		items = again
 	}
-	return nil
 }
 
 // itemBytes is about an item's size as DynamoDB counts it (names and
@@ -570,11 +586,23 @@ func (r *Reconciliation) End(ctx context.Context) error {
 	}
 	api := r.store.api(r.cfg)
 	err = forEach(ctx, r.store.workers(), gone, func(ctx context.Context, id string) error {
-		_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-			TableName: aws.String(r.store.Table), Key: key(scopeKey(r.account, r.region), id),
-			ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
-		})
-		return ignoreConditionFailed(err)
+		backoff := transactBackoff
+		for attempt := 1; ; attempt++ {
+			_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+				TableName: aws.String(r.store.Table), Key: key(scopeKey(r.account, r.region), id),
+				ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
+			})
+			// A record in another run's transaction refuses a plain write
+			// until it ends (the SDK does not retry that).
+			var conflict *ddbtypes.TransactionConflictException
+			if !errors.As(err, &conflict) || attempt == transactAttempts {
+				return ignoreConditionFailed(err)
+			}
+			if err := sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
 	})
 	if err != nil {
 		return err
