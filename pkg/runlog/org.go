@@ -33,19 +33,27 @@ type PlanHandler func(context.Context, json.RawMessage) (*org.Plan, error)
 func (l *Logger) Plans(handle PlanHandler) PlanHandler {
 	return func(ctx context.Context, event json.RawMessage) (*org.Plan, error) {
 		l.debugInvocation(event)
+		return timed(l, "plan refused", handle, l.Planned)(ctx, event)
+	}
+}
+
+// timed runs handle and hands its result and duration to record; an
+// invocation with no result is logged as refused (what) with its error.
+func timed[T any](l *Logger, refused string, handle func(context.Context, json.RawMessage) (*T, error), record func(*T, error, time.Duration)) func(context.Context, json.RawMessage) (*T, error) {
+	return func(ctx context.Context, event json.RawMessage) (*T, error) {
 		start := l.now()
-		p, err := handle(ctx, event)
+		res, err := handle(ctx, event)
 		d := l.now().Sub(start)
-		if p == nil {
-			msg := "no plan"
+		if res == nil {
+			msg := "no result"
 			if err != nil {
 				msg = err.Error()
 			}
-			l.log.Error("plan refused", "error", msg, "durationMs", d.Milliseconds())
+			l.log.Error(refused, "error", msg, "durationMs", d.Milliseconds())
 			return nil, err
 		}
-		l.Planned(p, err, d)
-		return p, err
+		record(res, err, d)
+		return res, err
 	}
 }
 
@@ -85,21 +93,7 @@ type WorkerHandler func(context.Context, json.RawMessage) (*org.WorkerResult, er
 // measured as a run ("run finished", its metrics), each other message on
 // a line of its own, then the invocation's totals.
 func (l *Logger) Scopes(handle WorkerHandler) WorkerHandler {
-	return func(ctx context.Context, event json.RawMessage) (*org.WorkerResult, error) {
-		start := l.now()
-		res, err := handle(ctx, event)
-		d := l.now().Sub(start)
-		if res == nil {
-			msg := "no result"
-			if err != nil {
-				msg = err.Error()
-			}
-			l.log.Error("scopes refused", "error", msg, "durationMs", d.Milliseconds())
-			return nil, err
-		}
-		l.ScopesHandled(res, err, d)
-		return res, err
-	}
+	return timed(l, "scopes refused", handle, l.ScopesHandled)
 }
 
 // ScopesHandled logs and measures one invocation of the worker.

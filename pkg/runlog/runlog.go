@@ -120,21 +120,7 @@ type BatchHandler func(context.Context, json.RawMessage) (*eventhandler.Result, 
 // then logged ("events handled", a line per message acknowledged without a
 // re-check, per failed scope and per finding not imported) and measured.
 func (l *Logger) Batches(handle BatchHandler) BatchHandler {
-	return func(ctx context.Context, event json.RawMessage) (*eventhandler.Result, error) {
-		start := l.now()
-		res, err := handle(ctx, event)
-		d := l.now().Sub(start)
-		if res == nil {
-			msg := "no result"
-			if err != nil {
-				msg = err.Error()
-			}
-			l.log.Error("events refused", "error", msg, "durationMs", d.Milliseconds())
-			return nil, err
-		}
-		l.EventsHandled(res, err, d)
-		return res, err
-	}
+	return timed(l, "events refused", handle, l.EventsHandled)
 }
 
 // debugInvocation names what invoked the auditor (an EventBridge
