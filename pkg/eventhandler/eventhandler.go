@@ -26,21 +26,21 @@ type Rechecker interface {
 // measures what its Result says.
 type Handler struct {
 	Engine Rechecker
-	// Members, when set (organization mode), takes the resources of other
-	// accounts of the organization: they are re-checked by the worker,
-	// through the member's role, in the member's Security Hub. Without
-	// it they are skipped (this deployment audits its own account).
+	// Members, when set (organization mode), takes every resource, this
+	// account's too: the worker re-checks it through the account's member
+	// role, into its Security Hub, in its scope's message group, so a
+	// re-check never runs beside that scope's sweep (which the worker runs
+	// for this account as for the others). Without it other accounts'
+	// resources are skipped (this deployment audits its own account).
 	Members Forwarder
 }
 
-// Forwarder hands re-checks of other accounts' resources on (org.Forwarder:
+// Forwarder hands re-checks on to the organization's worker (org.Forwarder:
 // the organization queue, in the resource's scope's message group).
 type Forwarder interface {
-	// Account is this deployment's own account.
-	Account(ctx context.Context) (string, error)
-	// Forward queues the re-check of targets of other accounts; run names
-	// the events that asked (a retried batch queues nothing twice). It
-	// returns what became of each target, by Key.
+	// Forward queues the re-check of targets; run names the events that
+	// asked (a retried batch queues nothing twice). It returns what became
+	// of each target, by Key.
 	Forward(ctx context.Context, targets []resource.Target, run string) map[string]Forwarded
 }
 
@@ -69,8 +69,8 @@ type Result struct {
 	// Rechecked counts distinct resources re-checked (events about the
 	// same resource are coalesced).
 	Rechecked int `json:"rechecked"`
-	// Forwarded counts distinct resources of other accounts queued for
-	// the organization's worker.
+	// Forwarded counts distinct resources queued for the organization's
+	// worker (organization mode).
 	Forwarded int `json:"forwarded,omitempty"`
 	// Summary is the re-check's summary (findings, lifecycle, calls).
 	Summary *runner.Summary `json:"summary,omitempty"`
@@ -171,7 +171,8 @@ func (h Handler) handle(ctx context.Context, msgs []incoming, fromQueue bool) (*
 	}
 	retry := map[int]bool{}
 	if h.Members != nil && len(targets) > 0 {
-		targets = h.forward(ctx, msgs, res, targets, askedBy, retry)
+		h.forward(ctx, msgs, res, targets, askedBy, retry)
+		targets = nil
 	}
 	res.Rechecked = len(targets)
 	if len(targets) == 0 {
@@ -230,29 +231,14 @@ func markRetries(res *Result, msgs []incoming, retry map[int]bool) {
 	}
 }
 
-// forward hands the targets of other accounts to Members and returns the
-// targets of this deployment's own account, to re-check here. When the own
-// account cannot be identified, every target stays here: the re-check's
-// identification fails the same way and retries them all.
-func (h Handler) forward(ctx context.Context, msgs []incoming, res *Result, targets []resource.Target, askedBy map[string][]int, retry map[int]bool) []resource.Target {
-	own, err := h.Members.Account(ctx)
-	if err != nil {
-		return targets
-	}
-	var local, remote []resource.Target
+// forward hands every target to Members (organization mode): none is
+// re-checked here.
+func (h Handler) forward(ctx context.Context, msgs []incoming, res *Result, targets []resource.Target, askedBy map[string][]int, retry map[int]bool) {
 	asking := map[string]bool{}
 	for _, t := range targets {
-		if t.Ref.Account == own {
-			local = append(local, t)
-			continue
-		}
-		remote = append(remote, t)
 		for _, i := range askedBy[t.Ref.Key()] {
 			asking[msgs[i].id] = true
 		}
-	}
-	if len(remote) == 0 {
-		return local
 	}
 	// The run is the asking messages' IDs: a batch delivered again queues
 	// the same messages, which SQS deduplicates.
@@ -261,8 +247,8 @@ func (h Handler) forward(ctx context.Context, msgs []incoming, res *Result, targ
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	outcomes := h.Members.Forward(ctx, remote, "events "+strings.Join(ids, ","))
-	for _, t := range remote {
+	outcomes := h.Members.Forward(ctx, targets, "events "+strings.Join(ids, ","))
+	for _, t := range targets {
 		key := t.Ref.Key()
 		o := outcomes[key]
 		for _, i := range askedBy[key] {
@@ -280,7 +266,6 @@ func (h Handler) forward(ctx context.Context, msgs []incoming, res *Result, targ
 			res.Forwarded++
 		}
 	}
-	return local
 }
 
 func retryReason(res *Result) string {

@@ -12,19 +12,16 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
 
-// Forwarder queues the events function's re-checks of other accounts'
-// resources on the organization queue, in their scope's message group, so
-// that the worker runs them through the member's role and never beside
-// that scope's sweep (eventhandler.Forwarder).
+// Forwarder queues the events function's re-checks (every account's, this
+// one's too) on the organization queue, in their scope's message group, so
+// that the worker runs them through the account's member role and never
+// beside that scope's sweep (eventhandler.Forwarder).
 type Forwarder struct {
 	// Runner is the events function's own: its account, home region and
 	// audited regions.
 	Runner *runner.Runner
 	Queue  Queue
 }
-
-// Account is the deployment's own account.
-func (f Forwarder) Account(ctx context.Context) (string, error) { return f.Runner.Account(ctx) }
 
 // Forward queues targets, at most MaxTargets a message, one message per
 // (account, scope region): a global kind's scope is the home region's.

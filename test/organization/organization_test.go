@@ -574,7 +574,18 @@ func TestEventsForwardMemberResources(t *testing.T) {
 	}
 	event := strings.ReplaceAll(string(sample), "123456789012", healthy)
 	event = strings.ReplaceAll(event, "1234abcd-12ab-34cd-56ef-1234567890ab", aws.ToString(key.KeyMetadata.KeyId))
-	batch, err := json.Marshal(map[string]any{"Records": []map[string]string{{"messageId": "e1", "eventSource": "aws:sqs", "body": event}}})
+	// A key of the central account itself: queued as well, in its own
+	// scope's group, never re-checked beside the worker's sweep of it.
+	ownKey, err := kms.NewFromConfig(e.admin).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("the central account's")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownEvent := strings.ReplaceAll(string(sample), "123456789012", motoserver.Account)
+	ownEvent = strings.ReplaceAll(ownEvent, "1234abcd-12ab-34cd-56ef-1234567890ab", aws.ToString(ownKey.KeyMetadata.KeyId))
+	batch, err := json.Marshal(map[string]any{"Records": []map[string]string{
+		{"messageId": "e1", "eventSource": "aws:sqs", "body": event},
+		{"messageId": "e2", "eventSource": "aws:sqs", "body": ownEvent},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -588,18 +599,22 @@ func TestEventsForwardMemberResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Forwarded != 1 || res.Rechecked != 0 || len(res.BatchItemFailures) != 0 || len(res.Messages[0].Forwarded) != 1 {
+	if res.Forwarded != 2 || res.Rechecked != 0 || len(res.BatchItemFailures) != 0 || len(res.Messages[0].Forwarded) != 1 || len(res.Messages[1].Forwarded) != 1 {
 		t.Fatalf("events result: %+v", res)
 	}
 	if n := e.centralCalls.Count("KMS", "DescribeKey") + e.centralCalls.Count("SecurityHub", "BatchImportFindings"); n != 0 {
-		t.Errorf("the events function read or imported a member's resource itself (%d calls)", n)
+		t.Errorf("the events function read or imported a resource itself (%d calls)", n)
 	}
 	queued := e.received(t)
-	if len(queued) != 1 || queued[0].Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)] != healthy+"/"+region {
-		t.Fatalf("queued %+v", queued)
+	groups := map[string]string{}
+	for _, m := range queued {
+		groups[m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]] = aws.ToString(m.Body)
+	}
+	if len(queued) != 2 || groups[healthy+"/"+region] == "" || !strings.Contains(groups[motoserver.Account+"/"+region], aws.ToString(ownKey.KeyMetadata.Arn)) {
+		t.Fatalf("queued %+v", groups)
 	}
 	w, _ := e.worker(t)
-	wres, err := w.Handle(ctx, json.RawMessage(aws.ToString(queued[0].Body)))
+	wres, err := w.Handle(ctx, json.RawMessage(groups[healthy+"/"+region]))
 	if err != nil {
 		t.Fatal(err)
 	}
