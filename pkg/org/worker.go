@@ -38,7 +38,7 @@ const (
 	// Refused: the message is malformed; acknowledged, nothing done.
 	Refused Outcome = "refused"
 	// Retry: a transient failure (throttling, 5xx, timeout) or a message
-	// behind one in the batch: returned to the queue.
+	// behind one of its scope in the batch: returned to the queue.
 	Retry Outcome = "retry"
 )
 
@@ -151,9 +151,9 @@ func RetryDelay(receives int) time.Duration {
 
 // Handle handles an SQS batch from the organization queue, or one message
 // body invoked directly (then a transient failure is returned as an error).
-// Messages are handled in order; after the first that must be retried, the
-// rest of the batch is returned unhandled, as a FIFO queue requires (a
-// later message of the same scope must not run before it).
+// Messages are handled in order; after one that must be retried, the later
+// messages of its group (its scope) are returned unhandled, as a FIFO queue
+// requires (a later message of the same scope must not run before it).
 func (w *Worker) Handle(ctx context.Context, raw json.RawMessage) (res *WorkerResult, err error) {
 	defer func() {
 		// A bug must not lose the batch: it goes back to the queue, and to
@@ -167,9 +167,16 @@ func (w *Worker) Handle(ctx context.Context, raw json.RawMessage) (res *WorkerRe
 	}
 	if json.Unmarshal(raw, &batch) == nil && len(batch.Records) > 0 && batch.Records[0].EventSource == "aws:sqs" {
 		res = &WorkerResult{BatchItemFailures: []BatchItemFailure{}}
+		retried := map[string]bool{} // message groups with a message to retry
 		for _, rec := range batch.Records {
-			if len(res.BatchItemFailures) > 0 {
-				res.Scopes = append(res.Scopes, ScopeResult{MessageID: rec.MessageID, Outcome: Retry, Error: "behind a message of the batch that will be retried"})
+			group, grouped := rec.Attributes["MessageGroupId"]
+			// Behind a message to retry of its group, a message waits (FIFO
+			// order within a scope); other groups' messages are handled, or
+			// they would count receives toward the dead-letter queue for
+			// another scope's failure. A message without a group (a queue
+			// that does not say) waits behind any.
+			if retried[group] || (!grouped && len(retried) > 0) {
+				res.Scopes = append(res.Scopes, ScopeResult{MessageID: rec.MessageID, Outcome: Retry, Error: "behind a message of its scope that will be retried"})
 				res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{rec.MessageID})
 				continue
 			}
@@ -186,6 +193,7 @@ func (w *Worker) Handle(ctx context.Context, raw json.RawMessage) (res *WorkerRe
 			res.Scopes = append(res.Scopes, sr)
 			if sr.Outcome == Retry {
 				res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{rec.MessageID})
+				retried[group] = true
 			}
 		}
 		return res, nil

@@ -100,3 +100,62 @@ func TestAssumeRoleFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchRetriesOnlyTheFailedScope: in a batch (BatchSize > 1), a
+// message to retry holds back the later messages of its group (FIFO order
+// within a scope), not those of other groups, which are handled: returned
+// unhandled, they would count receives toward the dead-letter queue for
+// another scope's failure. A message whose group is not given waits behind
+// any failure.
+func TestBatchRetriesOnlyTheFailedScope(t *testing.T) {
+	const throttled, excluded = "111122223333", "444455556666"
+	w := &Worker{
+		Excluded: []string{excluded},
+		Member: func(_ context.Context, account string) (aws.Config, error) {
+			if account != throttled {
+				t.Errorf("role of %s assumed", account)
+			}
+			return aws.Config{}, &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
+		},
+	}
+	type rec struct{ id, account, group string }
+	var records []map[string]any
+	for _, r := range []rec{
+		{"a1", throttled, throttled + "/eu-west-1"},
+		{"b1", excluded, excluded + "/eu-west-1"},
+		{"a2", throttled, throttled + "/eu-west-1"},
+		{"b2", excluded, excluded + "/eu-west-1"},
+		{"c1", excluded, ""},
+	} {
+		body, err := Message{Account: r.account, Region: "eu-west-1", Trigger: trigger.Schedule, Run: r.id}.Body()
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs := map[string]string{"ApproximateReceiveCount": "1"}
+		if r.group != "" {
+			attrs["MessageGroupId"] = r.group
+		}
+		records = append(records, map[string]any{"messageId": r.id, "eventSource": "aws:sqs", "body": body, "attributes": attrs})
+	}
+	raw, err := json.Marshal(map[string]any{"Records": records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Handle(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var retried []string
+	for _, f := range res.BatchItemFailures {
+		retried = append(retried, f.ItemIdentifier)
+	}
+	if strings.Join(retried, ",") != "a1,a2,c1" {
+		t.Errorf("retried %v, want a1,a2,c1", retried)
+	}
+	want := map[string]Outcome{"a1": Retry, "b1": Refused, "a2": Retry, "b2": Refused, "c1": Retry}
+	for _, sr := range res.Scopes {
+		if sr.Outcome != want[sr.MessageID] {
+			t.Errorf("%s: %s, want %s", sr.MessageID, sr.Outcome, want[sr.MessageID])
+		}
+	}
+}
