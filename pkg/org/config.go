@@ -21,6 +21,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/pace"
 	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
+	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
 
 // Environment of the organization functions (template.yaml sets them).
@@ -32,11 +33,13 @@ const (
 	EnvMemberExternalID = "MEMBER_ROLE_EXTERNAL_ID"
 	EnvStateTable       = "FINDING_STATE_TABLE"
 	EnvQuotaFraction    = "QUOTA_FRACTION"
+	EnvHomeRegion       = "HOME_REGION"
 )
 
 // PlannerFromEnvironment builds the planner: ORGANIZATION_QUEUE_URL,
-// AUDIT_REGIONS (a list, or "all"; empty: the function's region) and
-// EXCLUDED_ACCOUNTS (comma-separated 12-digit IDs), with the function's
+// AUDIT_REGIONS (a list, or "all"; empty: the function's region),
+// EXCLUDED_ACCOUNTS (comma-separated 12-digit IDs) and HOME_REGION (global
+// services; empty: the function's region), with the function's
 // own credentials. A bad value stops the function before any AWS call.
 func PlannerFromEnvironment(ctx context.Context, getenv func(string) string) (*Planner, error) {
 	queueURL := strings.TrimSpace(getenv(EnvQueueURL))
@@ -59,11 +62,19 @@ func PlannerFromEnvironment(ctx context.Context, getenv func(string) string) (*P
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvAuditRegions, err)
 	}
+	home := strings.TrimSpace(getenv(EnvHomeRegion))
+	if home == "" {
+		home = cfg.Region
+	}
+	if !trigger.ValidRegion(home) {
+		return nil, fmt.Errorf("%s: malformed region %q", EnvHomeRegion, home)
+	}
 	return &Planner{
 		Organizations: organizations.NewFromConfig(cfg),
 		Queue:         Queue{API: sqs.NewFromConfig(cfg), URL: queueURL},
 		Regions:       auditRegions,
 		Excluded:      excluded,
+		HomeRegion:    home,
 	}, nil
 }
 

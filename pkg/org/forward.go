@@ -32,11 +32,12 @@ func (f Forwarder) Forward(ctx context.Context, targets []resource.Target, run s
 	var order []scope
 	for _, t := range targets {
 		spec, ok := resource.SpecOf(t.Ref.Kind)
+		global := ok && spec.Global
 		region := t.Ref.Region
-		if ok && spec.Global {
+		if global {
 			region = f.home()
 		}
-		if why := f.notAudited(t.Ref, region); why != "" {
+		if why := f.notAudited(t.Ref, region, global); why != "" {
 			out[t.Ref.Key()] = eventhandler.Forwarded{Skipped: why}
 			continue
 		}
@@ -87,12 +88,14 @@ func (f Forwarder) home() string {
 }
 
 // notAudited says why a member's resource is not re-checked, as a sweep
-// would not read it: a region the deployment does not audit.
-func (f Forwarder) notAudited(ref resource.Ref, region string) string {
+// would not read it: a region the deployment does not audit (the home
+// region, a global resource's, always is).
+func (f Forwarder) notAudited(ref resource.Ref, region string, global bool) string {
 	r := f.Runner
 	switch {
 	case !resource.ValidAccount(ref.Account):
 		return fmt.Sprintf("account %q is not an account ID", ref.Account)
+	case global:
 	case r.AllRegions && slices.Contains(r.ExcludedRegions, region):
 		return fmt.Sprintf("region %s is excluded (EXCLUDED_REGIONS)", region)
 	case !r.AllRegions && !slices.Contains(r.Regions, region):

@@ -38,6 +38,10 @@ type Planner struct {
 	Regions []string
 	// Excluded are accounts never audited (EXCLUDED_ACCOUNTS).
 	Excluded []string
+	// HomeRegion is where global services (CloudFront) are audited
+	// (HOME_REGION): when Regions leave it out, each account also gets a
+	// message for it naming the global checks only. Empty: none added.
+	HomeRegion string
 }
 
 // PlanRequest is a validated planner invocation.
@@ -188,6 +192,9 @@ type Plan struct {
 	// account ID: they are not audited.
 	Inactive map[string]string `json:"inactive,omitempty"`
 	Regions  []string          `json:"regions"`
+	// GlobalOnly is the home region when it was planned for the global
+	// checks only (the regions leave it out).
+	GlobalOnly string `json:"globalOnly,omitempty"`
 	// Messages were to be queued; Queued were.
 	Messages int              `json:"messages"`
 	Queued   int              `json:"queued"`
@@ -244,10 +251,22 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	}
 	slices.Sort(plan.Accounts)
 	slices.Sort(plan.Excluded)
+	// The configured regions leaving the home region out: global services
+	// are audited there all the same (an AllRegions message's expansion
+	// does the same). A request naming its regions gets those.
+	var global []string
+	if len(req.Regions) == 0 && p.HomeRegion != "" && !slices.Contains(regions, AllRegions) && !slices.Contains(regions, p.HomeRegion) {
+		if global = GlobalChecks(req.Checks); len(global) > 0 {
+			plan.GlobalOnly = p.HomeRegion
+		}
+	}
 	var msgs []Message
 	for _, account := range plan.Accounts {
 		for _, region := range regions {
 			msgs = append(msgs, Message{Account: account, Region: region, Trigger: req.Trigger, Checks: req.Checks, DryRun: req.DryRun, Run: req.Run})
+		}
+		if len(global) > 0 {
+			msgs = append(msgs, Message{Account: account, Region: p.HomeRegion, Trigger: req.Trigger, Checks: global, DryRun: req.DryRun, Run: req.Run})
 		}
 	}
 	plan.Messages = len(msgs)
@@ -301,4 +320,20 @@ func (p Planner) Handle(ctx context.Context, raw json.RawMessage) (*Plan, error)
 		return nil, err
 	}
 	return p.Plan(ctx, req)
+}
+
+// GlobalChecks are the checks of requested (every check when empty) that
+// run once per account, in the home region.
+func GlobalChecks(requested []string) []string {
+	checks, err := registry.Select(requested)
+	if err != nil {
+		return nil // refused where the request is validated
+	}
+	var ids []string
+	for _, c := range checks {
+		if c.Global {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
 }

@@ -317,6 +317,13 @@ func (w *Worker) expand(ctx context.Context, m Message, cfg aws.Config, sr *Scop
 		msgs[i] = m
 		msgs[i].Region = r
 	}
+	// The home region excluded (or not enabled: that scope's run reports
+	// it): global services are audited there all the same, alone.
+	if global := GlobalChecks(m.Checks); !slices.Contains(regions, home) && len(global) > 0 {
+		g := m
+		g.Region, g.Checks = home, global
+		msgs = append(msgs, g)
+	}
 	queued, failed := w.Queue.Send(ctx, msgs)
 	sr.Queued = queued
 	if len(failed) > 0 {

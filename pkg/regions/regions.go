@@ -102,6 +102,11 @@ type Request struct {
 	All      bool
 	Named    []string
 	Excluded []string
+	// Home, when set, is the home region, where global services
+	// (CloudFront) are read: audited for them even when it is not among
+	// the regions (named elsewhere, or excluded from All), or they would
+	// never be audited.
+	Home string
 }
 
 // Selection is the regions a run audits, and the regions it was asked for
@@ -109,6 +114,9 @@ type Request struct {
 type Selection struct {
 	Audit      []string
 	NotEnabled []string
+	// GlobalOnly is the home region when it is audited for global
+	// services only (Request.Home, enabled, not among Audit).
+	GlobalOnly string
 }
 
 // Resolve applies req to the regions enabled for the account. With All,
@@ -127,14 +135,23 @@ func Resolve(req Request, enabled []string) (Selection, error) {
 		if len(sel.Audit) == 0 {
 			return Selection{}, fmt.Errorf("every region enabled for the account (%v) is excluded (EXCLUDED_REGIONS %v): nothing to audit", enabled, req.Excluded)
 		}
-		return sel, nil
-	}
-	for _, r := range req.Named {
-		if slices.Contains(enabled, r) {
-			sel.Audit = append(sel.Audit, r)
-		} else {
-			sel.NotEnabled = append(sel.NotEnabled, r)
+	} else {
+		for _, r := range req.Named {
+			if slices.Contains(enabled, r) {
+				sel.Audit = append(sel.Audit, r)
+			} else {
+				sel.NotEnabled = append(sel.NotEnabled, r)
+			}
 		}
+	}
+	switch {
+	case req.Home == "" || slices.Contains(sel.Audit, req.Home) || slices.Contains(sel.NotEnabled, req.Home):
+	case slices.Contains(enabled, req.Home):
+		sel.GlobalOnly = req.Home
+	default:
+		// Global services cannot be audited for this account: reported as
+		// a region not enabled, like one asked for by name.
+		sel.NotEnabled = append(sel.NotEnabled, req.Home)
 	}
 	return sel, nil
 }

@@ -79,6 +79,15 @@ func TestResolve(t *testing.T) {
 		{"none enabled of those named", Request{Named: []string{"ap-east-1"}}, Selection{NotEnabled: []string{"ap-east-1"}}, ""},
 		// Exclusions narrow "all"; a region named explicitly is what was asked for.
 		{"named and excluded is audited", Request{Named: []string{"us-west-2"}, Excluded: []string{"us-west-2"}}, Selection{Audit: []string{"us-west-2"}}, ""},
+		// The home region is audited for global services whatever the
+		// regional ones: among them, for global services only, or reported.
+		{"home among all", Request{All: true, Home: "us-east-1"}, Selection{Audit: enabled}, ""},
+		{"home excluded from all", Request{All: true, Excluded: []string{"us-east-1"}, Home: "us-east-1"},
+			Selection{Audit: []string{"eu-west-1", "us-west-2"}, GlobalOnly: "us-east-1"}, ""},
+		{"home not named", Request{Named: []string{"eu-west-1"}, Home: "us-east-1"}, Selection{Audit: []string{"eu-west-1"}, GlobalOnly: "us-east-1"}, ""},
+		{"home not enabled", Request{All: true, Home: "ap-east-1"}, Selection{Audit: enabled, NotEnabled: []string{"ap-east-1"}}, ""},
+		{"home named and not enabled, once", Request{Named: []string{"ap-east-1", "us-east-1"}, Home: "ap-east-1"},
+			Selection{Audit: []string{"us-east-1"}, NotEnabled: []string{"ap-east-1"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -139,7 +139,9 @@ func (x *run) recheck(ctx context.Context, requested []resource.Target) *Summary
 		case ref.Partition != x.partition:
 			res.Outcome, res.Reason = Skipped, fmt.Sprintf("is in partition %s; this deployment runs in %s", ref.Partition, x.partition)
 			return nil, res
-		case x.notRechecked(region) != "":
+		case !spec.Global && x.notRechecked(region) != "":
+			// A global kind's region is the home region, audited for
+			// global services whatever the regional ones.
 			res.Outcome, res.Reason = Skipped, x.notRechecked(region)
 			return nil, res
 		}

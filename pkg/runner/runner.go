@@ -100,6 +100,12 @@ func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error)
 
 	callsBefore := r.Counter.Snapshot()
 	home := r.home(asked.Named)
+	if len(req.Regions) == 0 && slices.ContainsFunc(checks, func(c check.Check) bool { return c.Global }) {
+		// The configured regions, or all: global services are read in the
+		// home region even when it is not among them (named elsewhere,
+		// excluded from all). A request naming its regions gets those.
+		asked.Home = home
+	}
 	account, partition, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, home))
 	if err != nil {
 		return nil, fmt.Errorf("identify the audited account: %w", err)
@@ -111,10 +117,14 @@ func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error)
 		return nil, err
 	}
 
+	audit := regions.Audit
+	if regions.GlobalOnly != "" {
+		audit = append(slices.Clone(audit), regions.GlobalOnly)
+	}
 	run := &run{
 		Runner: r, req: req, checks: checks, params: params,
-		account: account, partition: partition, regions: regions.Audit, notEnabled: regions.NotEnabled, home: home, started: r.now(),
-		callsBefore: callsBefore,
+		account: account, partition: partition, regions: audit, notEnabled: regions.NotEnabled, home: home, started: r.now(),
+		globalOnly: regions.GlobalOnly, callsBefore: callsBefore,
 	}
 	return run.execute(ctx), nil
 }
@@ -148,6 +158,9 @@ type run struct {
 	// notEnabled are regions asked for by name that the account has not
 	// enabled: reported, never read.
 	notEnabled []string
+	// globalOnly is the home region when only global checks run there
+	// (it is not among the audited regions).
+	globalOnly string
 }
 
 // regionResult is what one region produced.
@@ -360,11 +373,11 @@ func (x *run) sweepRegion(collectCtx, publishCtx context.Context, region string,
 }
 
 // activeChecks are the selected checks that run in region: global ones only
-// in the home region.
+// in the home region; only those there when it is audited for them alone.
 func (x *run) activeChecks(region string) []check.Check {
 	var active []check.Check
 	for _, c := range x.checks {
-		if !c.Global || region == x.home {
+		if c.Global && region == x.home || !c.Global && region != x.globalOnly {
 			active = append(active, c)
 		}
 	}

@@ -92,9 +92,11 @@ type regionsFake struct {
 	listed  [][2]string // name, opt-in status
 	errCode string      // answer DescribeRegions with this EC2 error
 	signed  map[string]int
+	// signedService counts requests by "region service" (SigV4 names).
+	signedService map[string]int
 }
 
-var signedRegion = regexp.MustCompile(`Credential=[^/]+/[^/]+/([^/]+)/`)
+var signedRegion = regexp.MustCompile(`Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/`)
 
 func newRegionsFake(t *testing.T, motoURL string, listed ...[2]string) *regionsFake {
 	t.Helper()
@@ -109,7 +111,7 @@ func newRegionsFake(t *testing.T, motoURL string, listed ...[2]string) *regionsF
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &regionsFake{listed: listed, signed: map[string]int{}}
+	f := &regionsFake{listed: listed, signed: map[string]int{}, signedService: map[string]int{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
@@ -120,6 +122,7 @@ func newRegionsFake(t *testing.T, motoURL string, listed ...[2]string) *regionsF
 		if m := signedRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 			f.mu.Lock()
 			f.signed[m[1]]++
+			f.signedService[m[1]+" "+m[2]]++
 			f.mu.Unlock()
 		}
 		out, _ := http.NewRequest(r.Method, up.Scheme+"://"+up.Host+r.URL.RequestURI(), bytes.NewReader(body))
@@ -283,5 +286,68 @@ func TestDiscoveryFailureFailsTheRun(t *testing.T) {
 				t.Errorf("%s, %s: calls signed for %v", code, payload, fake.signedFor())
 			}
 		}
+	}
+}
+
+// TestHomeRegionAuditedForGlobalChecks: global services (CloudFront) are
+// read in the home region even when the configured regions leave it out
+// (named elsewhere, or excluded from all), and only they are read there; a
+// request naming its regions gets those alone; a home region the account
+// has not enabled is reported, as a named one is.
+func TestHomeRegionAuditedForGlobalChecks(t *testing.T) {
+	// Fresh: other tests' distributions in the shared emulator would add
+	// their own failed scopes.
+	srv := motoserver.Fresh(t)
+	const payload = `{"checks":["kms.pending-deletion","cloudfront.viewer-tls"],"dryRun":true}`
+	for _, c := range []struct {
+		name, payload, home string
+		configure             func(*runner.Runner)
+		globalIn              string // where CloudFront is read ("": nowhere)
+		regional              []string
+		notEnabled            string
+	}{
+		{"home not named", payload, "us-east-1", func(r *runner.Runner) { r.Regions = []string{"eu-west-1"} }, "us-east-1", []string{"eu-west-1"}, ""},
+		{"home excluded from all", payload, "us-east-1", func(r *runner.Runner) {
+			r.Regions, r.AllRegions, r.ExcludedRegions = nil, true, []string{"us-east-1"}
+		}, "us-east-1", []string{"af-south-1", "eu-west-1"}, ""},
+		{"home among the regions", payload, "us-east-1", func(r *runner.Runner) { r.Regions = []string{"eu-west-1", "us-east-1"} }, "us-east-1", []string{"eu-west-1", "us-east-1"}, ""},
+		{"regions named by the request", `{"regions":["eu-west-1"],"checks":["kms.pending-deletion","cloudfront.viewer-tls"],"dryRun":true}`, "us-east-1",
+			func(r *runner.Runner) { r.Regions = []string{"eu-west-1"} }, "", []string{"eu-west-1"}, ""},
+		{"home not enabled", payload, "ap-east-1", func(r *runner.Runner) { r.Regions = []string{"eu-west-1"} }, "", []string{"eu-west-1"}, "ap-east-1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fake := newRegionsFake(t, srv.URL, accountRegions...)
+			r, _ := newRunner(t, srv, fake.URL)
+			r.HomeRegion = c.home
+			c.configure(r)
+			s, err := r.Handle(context.Background(), []byte(c.payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			for _, rg := range []string{"us-east-1", "eu-west-1", "af-south-1", "ap-east-1"} {
+				// CloudFront's API is signed for us-east-1, whatever the home.
+				if cf := fake.signedService[rg+" cloudfront"]; (rg == c.globalIn) != (cf > 0) {
+					t.Errorf("%d CloudFront calls signed for %s; want them only for %q", cf, rg, c.globalIn)
+				}
+				if kms := fake.signedService[rg+" kms"]; slices.Contains(c.regional, rg) != (kms > 0) {
+					t.Errorf("%d KMS calls in %s; want them only in %v", kms, rg, c.regional)
+				}
+			}
+			var failed []string
+			for _, sc := range s.FailedScopes {
+				for _, e := range sc.Errors {
+					failed = append(failed, sc.Region+" "+e.Code)
+				}
+			}
+			want := []string(nil)
+			if c.notEnabled != "" {
+				want = []string{c.notEnabled + " " + runner.RegionNotEnabled}
+			}
+			if !slices.Equal(failed, want) {
+				t.Errorf("failed scopes %v, want %v", failed, want)
+			}
+		})
 	}
 }

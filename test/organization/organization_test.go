@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -800,5 +801,80 @@ func TestWorkerPostponesARetry(t *testing.T) {
 	assertGrants(t, "WorkerFunction", e.centralCalls, []string{"sts:AssumeRole"}, append(auditorStateActions(t), "sqs:SendMessage"))
 	if e.centralCalls.Count("SQS", "ChangeMessageVisibility") != 1 {
 		t.Errorf("%d ChangeMessageVisibility calls, want 1", e.centralCalls.Count("SQS", "ChangeMessageVisibility"))
+	}
+}
+
+// TestGlobalServicesPlannedInTheHomeRegion: when the configured regions
+// leave the home region out (named elsewhere, or excluded from "all"),
+// each account also gets a message for the home region naming the global
+// checks alone, from the planner or from the worker's expansion of "all";
+// a request naming its regions or no global check gets none.
+func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
+	e := setup(t)
+	members := organization(t, e.admin, 2) // the second is suspended
+	ctx := context.Background()
+	planner := org.Planner{
+		Organizations: organizations.NewFromConfig(e.central),
+		Queue:         org.Queue{API: sqs.NewFromConfig(e.central), URL: e.queueURL},
+		Regions:       []string{"eu-west-1"}, HomeRegion: "us-east-1",
+	}
+	global := org.GlobalChecks(nil)
+	if len(global) == 0 || !slices.Contains(global, "cloudfront.viewer-tls") || slices.Contains(global, "kms.rotation") {
+		t.Fatalf("global checks %v", global)
+	}
+	scopes := func() map[string][]string {
+		out := map[string][]string{}
+		for _, m := range e.received(t) {
+			parsed, err := org.ParseMessage([]byte(aws.ToString(m.Body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[parsed.GroupID()] = parsed.Checks
+		}
+		return out
+	}
+	for _, c := range []struct {
+		payload string
+		want    map[string][]string
+	}{
+		{`{"detail-type":"Scheduled Event","time":"2025-06-01T06:00:00Z"}`, map[string][]string{
+			central + "/eu-west-1": nil, central + "/us-east-1": global, members[0] + "/eu-west-1": nil, members[0] + "/us-east-1": global}},
+		{`{"regions":["eu-west-1"]}`, map[string][]string{central + "/eu-west-1": nil, members[0] + "/eu-west-1": nil}},
+		{`{"checks":["kms.rotation","cloudfront.viewer-tls"]}`, map[string][]string{
+			central + "/eu-west-1": {"kms.rotation", "cloudfront.viewer-tls"}, central + "/us-east-1": {"cloudfront.viewer-tls"},
+			members[0] + "/eu-west-1": {"kms.rotation", "cloudfront.viewer-tls"}, members[0] + "/us-east-1": {"cloudfront.viewer-tls"}}},
+		{`{"checks":["kms.rotation"]}`, map[string][]string{central + "/eu-west-1": {"kms.rotation"}, members[0] + "/eu-west-1": {"kms.rotation"}}},
+	} {
+		req, err := org.ParsePlanRequest([]byte(c.payload), "req "+c.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := planner.Plan(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		if got := scopes(); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: queued %v, want %v", c.payload, got, c.want)
+		}
+	}
+
+	// "all", the home region excluded: the expansion adds it for the
+	// global checks.
+	w, _ := e.worker(t)
+	w.Discover = org.DiscoverRegions("aws", []string{"us-east-1"})
+	res, err := w.Handle(ctx, sqsEvent(t, org.Message{Account: healthy, Region: org.AllRegions, Trigger: trigger.Schedule, Run: "r"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Scopes[0].Outcome != org.Expanded {
+		t.Fatalf("expansion: %+v", res.Scopes[0])
+	}
+	got := scopes()
+	if !reflect.DeepEqual(got[healthy+"/us-east-1"], global) || len(got) != res.Scopes[0].Queued {
+		t.Errorf("expansion queued %d: %v; want every enabled region but us-east-1, and us-east-1 for %v", res.Scopes[0].Queued, got, global)
+	}
+	for g, checks := range got {
+		if g != healthy+"/us-east-1" && checks != nil {
+			t.Errorf("%s queued for checks %v, want all", g, checks)
+		}
 	}
 }
