@@ -301,10 +301,10 @@ func TestHomeRegionAuditedForGlobalChecks(t *testing.T) {
 	const payload = `{"checks":["kms.pending-deletion","cloudfront.viewer-tls"],"dryRun":true}`
 	for _, c := range []struct {
 		name, payload, home string
-		configure             func(*runner.Runner)
-		globalIn              string // where CloudFront is read ("": nowhere)
-		regional              []string
-		notEnabled            string
+		configure           func(*runner.Runner)
+		globalIn            string // where CloudFront is read ("": nowhere)
+		regional            []string
+		notEnabled          string
 	}{
 		{"home not named", payload, "us-east-1", func(r *runner.Runner) { r.Regions = []string{"eu-west-1"} }, "us-east-1", []string{"eu-west-1"}, ""},
 		{"home excluded from all", payload, "us-east-1", func(r *runner.Runner) {
