@@ -878,3 +878,55 @@ func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerRegionNotEnabledInMember: a member that has not enabled a
+// region (AWS lists only enabled regions; the front answers its
+// ec2:DescribeRegions so) is reported for it once, with nothing read,
+// imported or archived there, and the message is acknowledged (retrying
+// cannot enable it); its "all" expansion queues only its enabled regions.
+func TestWorkerRegionNotEnabledInMember(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	e.front.setRegions(healthy, [][2]string{
+		{"us-east-1", "opt-in-not-required"}, {"eu-west-1", "opt-in-not-required"}, {"ap-east-1", "not-opted-in"},
+	})
+	if err := seed.EnableSecurityHub(ctx, e.memberConfig(t, healthy)); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := e.worker(t)
+	res, err := w.Handle(ctx, sqsEvent(t,
+		org.Message{Account: healthy, Region: "ap-east-1", Trigger: trigger.Schedule, Run: "r"},
+		org.Message{Account: healthy, Region: org.AllRegions, Trigger: trigger.Schedule, Run: "r"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.BatchItemFailures) != 0 {
+		t.Errorf("retried: %+v", res.BatchItemFailures)
+	}
+	s := res.Scopes[0]
+	if s.Outcome != org.Audited || s.Summary == nil {
+		t.Fatalf("scope in a region not enabled: %+v", s)
+	}
+	if fs := s.Summary.FailedScopes; len(fs) != 1 || fs[0].Region != "ap-east-1" || len(fs[0].Errors) != 1 || fs[0].Errors[0].Code != runner.RegionNotEnabled {
+		t.Errorf("failed scopes %+v, want one: ap-east-1 %s", fs, runner.RegionNotEnabled)
+	}
+	if n := len(s.Summary.Notices); n != 1 || !strings.Contains(s.Summary.Notices[0], "ap-east-1") {
+		t.Errorf("notices %v, want one naming ap-east-1", s.Summary.Notices)
+	}
+	if s.Summary.Lifecycle.Imported != 0 || s.Summary.Lifecycle.Archived != 0 {
+		t.Errorf("lifecycle %+v: imported or archived in a region not enabled", s.Summary.Lifecycle)
+	}
+	if n := e.front.callsIn(healthy, "ap-east-1"); n != 0 || e.front.callsIn(healthy, region) == 0 {
+		t.Errorf("%d member calls in ap-east-1, which the member has not enabled (%d in %s)", n, e.front.callsIn(healthy, region), region)
+	}
+	if x := res.Scopes[1]; x.Outcome != org.Expanded || x.Queued != 2 {
+		t.Fatalf("expansion: %+v", x)
+	}
+	got := map[string]bool{}
+	for _, m := range e.received(t) {
+		got[m.Attributes[string(sqstypes.MessageSystemAttributeNameMessageGroupId)]] = true
+	}
+	if want := map[string]bool{healthy + "/us-east-1": true, healthy + "/eu-west-1": true}; !equalSets(got, want) {
+		t.Errorf("expansion queued %v, want %v", keys(got), keys(want))
+	}
+}

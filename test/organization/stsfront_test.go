@@ -39,6 +39,11 @@ type stsFront struct {
 	// no body (what a load balancer in front of an endpoint may answer):
 	// the SDK has no error code for it.
 	down map[string]string // account -> signing name ("ec2")
+	// regions answers ec2:DescribeRegions for an account as AWS does (its
+	// enabled regions only; moto enables every region); signed counts the
+	// member calls by "account region".
+	regions map[string][][2]string // account -> (name, opt-in status)
+	signed  map[string]int
 }
 
 func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsFront {
@@ -48,13 +53,28 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 		t.Fatal(err)
 	}
 	f := &stsFront{denied: set(denied), throttled: set(throttled), assumed: map[string]int{},
-		hubOff: map[string]bool{}, keys: map[string]string{}, refused: map[string]int{}, down: map[string]string{}}
+		hubOff: map[string]bool{}, keys: map[string]string{}, refused: map[string]int{}, down: map[string]string{},
+		regions: map[string][][2]string{}, signed: map[string]int{}}
 	proxy := httputil.NewSingleHostReverseProxy(target)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		if f.isDown(auth) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
+		}
+		if account, region, ok := f.memberCall(auth); ok {
+			f.mu.Lock()
+			f.signed[account+" "+region]++
+			listed, fake := f.regions[account]
+			f.mu.Unlock()
+			if fake && strings.Contains(auth, "/ec2/aws4_request") {
+				body, _ := io.ReadAll(r.Body)
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				if form, _ := url.ParseQuery(string(body)); form.Get("Action") == "DescribeRegions" {
+					describeRegions(w, listed)
+					return
+				}
+			}
 		}
 		if strings.Contains(auth, "/securityhub/aws4_request") {
 			if account, off := f.hubOffFor(auth); off {
@@ -105,6 +125,49 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 	return f
 }
 
+// memberCall returns the account and region of a request signed with a
+// member role's credentials.
+func (f *stsFront) memberCall(auth string) (account, region string, ok bool) {
+	m := signedScope.FindStringSubmatch(auth)
+	if m == nil {
+		return "", "", false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	account, ok = f.keys[m[1]]
+	return account, m[2], ok
+}
+
+// setRegions makes ec2:DescribeRegions list these regions for account.
+func (f *stsFront) setRegions(account string, listed [][2]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.regions[account] = listed
+}
+
+// callsIn counts the calls made with account's member credentials, signed
+// for region.
+func (f *stsFront) callsIn(account, region string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.signed[account+" "+region]
+}
+
+// describeRegions answers as EC2 does with AllRegions false: the enabled
+// regions, with their opt-in statuses.
+func describeRegions(w http.ResponseWriter, listed [][2]string) {
+	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>front</requestId><regionInfo>`)
+	for _, r := range listed {
+		if r[1] != "not-opted-in" {
+			fmt.Fprintf(&b, `<item><regionName>%s</regionName><regionEndpoint>ec2.%s.amazonaws.com</regionEndpoint><optInStatus>%s</optInStatus></item>`, r[0], r[0], r[1])
+		}
+	}
+	b.WriteString(`</regionInfo></DescribeRegionsResponse>`)
+	_, _ = io.WriteString(w, b.String())
+}
+
 // stsError writes an STS Query-protocol error response.
 func stsError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "text/xml")
@@ -122,6 +185,7 @@ func stsError(w http.ResponseWriter, status int, code, message string) {
 var (
 	accessKeyID = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
 	credential  = regexp.MustCompile(`Credential=([^/,\s]+)/`)
+	signedScope = regexp.MustCompile(`Credential=([^/,\s]+)/[^/]+/([^/]+)/`)
 )
 
 // setHubOff turns Security Hub off (or back on) in account, every region.
