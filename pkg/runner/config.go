@@ -49,7 +49,9 @@ func Collectors() []collect.Collector {
 // account, discovered at each run; default AWS_REGION), EXCLUDED_REGIONS
 // (comma-separated, left out of "all"), HOME_REGION (default
 // AWS_REGION), QUOTA_FRACTION (the share of AWS's request quotas a run
-// paces its calls at, default 0.9), plus the SDK's own variables
+// paces its calls at, default 0.9), ORGANIZATION_PLANNER (organization
+// mode: the planner function, which publishing runs of this account go
+// through), plus the SDK's own variables
 // (AWS_REGION, credentials, AWS_ENDPOINT_URL).
 func FromEnvironment(ctx context.Context) (*Runner, error) {
 	fraction, err := quotaFraction(os.Getenv("QUOTA_FRACTION"))
@@ -96,10 +98,11 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 		HomeRegion:         home,
 		Collectors:         Collectors(),
 		// Security Hub's quotas are paced at the same share as the others'.
-		Publisher:   publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region), Limiters: publish.NewLimitersAt(fraction)},
-		ToolVersion: Version,
-		Getenv:      os.Getenv,
-		Now:         time.Now,
+		Publisher:           publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region), Limiters: publish.NewLimitersAt(fraction)},
+		ToolVersion:         Version,
+		Getenv:              os.Getenv,
+		Now:                 time.Now,
+		OrganizationPlanner: strings.TrimSpace(os.Getenv("ORGANIZATION_PLANNER")),
 	}, nil
 }
 

@@ -57,6 +57,12 @@ type Runner struct {
 	// MemoryLimit is the Go heap's limit in bytes (memlimit.Apply); a run
 	// whose heap nears it says so. 0 means none.
 	MemoryLimit int64
+	// OrganizationPlanner, in organization mode, names the planner
+	// function: this account is audited by the organization's worker, one
+	// run per scope, so a run here that would publish (beside the worker's
+	// run of the same scope) is refused with the planner to invoke
+	// instead; a dry run, which imports and archives nothing, runs here.
+	OrganizationPlanner string
 
 	who identity
 }
@@ -77,6 +83,11 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) (*Summary, err
 // worker builds one per queued scope, keeping its trigger kind). Errors are
 // as for Handle.
 func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error) {
+	if r.OrganizationPlanner != "" && !req.DryRun {
+		return nil, fmt.Errorf("organization mode: this account is audited by the organization's worker, one run per (account, region); "+
+			"a run here would publish beside it. Invoke %s instead, e.g. {\"accounts\":[\"<this account>\"]} with the same regions and checks, "+
+			"or add \"dryRun\": true to run here without publishing", r.OrganizationPlanner)
+	}
 	if len(req.Resources) > 0 {
 		targets := make([]resource.Target, len(req.Resources))
 		for i, ref := range req.Resources {

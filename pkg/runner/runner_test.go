@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
@@ -164,5 +167,34 @@ func TestNotOfferedIsSaidOncePerService(t *testing.T) {
 	got := notOffered(scopes)
 	if len(got) != 1 || !strings.Contains(got[0], "xx-new-1: ecr has no endpoint") || !strings.Contains(got[0], "ecr.repository-cmk, kms.key-in-use-unhealthy") {
 		t.Errorf("notices %q", got)
+	}
+}
+
+// TestOrganizationModeRefusesPublishingRunsHere: in organization mode the
+// worker audits this account, one run per scope; an on-demand run here
+// that would publish is refused before any AWS call, naming the planner;
+// a dry run goes on (here, to the account's identification).
+func TestOrganizationModeRefusesPublishingRunsHere(t *testing.T) {
+	asked := 0
+	r := &Runner{
+		OrganizationPlanner: "posture-auditor-PlannerFunction-abc", Regions: []string{"eu-west-1"},
+		Identity: func(context.Context, aws.Config) (string, string, error) {
+			asked++
+			return "", "", errors.New("identification reached")
+		},
+		Getenv: func(string) string { return "" },
+	}
+	for _, payload := range []string{`{}`, `{"regions":["eu-west-1"],"checks":["kms.rotation"]}`,
+		`{"resources":["arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`} {
+		s, err := r.Handle(context.Background(), []byte(payload))
+		if err == nil || s != nil || !strings.Contains(err.Error(), "posture-auditor-PlannerFunction-abc") || !strings.Contains(err.Error(), "organization mode") {
+			t.Errorf("%s: summary %v, err %v; want the refusal naming the planner", payload, s, err)
+		}
+	}
+	if asked != 0 {
+		t.Errorf("a refused run asked STS who it is %d times", asked)
+	}
+	if _, err := r.Handle(context.Background(), []byte(`{"dryRun":true}`)); err == nil || !strings.Contains(err.Error(), "identification reached") {
+		t.Errorf("dry run: %v, want it to run (to the identification)", err)
 	}
 }

@@ -122,7 +122,8 @@ func TestEventsFunctionPolicyWithinAuditorPolicy(t *testing.T) {
 // TestFunctionsShareTemplateEnvironment: both functions judge by the same
 // thresholds and regions; SAM cannot share one Environment between two
 // functions outside Globals, so the block is duplicated and must stay equal
-// (but for the events function's organization queue, which only it uses).
+// (but for the events function's organization queue, which only it uses,
+// and the auditor's organization planner, which only it names).
 func TestFunctionsShareTemplateEnvironment(t *testing.T) {
 	home := load(t, homeTemplate)
 	var envs []string
@@ -134,6 +135,13 @@ func TestFunctionsShareTemplateEnvironment(t *testing.T) {
 		env, ok := props["Environment"]
 		if !ok {
 			t.Fatalf("%s has no Environment", fn)
+		}
+		if fn == "AuditorFunction" {
+			vars, _ := env.(map[string]any)["Variables"].(map[string]any)
+			if vars["ORGANIZATION_PLANNER"] == nil {
+				t.Error("AuditorFunction has no ORGANIZATION_PLANNER: in organization mode its on-demand runs would publish outside the message groups")
+			}
+			delete(vars, "ORGANIZATION_PLANNER")
 		}
 		if fn == "EventsFunction" {
 			vars, _ := env.(map[string]any)["Variables"].(map[string]any)
