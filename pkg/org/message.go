@@ -47,6 +47,10 @@ type Message struct {
 	// Checks narrows the checks (empty: every check).
 	Checks []string `json:"checks,omitempty"`
 	DryRun bool     `json:"dryRun,omitempty"`
+	// Enabled says the worker's expansion of AllRegions found Region
+	// enabled in the member just before queueing it: its run does not list
+	// the member's regions again (one ec2:DescribeRegions less a scope).
+	Enabled bool `json:"enabled,omitempty"`
 	// Targets are a re-check's resources, all of Account and Region (a
 	// global kind's own region is not looked at: it is read in the home
 	// region, which is then the message's Region).
@@ -76,7 +80,7 @@ func DeduplicationID(body string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-var messageFields = map[string]bool{"account": true, "region": true, "trigger": true, "checks": true, "dryRun": true, "targets": true, "run": true}
+var messageFields = map[string]bool{"account": true, "region": true, "trigger": true, "checks": true, "dryRun": true, "enabled": true, "targets": true, "run": true}
 
 // IsSweep reports a sweep (or on-demand run) of the whole scope.
 func (m Message) IsSweep() bool { return m.Trigger != trigger.Event }
@@ -129,6 +133,9 @@ func (m Message) Validate() error {
 	case m.Region == AllRegions:
 		if !m.IsSweep() {
 			return bad("region %q is for sweeps only; a re-check names its region", AllRegions)
+		}
+		if m.Enabled {
+			return bad("\"enabled\" is said of one region, not of %q", AllRegions)
 		}
 	case !trigger.ValidRegion(m.Region):
 		return bad("malformed region %q (expected a name like us-east-1, or %q)", m.Region, AllRegions)

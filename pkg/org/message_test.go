@@ -66,6 +66,7 @@ func TestParseMessageRefuses(t *testing.T) {
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"schedule","checks":["kms.nope"]}`, `unknown check ID "kms.nope"`},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event"}`, "needs targets"},
 		{`{"account":"111122223333","region":"all","trigger":"event","targets":[` + target("111122223333", "eu-west-1") + `]}`, "for sweeps only"},
+		{`{"account":"111122223333","region":"all","trigger":"schedule","enabled":true}`, "said of one region"},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"schedule","targets":[` + target("111122223333", "eu-west-1") + `]}`, `targets are for trigger "event"`},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","dryRun":true,"targets":[` + target("111122223333", "eu-west-1") + `]}`, "never a dry run"},
 		{`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[` + target("444455556666", "eu-west-1") + `]}`, `belongs to account "444455556666"`},

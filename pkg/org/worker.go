@@ -237,7 +237,7 @@ func (w *Worker) handleOne(ctx context.Context, id string, body []byte) (sr Scop
 	r := w.Base.ForAccount(cfg, m.Account, w.Partition, []string{m.Region})
 	var s *runner.Summary
 	if m.IsSweep() {
-		s, err = r.Run(ctx, trigger.Request{Kind: m.Trigger, Regions: []string{m.Region}, Checks: m.Checks, DryRun: m.DryRun})
+		s, err = r.Run(ctx, trigger.Request{Kind: m.Trigger, Regions: []string{m.Region}, RegionsEnabled: m.Enabled, Checks: m.Checks, DryRun: m.DryRun})
 	} else {
 		s, err = r.Recheck(ctx, runner.RecheckRequest{Kind: trigger.Event, Targets: m.Targets, Checks: m.Checks})
 	}
@@ -315,7 +315,7 @@ func (w *Worker) expand(ctx context.Context, m Message, cfg aws.Config, sr *Scop
 	msgs := make([]Message, len(regions))
 	for i, r := range regions {
 		msgs[i] = m
-		msgs[i].Region = r
+		msgs[i].Region, msgs[i].Enabled = r, true
 	}
 	// The home region excluded (or not enabled: that scope's run reports
 	// it): global services are audited there all the same, alone.

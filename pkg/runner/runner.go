@@ -23,6 +23,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
 	"github.com/posture-auditor/posture-auditor/pkg/memlimit"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
+	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
@@ -123,19 +124,21 @@ func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error)
 	}
 	// Which regions: a discovery that fails ends the run here, before
 	// anything is read, published or archived.
-	regions, err := r.selectRegions(ctx, awsconfig.ForRegion(r.AWS, home), partition, asked)
-	if err != nil {
-		return nil, err
+	sel := regions.Selection{Audit: req.Regions}
+	if !req.RegionsEnabled || len(req.Regions) == 0 {
+		if sel, err = r.selectRegions(ctx, awsconfig.ForRegion(r.AWS, home), partition, asked); err != nil {
+			return nil, err
+		}
 	}
 
-	audit := regions.Audit
-	if regions.GlobalOnly != "" {
-		audit = append(slices.Clone(audit), regions.GlobalOnly)
+	audit := sel.Audit
+	if sel.GlobalOnly != "" {
+		audit = append(slices.Clone(audit), sel.GlobalOnly)
 	}
 	run := &run{
 		Runner: r, req: req, checks: checks, params: params,
-		account: account, partition: partition, regions: audit, notEnabled: regions.NotEnabled, home: home, started: r.now(),
-		globalOnly: regions.GlobalOnly, callsBefore: callsBefore,
+		account: account, partition: partition, regions: audit, notEnabled: sel.NotEnabled, home: home, started: r.now(),
+		globalOnly: sel.GlobalOnly, callsBefore: callsBefore,
 	}
 	return run.execute(ctx), nil
 }

@@ -35,10 +35,14 @@ type Request struct {
 	Regions []string `json:"regions,omitempty"`
 	// AllRegions asks for every region enabled for the account, less the
 	// deployment's EXCLUDED_REGIONS (the payload's "regions": ["all"]).
-	AllRegions bool                   `json:"allRegions,omitempty"`
-	Checks     []string               `json:"checks,omitempty"`
-	DryRun     bool                   `json:"dryRun"`
-	Thresholds map[string]check.Value `json:"thresholds,omitempty"`
+	AllRegions bool `json:"allRegions,omitempty"`
+	// RegionsEnabled says Regions were just found enabled for the account
+	// (the organization worker's expansion): the run does not list the
+	// account's regions again. Never set from a payload.
+	RegionsEnabled bool                   `json:"regionsEnabled,omitempty"`
+	Checks         []string               `json:"checks,omitempty"`
+	DryRun         bool                   `json:"dryRun"`
+	Thresholds     map[string]check.Value `json:"thresholds,omitempty"`
 	// Resources, when set, restricts the run to these resources (a
 	// re-check): parsed and validated from the payload's ARNs.
 	Resources []resource.Ref `json:"resources,omitempty"`
