@@ -16,7 +16,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
+	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
+	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -167,34 +169,42 @@ func (w *Worker) Handle(ctx context.Context, raw json.RawMessage) (res *WorkerRe
 	}
 	if json.Unmarshal(raw, &batch) == nil && len(batch.Records) > 0 && batch.Records[0].EventSource == "aws:sqs" {
 		res = &WorkerResult{BatchItemFailures: []BatchItemFailure{}}
-		retried := map[string]bool{} // message groups with a message to retry
+		// retried: the message groups with a message to retry, and its
+		// retry delay (the first such message's for ungrouped ones).
+		retried := map[string]time.Duration{}
+		var firstDelay time.Duration
 		for _, rec := range batch.Records {
 			group, grouped := rec.Attributes["MessageGroupId"]
-			// Behind a message to retry of its group, a message waits (FIFO
-			// order within a scope); other groups' messages are handled, or
-			// they would count receives toward the dead-letter queue for
-			// another scope's failure. A message without a group (a queue
-			// that does not say) waits behind any.
-			if retried[group] || (!grouped && len(retried) > 0) {
-				res.Scopes = append(res.Scopes, ScopeResult{MessageID: rec.MessageID, Outcome: Retry, Error: "behind a message of its scope that will be retried"})
-				res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{rec.MessageID})
-				continue
+			delay, behind := retried[group]
+			if !grouped && len(retried) > 0 {
+				delay, behind = firstDelay, true
 			}
-			sr := w.handleOne(ctx, rec.MessageID, []byte(rec.Body))
-			if sr.Outcome == Retry && w.Postpone != nil && rec.ReceiptHandle != "" {
+			// Behind a message to retry of its group, a message waits (FIFO
+			// order within a scope), and comes back with it: left in flight
+			// for the visibility timeout, it would hold its group that long.
+			// Other groups' messages are handled, or they would count
+			// receives toward the dead-letter queue for another scope's
+			// failure. A message without a group (a queue that does not
+			// say) waits behind any.
+			var sr ScopeResult
+			if behind {
+				sr = ScopeResult{MessageID: rec.MessageID, Outcome: Retry, Error: "behind a message of its scope that will be retried"}
+			} else {
+				sr = w.handleOne(ctx, rec.MessageID, []byte(rec.Body))
 				receives, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"])
-				sr.RetryAfterSeconds = int(RetryDelay(receives).Seconds())
-				if err := w.Postpone(ctx, rec.ReceiptHandle, RetryDelay(receives)); err != nil {
-					// Retried all the same, after the visibility timeout.
-					sr.RetryAfterSeconds = 0
-					sr.Error += "; could not set its retry delay: " + collect.Reason("sqs:ChangeMessageVisibility", err)
+				delay = RetryDelay(receives)
+			}
+			if sr.Outcome == Retry {
+				w.postpone(ctx, rec, delay, &sr)
+				res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{rec.MessageID})
+				if _, seen := retried[group]; !seen {
+					retried[group] = delay
+				}
+				if firstDelay == 0 {
+					firstDelay = delay
 				}
 			}
 			res.Scopes = append(res.Scopes, sr)
-			if sr.Outcome == Retry {
-				res.BatchItemFailures = append(res.BatchItemFailures, BatchItemFailure{rec.MessageID})
-				retried[group] = true
-			}
 		}
 		return res, nil
 	}
@@ -204,6 +214,19 @@ func (w *Worker) Handle(ctx context.Context, raw json.RawMessage) (res *WorkerRe
 		return res, fmt.Errorf("scope %s/%s failed and may succeed on retry: %s", sr.Account, sr.Region, sr.Error)
 	}
 	return res, nil
+}
+
+// postpone makes a message to retry visible again after delay.
+func (w *Worker) postpone(ctx context.Context, rec sqsRecord, delay time.Duration, sr *ScopeResult) {
+	if w.Postpone == nil || rec.ReceiptHandle == "" {
+		return
+	}
+	if err := w.Postpone(ctx, rec.ReceiptHandle, delay); err != nil {
+		// Retried all the same, after the visibility timeout.
+		sr.Error += "; could not set its retry delay: " + collect.Reason("sqs:ChangeMessageVisibility", err)
+		return
+	}
+	sr.RetryAfterSeconds = int(delay.Seconds())
 }
 
 func (w *Worker) handleOne(ctx context.Context, id string, body []byte) (sr ScopeResult) {
@@ -218,6 +241,10 @@ func (w *Worker) handleOne(ctx context.Context, id string, body []byte) (sr Scop
 	sr.Account, sr.Region, sr.Trigger = m.Account, m.Region, m.Trigger
 	if slices.Contains(w.Excluded, m.Account) {
 		sr.Outcome, sr.Error = Refused, fmt.Sprintf("account %s is excluded (ExcludedAccounts): never audited", m.Account)
+		return sr
+	}
+	if why := w.runsNothing(m); why != "" {
+		sr.Outcome, sr.Error = Refused, why
 		return sr
 	}
 	cfg, err := w.Member(ctx, m.Account)
@@ -256,6 +283,26 @@ func (w *Worker) handleOne(ctx context.Context, id string, body []byte) (sr Scop
 	sr.Summary = s
 	classify(&sr, s)
 	return sr
+}
+
+// runsNothing says why a sweep of m would run no check ("" when it runs
+// some): every check it names is global, read in the home region only,
+// and m is of another region (a planner and a worker whose HOME_REGION
+// differ, or a home region changed while messages waited). Reported as
+// refused rather than "audited" with nothing read.
+func (w *Worker) runsNothing(m Message) string {
+	if w.Base == nil {
+		return ""
+	}
+	home := w.Base.HomeRegion
+	if !m.IsSweep() || home == "" || m.Region == home || m.Region == AllRegions {
+		return ""
+	}
+	checks, err := registry.Select(m.Checks)
+	if err != nil || slices.ContainsFunc(checks, func(c check.Check) bool { return !c.Global }) {
+		return ""
+	}
+	return fmt.Sprintf("every check asked for is global, read in the home region (%s) only, not in %s: nothing would run (does the planner's HOME_REGION differ from this worker's?)", home, m.Region)
 }
 
 // classify decides a finished run's outcome: Security Hub off in the

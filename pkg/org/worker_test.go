@@ -106,10 +106,17 @@ func TestAssumeRoleFailures(t *testing.T) {
 // within a scope), not those of other groups, which are handled: returned
 // unhandled, they would count receives toward the dead-letter queue for
 // another scope's failure. A message whose group is not given waits behind
-// any failure.
+// any failure. Every message to retry, held back or not, comes back after
+// the failed message's retry delay (held in flight for the visibility
+// timeout, a held-back message would hold its group that long).
 func TestBatchRetriesOnlyTheFailedScope(t *testing.T) {
 	const throttled, excluded = "111122223333", "444455556666"
+	postponed := map[string]time.Duration{}
 	w := &Worker{
+		Postpone: func(_ context.Context, handle string, after time.Duration) error {
+			postponed[handle] = after
+			return nil
+		},
 		Excluded: []string{excluded},
 		Member: func(_ context.Context, account string) (aws.Config, error) {
 			if account != throttled {
@@ -131,11 +138,11 @@ func TestBatchRetriesOnlyTheFailedScope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		attrs := map[string]string{"ApproximateReceiveCount": "1"}
+		attrs := map[string]string{"ApproximateReceiveCount": "2"}
 		if r.group != "" {
 			attrs["MessageGroupId"] = r.group
 		}
-		records = append(records, map[string]any{"messageId": r.id, "eventSource": "aws:sqs", "body": body, "attributes": attrs})
+		records = append(records, map[string]any{"messageId": r.id, "receiptHandle": "handle-" + r.id, "eventSource": "aws:sqs", "body": body, "attributes": attrs})
 	}
 	raw, err := json.Marshal(map[string]any{"Records": records})
 	if err != nil {
@@ -156,6 +163,38 @@ func TestBatchRetriesOnlyTheFailedScope(t *testing.T) {
 	for _, sr := range res.Scopes {
 		if sr.Outcome != want[sr.MessageID] {
 			t.Errorf("%s: %s, want %s", sr.MessageID, sr.Outcome, want[sr.MessageID])
+		}
+		if after := postponed["handle-"+sr.MessageID]; (sr.Outcome == Retry) != (after == RetryDelay(2)) || sr.RetryAfterSeconds != int(after.Seconds()) {
+			t.Errorf("%s (%s): postponed %v, reported %d s; want %v for each message to retry", sr.MessageID, sr.Outcome, after, sr.RetryAfterSeconds, RetryDelay(2))
+		}
+	}
+}
+
+// A sweep naming only global checks in a region other than the worker's
+// home region would run nothing: refused with the reason, not "audited",
+// before any AWS call.
+func TestWorkerRefusesASweepThatRunsNothing(t *testing.T) {
+	w := &Worker{
+		Base: &runner.Runner{HomeRegion: "us-east-1"},
+		Member: func(context.Context, string) (aws.Config, error) {
+			t.Fatal("a role was assumed for a sweep that runs nothing")
+			return aws.Config{}, nil
+		},
+	}
+	body, err := Message{Account: "111122223333", Region: "eu-west-1", Trigger: trigger.Schedule, Checks: GlobalChecks(nil), Run: "r"}.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := w.handleOne(context.Background(), "m", []byte(body))
+	if sr.Outcome != Refused || !strings.Contains(sr.Error, "home region (us-east-1)") {
+		t.Errorf("%+v", sr)
+	}
+	for _, ok := range []Message{
+		{Account: "111122223333", Region: "us-east-1", Trigger: trigger.Schedule, Checks: GlobalChecks(nil), Run: "r"},
+		{Account: "111122223333", Region: "eu-west-1", Trigger: trigger.Schedule, Checks: []string{"kms.rotation", "cloudfront.viewer-tls"}, Run: "r"},
+	} {
+		if why := w.runsNothing(ok); why != "" {
+			t.Errorf("%s %v refused: %s", ok.Region, ok.Checks, why)
 		}
 	}
 }

@@ -328,3 +328,36 @@ func sameSet(a, b []string) bool {
 	sa, sb := set(a), set(b)
 	return len(minus(sa, sb)) == 0 && len(minus(sb, sa)) == 0 && len(sa) == len(sb)
 }
+
+// TestFunctionsAgreeOnRegions: the planner queues a scope for the home
+// region (global checks alone when the regions leave it out), the worker
+// runs the global checks only there, the events function forwards global
+// resources there, and the auditor reads them there: one HOME_REGION and
+// one AUDIT_REGIONS for all, or a home scope would run nothing.
+func TestFunctionsAgreeOnRegions(t *testing.T) {
+	home := load(t, homeTemplate)
+	for _, name := range []string{"HOME_REGION", "AUDIT_REGIONS"} {
+		var first, firstFn string
+		for _, fn := range []string{"AuditorFunction", "EventsFunction", "PlannerFunction", "WorkerFunction"} {
+			_, props, err := home.Resource(fn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, _ := props["Environment"].(map[string]any)
+			vars, _ := env["Variables"].(map[string]any)
+			if vars[name] == nil {
+				t.Errorf("%s has no %s", fn, name)
+				continue
+			}
+			js, err := iampolicy.CompactJSON(vars[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == "" {
+				first, firstFn = js, fn
+			} else if js != first {
+				t.Errorf("%s: %s has %s, %s has %s", name, fn, js, firstFn, first)
+			}
+		}
+	}
+}
