@@ -34,8 +34,14 @@ func main() {
 		os.Exit(1)
 	}
 	r.MemoryLimit = memlimit.Apply(os.Getenv)
-	// Organization mode: other accounts' resources go to the worker.
-	handle := logs.Batches(eventhandler.Handler{Engine: r, Members: org.ForwarderFromEnvironment(r, os.Getenv)}.Handle)
+	// Organization mode: every resource goes to the worker, in its scope's
+	// message group (this account's too).
+	members, err := org.ForwarderFromEnvironment(r, os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "events:", err)
+		os.Exit(1)
+	}
+	handle := logs.Batches(eventhandler.Handler{Engine: r, Members: members}.Handle)
 	if runlog.InLambda(os.Getenv) {
 		lambda.Start(func(ctx context.Context, event json.RawMessage) (*eventhandler.Response, error) {
 			return eventhandler.Reply(handle(ctx, event))

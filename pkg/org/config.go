@@ -183,12 +183,17 @@ func DiscoverRegions(partition string, excluded []string) func(context.Context, 
 }
 
 // ForwarderFromEnvironment is the events function's forwarder in
-// organization mode (ORGANIZATION_QUEUE_URL set), with r's credentials;
-// nil otherwise: other accounts' events are then skipped.
-func ForwarderFromEnvironment(r *runner.Runner, getenv func(string) string) eventhandler.Forwarder {
+// organization mode (ORGANIZATION_QUEUE_URL set; EXCLUDED_ACCOUNTS are
+// skipped, never queued), with r's credentials; nil otherwise: other
+// accounts' events are then skipped.
+func ForwarderFromEnvironment(r *runner.Runner, getenv func(string) string) (eventhandler.Forwarder, error) {
 	queueURL := strings.TrimSpace(getenv(EnvQueueURL))
 	if queueURL == "" {
-		return nil
+		return nil, nil
 	}
-	return Forwarder{Runner: r, Queue: Queue{API: sqs.NewFromConfig(r.AWS), URL: queueURL}}
+	excluded, err := ParseAccountList(getenv(EnvExcludedAccounts))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvExcludedAccounts, err)
+	}
+	return Forwarder{Runner: r, Queue: Queue{API: sqs.NewFromConfig(r.AWS), URL: queueURL}, Excluded: excluded}, nil
 }

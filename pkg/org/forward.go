@@ -21,6 +21,9 @@ type Forwarder struct {
 	// audited regions.
 	Runner *runner.Runner
 	Queue  Queue
+	// Excluded are accounts never audited (EXCLUDED_ACCOUNTS): their
+	// resources are skipped, not queued for the worker to refuse.
+	Excluded []string
 }
 
 // Forward queues targets, at most MaxTargets a message, one message per
@@ -95,6 +98,8 @@ func (f Forwarder) notAudited(ref resource.Ref, region string, global bool) stri
 	switch {
 	case !resource.ValidAccount(ref.Account):
 		return fmt.Sprintf("account %q is not an account ID", ref.Account)
+	case slices.Contains(f.Excluded, ref.Account):
+		return fmt.Sprintf("account %s is excluded (EXCLUDED_ACCOUNTS): never audited", ref.Account)
 	case global:
 	case r.AllRegions && slices.Contains(r.ExcludedRegions, region):
 		return fmt.Sprintf("region %s is excluded (EXCLUDED_REGIONS)", region)

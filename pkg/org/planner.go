@@ -252,8 +252,18 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	slices.Sort(plan.Accounts)
 	slices.Sort(plan.Excluded)
 	// The configured regions leaving the home region out: global services
-	// are audited there all the same (an AllRegions message's expansion
-	// does the same). A request naming its regions gets those.
+	// are audited there all the same (an AllRegions message's expansion,
+	// configured or asked for, does the same). A request naming regions
+	// gets those.
+	if p.HomeRegion != "" && OnlyGlobal(req.Checks) {
+		// Read in the home region only: a message for any other would run
+		// nothing.
+		if len(req.Regions) > 0 && !slices.Contains(req.Regions, AllRegions) && !slices.Contains(req.Regions, p.HomeRegion) {
+			return nil, fmt.Errorf("checks %v are global, audited in the home region (%s) only: name it in \"regions\", or leave \"regions\" out; nothing queued", req.Checks, p.HomeRegion)
+		}
+		regions = []string{p.HomeRegion}
+		plan.Regions = regions
+	}
 	var global []string
 	if len(req.Regions) == 0 && p.HomeRegion != "" && !slices.Contains(regions, AllRegions) && !slices.Contains(regions, p.HomeRegion) {
 		if global = GlobalChecks(req.Checks); len(global) > 0 {
@@ -320,6 +330,13 @@ func (p Planner) Handle(ctx context.Context, raw json.RawMessage) (*Plan, error)
 		return nil, err
 	}
 	return p.Plan(ctx, req)
+}
+
+// OnlyGlobal reports whether every check of requested (every check when
+// empty) is global.
+func OnlyGlobal(requested []string) bool {
+	checks, err := registry.Select(requested)
+	return err == nil && len(checks) > 0 && len(GlobalChecks(requested)) == len(checks)
 }
 
 // GlobalChecks are the checks of requested (every check when empty) that

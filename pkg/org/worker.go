@@ -354,6 +354,13 @@ func (w *Worker) expand(ctx context.Context, m Message, cfg aws.Config, sr *Scop
 	if home == "" {
 		home = cfg.Region
 	}
+	if OnlyGlobal(m.Checks) {
+		// Read in the home region only: no discovery, one message.
+		g := m
+		g.Region = home
+		w.send(ctx, []Message{g}, sr)
+		return
+	}
 	regions, err := w.Discover(ctx, awsconfig.ForRegion(cfg, home))
 	if err != nil {
 		w.failed(sr, ReasonRegionsUnknown, "discover the member's regions", err)
@@ -371,6 +378,11 @@ func (w *Worker) expand(ctx context.Context, m Message, cfg aws.Config, sr *Scop
 		g.Region, g.Checks = home, global
 		msgs = append(msgs, g)
 	}
+	w.send(ctx, msgs, sr)
+}
+
+// send queues an expansion's messages.
+func (w *Worker) send(ctx context.Context, msgs []Message, sr *ScopeResult) {
 	queued, failed := w.Queue.Send(ctx, msgs)
 	sr.Queued = queued
 	if len(failed) > 0 {

@@ -351,3 +351,29 @@ func TestHomeRegionAuditedForGlobalChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestRecheckOfAGlobalResourceOutsideTheRegions: a CloudFront
+// distribution's event is re-checked in the home region even when the
+// configured regions leave it out; a regional resource of that region is
+// skipped, as its sweep would not read it.
+func TestRecheckOfAGlobalResourceOutsideTheRegions(t *testing.T) {
+	srv := motoserver.Fresh(t)
+	r, _ := newRunner(t, srv, srv.URL)
+	r.Regions, r.HomeRegion = []string{"eu-west-1"}, "us-east-1"
+	s, err := r.Handle(context.Background(), []byte(`{"dryRun":true,"resources":[`+
+		`"arn:aws:cloudfront::`+motoserver.Account+`:distribution/E2EXAMPLE0001",`+
+		`"arn:aws:kms:us-east-1:`+motoserver.Account+`:key/1234abcd-12ab-34cd-56ef-1234567890ab"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]runner.TargetResult{}
+	for _, tr := range s.Resources {
+		got[string(tr.Resource.Kind)] = tr
+	}
+	if d := got["cloudfront-distribution"]; d.Outcome == runner.Skipped || d.Outcome == "" {
+		t.Errorf("distribution: %+v, want it re-checked in the home region", d)
+	}
+	if k := got["kms-key"]; k.Outcome != runner.Skipped || !strings.Contains(k.Reason, "not audited") {
+		t.Errorf("key in us-east-1: %+v, want it skipped (AUDIT_REGIONS eu-west-1)", k)
+	}
+}

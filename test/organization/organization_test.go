@@ -829,6 +829,9 @@ func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if _, dup := out[parsed.GroupID()]; dup {
+				t.Errorf("two messages for %s", parsed.GroupID())
+			}
 			out[parsed.GroupID()] = parsed.Checks
 		}
 		return out
@@ -844,6 +847,9 @@ func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
 			central + "/eu-west-1": {"kms.rotation", "cloudfront.viewer-tls"}, central + "/us-east-1": {"cloudfront.viewer-tls"},
 			members[0] + "/eu-west-1": {"kms.rotation", "cloudfront.viewer-tls"}, members[0] + "/us-east-1": {"cloudfront.viewer-tls"}}},
 		{`{"checks":["kms.rotation"]}`, map[string][]string{central + "/eu-west-1": {"kms.rotation"}, members[0] + "/eu-west-1": {"kms.rotation"}}},
+		// Only global checks: the home region alone, whatever the regions.
+		{`{"checks":["cloudfront.viewer-tls"]}`, map[string][]string{central + "/us-east-1": {"cloudfront.viewer-tls"}, members[0] + "/us-east-1": {"cloudfront.viewer-tls"}}},
+		{`{"regions":["all"],"checks":["cloudfront.viewer-tls"]}`, map[string][]string{central + "/us-east-1": {"cloudfront.viewer-tls"}, members[0] + "/us-east-1": {"cloudfront.viewer-tls"}}},
 	} {
 		req, err := org.ParsePlanRequest([]byte(c.payload), "req "+c.payload)
 		if err != nil {
@@ -855,6 +861,19 @@ func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
 		if got := scopes(); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: queued %v, want %v", c.payload, got, c.want)
 		}
+	}
+
+	// Only global checks in regions leaving the home region out: refused,
+	// nothing queued.
+	req, err := org.ParsePlanRequest([]byte(`{"regions":["eu-west-1"],"checks":["cloudfront.viewer-tls"]}`), "req-refused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan, err := planner.Plan(ctx, req); err == nil || !strings.Contains(err.Error(), "home region (us-east-1)") {
+		t.Errorf("global checks in eu-west-1 planned: %+v, %v", plan, err)
+	}
+	if got := scopes(); len(got) != 0 {
+		t.Errorf("queued %v for a refused request", got)
 	}
 
 	// "all", the home region excluded: the expansion adds it for the
@@ -876,6 +895,14 @@ func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
 		if g != healthy+"/us-east-1" && checks != nil {
 			t.Errorf("%s queued for checks %v, want all", g, checks)
 		}
+	}
+	// "all" for global checks alone: the home region alone, no discovery.
+	res, err = w.Handle(ctx, sqsEvent(t, org.Message{Account: healthy, Region: org.AllRegions, Trigger: trigger.OnDemand, Checks: []string{"cloudfront.viewer-tls"}, Run: "r2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := scopes(); res.Scopes[0].Outcome != org.Expanded || !reflect.DeepEqual(got, map[string][]string{healthy + "/us-east-1": {"cloudfront.viewer-tls"}}) {
+		t.Errorf("expansion of global checks: %+v, queued %v", res.Scopes[0], got)
 	}
 }
 

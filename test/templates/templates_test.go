@@ -122,7 +122,8 @@ func TestEventsFunctionPolicyWithinAuditorPolicy(t *testing.T) {
 // TestFunctionsShareTemplateEnvironment: both functions judge by the same
 // thresholds and regions; SAM cannot share one Environment between two
 // functions outside Globals, so the block is duplicated and must stay equal
-// (but for the events function's organization queue, which only it uses,
+// (but for the events function's organization queue and excluded accounts,
+// which only it uses,
 // and the auditor's organization planner, which only it names).
 func TestFunctionsShareTemplateEnvironment(t *testing.T) {
 	home := load(t, homeTemplate)
@@ -146,9 +147,13 @@ func TestFunctionsShareTemplateEnvironment(t *testing.T) {
 		if fn == "EventsFunction" {
 			vars, _ := env.(map[string]any)["Variables"].(map[string]any)
 			if vars["ORGANIZATION_QUEUE_URL"] == nil {
-				t.Error("EventsFunction has no ORGANIZATION_QUEUE_URL: other accounts' events would be dropped in organization mode")
+				t.Error("EventsFunction has no ORGANIZATION_QUEUE_URL: in organization mode other accounts' events would be dropped, and this account's re-checked beside its sweep")
+			}
+			if vars["EXCLUDED_ACCOUNTS"] == nil {
+				t.Error("EventsFunction has no EXCLUDED_ACCOUNTS: excluded accounts' events would be queued")
 			}
 			delete(vars, "ORGANIZATION_QUEUE_URL")
+			delete(vars, "EXCLUDED_ACCOUNTS")
 		}
 		js, err := iampolicy.CompactJSON(env) // order kept: no set semantics here
 		if err != nil {
