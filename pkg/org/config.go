@@ -165,7 +165,9 @@ func CentralState(table string, central aws.Config) *findingstate.Store {
 // it is given (ec2:DescribeRegions through the member role), less excluded.
 func DiscoverRegions(partition string, excluded []string) func(context.Context, aws.Config) ([]string, error) {
 	return func(ctx context.Context, cfg aws.Config) ([]string, error) {
-		enabled, err := regions.Enabled(ctx, ec2.NewFromConfig(cfg), partition)
+		enabled, err := regions.EnabledFrom(ctx, partition, []string{cfg.Region}, func(region string) regions.API {
+			return ec2.NewFromConfig(awsconfig.ForRegion(cfg, region))
+		})
 		if err != nil {
 			var apiErr smithy.APIError
 			if !errors.As(err, &apiErr) && ctx.Err() == nil {

@@ -52,6 +52,40 @@ func Enabled(ctx context.Context, api API, partition string) ([]string, error) {
 	return enabled, nil
 }
 
+// EnabledFrom is Enabled asked in each of regions in turn (empty names and
+// repeats skipped), then in the partition's first region, until one
+// answers: the home region first, but a call there fails when the account
+// has not enabled it (an opt-in home region a member never opted in to) or
+// a policy denies it. The first region's error is returned if none answers.
+func EnabledFrom(ctx context.Context, partition string, regions []string, api func(region string) API) ([]string, error) {
+	var tried []string
+	var firstErr error
+	for _, r := range append(slices.Clone(regions), firstRegion[partition]) {
+		if r == "" || slices.Contains(tried, r) || PartitionOf(r) != partition {
+			continue
+		}
+		tried = append(tried, r)
+		enabled, err := Enabled(ctx, api(r), partition)
+		if err == nil {
+			return enabled, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if firstErr == nil {
+		firstErr = fmt.Errorf("discover the account's enabled regions: no region of partition %s to ask in (%v)", partition, regions)
+	}
+	return nil, firstErr
+}
+
+// firstRegion is each partition's first region, enabled in every account
+// (regions launched before 2019 cannot be disabled).
+var firstRegion = map[string]string{"aws": "us-east-1", "aws-cn": "cn-north-1", "aws-us-gov": "us-gov-west-1"}
+
 // EnabledIn keeps the regions of listed that are enabled (opt-in status
 // opt-in-not-required or opted-in) and belong to partition, sorted and
 // without duplicates. Emulators list other partitions' regions and regions

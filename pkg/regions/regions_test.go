@@ -140,3 +140,42 @@ func TestEnabled(t *testing.T) {
 		t.Errorf("nothing enabled: %v, %v", got, err)
 	}
 }
+
+// TestEnabledFromAsksElsewhereWhenARegionRefuses: the home region first;
+// where it refuses (not enabled for the account, denied) the next region,
+// then the partition's first; repeats, empty names and other partitions'
+// regions are not asked; none answering returns the first region's error.
+func TestEnabledFromAsksElsewhereWhenARegionRefuses(t *testing.T) {
+	listed := &ec2.DescribeRegionsOutput{Regions: []types.Region{region("us-east-1", "opt-in-not-required"), region("eu-west-1", "opt-in-not-required")}}
+	for _, c := range []struct {
+		name    string
+		regions []string
+		refuse  map[string]bool
+		asked   []string
+		err     string
+	}{
+		{"home answers", []string{"eu-west-1", "eu-west-1"}, nil, []string{"eu-west-1"}, ""},
+		{"home refuses", []string{"ap-east-1", "", "cn-north-1", "eu-west-1"}, map[string]bool{"ap-east-1": true}, []string{"ap-east-1", "eu-west-1"}, ""},
+		{"then the partition's first", []string{"ap-east-1"}, map[string]bool{"ap-east-1": true}, []string{"ap-east-1", "us-east-1"}, ""},
+		{"none answers", []string{"ap-east-1", "eu-west-1"}, map[string]bool{"ap-east-1": true, "eu-west-1": true, "us-east-1": true},
+			[]string{"ap-east-1", "eu-west-1", "us-east-1"}, "refused in ap-east-1"},
+	} {
+		var asked []string
+		got, err := EnabledFrom(context.Background(), "aws", c.regions, func(r string) API {
+			asked = append(asked, r)
+			if c.refuse[r] {
+				return &fakeAPI{err: errors.New("refused in " + r)}
+			}
+			return &fakeAPI{out: listed}
+		})
+		if !reflect.DeepEqual(asked, c.asked) {
+			t.Errorf("%s: asked in %v, want %v", c.name, asked, c.asked)
+		}
+		switch {
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("%s: err %v, want %q", c.name, err, c.err)
+		case c.err == "" && (err != nil || !reflect.DeepEqual(got, []string{"eu-west-1", "us-east-1"})):
+			t.Errorf("%s: %v, %v", c.name, got, err)
+		}
+	}
+}

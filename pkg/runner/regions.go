@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/snapshot"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
@@ -36,8 +36,12 @@ func (r *Runner) regionRequest(req trigger.Request) regions.Request {
 // (one ec2:DescribeRegions, with cfg): named regions too, so that one the
 // account has not enabled is reported once instead of failing every call
 // made there.
-func (r *Runner) selectRegions(ctx context.Context, cfg aws.Config, partition string, asked regions.Request) (regions.Selection, error) {
-	enabled, err := regions.Enabled(ctx, ec2.NewFromConfig(cfg), partition)
+// Asked in the home region first, then (a home region the account has not
+// enabled fails there) in the regions named, then the partition's first.
+func (r *Runner) selectRegions(ctx context.Context, home, partition string, asked regions.Request) (regions.Selection, error) {
+	enabled, err := regions.EnabledFrom(ctx, partition, append([]string{home}, asked.Named...), func(region string) regions.API {
+		return ec2.NewFromConfig(awsconfig.ForRegion(r.AWS, region))
+	})
 	if err != nil {
 		return regions.Selection{}, err
 	}

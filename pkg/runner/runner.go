@@ -126,7 +126,7 @@ func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error)
 	// anything is read, published or archived.
 	sel := regions.Selection{Audit: req.Regions}
 	if !req.RegionsEnabled || len(req.Regions) == 0 {
-		if sel, err = r.selectRegions(ctx, awsconfig.ForRegion(r.AWS, home), partition, asked); err != nil {
+		if sel, err = r.selectRegions(ctx, home, partition, asked); err != nil {
 			return nil, err
 		}
 	}

@@ -91,6 +91,9 @@ type regionsFake struct {
 	mu      sync.Mutex
 	listed  [][2]string // name, opt-in status
 	errCode string      // answer DescribeRegions with this EC2 error
+	// failIn answers DescribeRegions signed for a region with an error
+	// code (AuthFailure: what a region the account has not enabled says).
+	failIn map[string]string
 	signed  map[string]int
 	// signedService counts requests by "region service" (SigV4 names).
 	signedService map[string]int
@@ -116,7 +119,7 @@ func newRegionsFake(t *testing.T, motoURL string, listed ...[2]string) *regionsF
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
 		if form.Get("Action") == "DescribeRegions" {
-			f.describeRegions(w, form)
+			f.describeRegions(w, r, form)
 			return
 		}
 		if m := signedRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
@@ -145,17 +148,27 @@ func newRegionsFake(t *testing.T, motoURL string, listed ...[2]string) *regionsF
 	return f
 }
 
-func (f *regionsFake) describeRegions(w http.ResponseWriter, form url.Values) {
+func (f *regionsFake) describeRegions(w http.ResponseWriter, r *http.Request, form url.Values) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	if f.errCode != "" {
+	code := f.errCode
+	if m := signedRegion.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+		f.signedService[m[1]+" ec2:DescribeRegions"]++
+		if c := f.failIn[m[1]]; c != "" {
+			code = c
+		}
+	}
+	if code != "" {
 		status := http.StatusForbidden
-		if f.errCode == "RequestLimitExceeded" {
+		switch code {
+		case "RequestLimitExceeded":
 			status = http.StatusServiceUnavailable
+		case "AuthFailure":
+			status = http.StatusUnauthorized
 		}
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>fake: %s</Message></Error></Errors><RequestID>regions-fake</RequestID></Response>`, f.errCode, f.errCode)
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>fake: %s</Message></Error></Errors><RequestID>regions-fake</RequestID></Response>`, code, code)
 		return
 	}
 	var b strings.Builder
@@ -317,6 +330,9 @@ func TestHomeRegionAuditedForGlobalChecks(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fake := newRegionsFake(t, srv.URL, accountRegions...)
+			// A region the account has not enabled refuses every call, the
+			// discovery's too: it is asked elsewhere.
+			fake.failIn = map[string]string{"ap-east-1": "AuthFailure"}
 			r, _ := newRunner(t, srv, fake.URL)
 			r.HomeRegion = c.home
 			c.configure(r)
