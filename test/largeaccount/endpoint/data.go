@@ -58,14 +58,23 @@ func scaled(n int, scale float64) int {
 // NewAccount generates the account at scale (1 = BaseSizes).
 func NewAccount(id string, regions []string, home string, scale float64, now time.Time) *Account {
 	b := BaseSizes
+	return NewAccountSized(id, regions, home, Sizes{
+		Keys: scaled(b.Keys, scale), Secrets: scaled(b.Secrets, scale), Certificates: scaled(b.Certificates, scale),
+		Distributions: scaled(b.Distributions, scale), Instances: scaled(b.Instances, scale), Clusters: scaled(b.Clusters, scale),
+		Snapshots: scaled(b.Snapshots, scale), ClusterSnapshots: scaled(b.ClusterSnapshots, scale),
+		Repositories: scaled(b.Repositories, scale), Volumes: scaled(b.Volumes, scale),
+	}, now)
+}
+
+// NewAccountSized generates the account with n of each kind a region (a
+// count below 1 is taken as 1: the generators index every kind).
+func NewAccountSized(id string, regions []string, home string, sizes Sizes, now time.Time) *Account {
+	for _, c := range []*int{&sizes.Keys, &sizes.Secrets, &sizes.Certificates, &sizes.Distributions, &sizes.Instances, &sizes.Clusters,
+		&sizes.Snapshots, &sizes.ClusterSnapshots, &sizes.Repositories, &sizes.Volumes} {
+		*c = max(*c, 1)
+	}
 	a := &Account{
-		ID: id, Regions: regions, Home: home,
-		N: Sizes{
-			Keys: scaled(b.Keys, scale), Secrets: scaled(b.Secrets, scale), Certificates: scaled(b.Certificates, scale),
-			Distributions: scaled(b.Distributions, scale), Instances: scaled(b.Instances, scale), Clusters: scaled(b.Clusters, scale),
-			Snapshots: scaled(b.Snapshots, scale), ClusterSnapshots: scaled(b.ClusterSnapshots, scale),
-			Repositories: scaled(b.Repositories, scale), Volumes: scaled(b.Volumes, scale),
-		},
+		ID: id, Regions: regions, Home: home, N: sizes,
 		t0: now.UTC().Truncate(time.Second).Add(-6 * time.Hour),
 	}
 	// About one key in ten of those that can encrypt protects resources,

@@ -36,6 +36,9 @@ import (
 type Options struct {
 	// Scale sizes the account: 1 is BaseSizes (0 means 1).
 	Scale float64
+	// Sizes, when set, are the account's sizes instead of Scale's (a
+	// small account of a handful of each kind; every count at least 1).
+	Sizes *Sizes
 	// Latency is added before every answer (throttled ones included).
 	Latency time.Duration
 	// Regions of the account (default us-east-1, eu-west-1); Home is the
@@ -92,7 +95,7 @@ func New(o Options) (*Server, error) {
 		o.Now = time.Now()
 	}
 	s := &Server{
-		Data: NewAccount(o.Account, o.Regions, o.Home, o.Scale, o.Now), opts: o,
+		Data: newAccount(o), opts: o,
 		quotas: map[string]Quota{}, calls: map[Call]int{}, throttled: map[Call]int{}, seconds: map[Call]map[int64]int{}, buckets: map[string]*bucket{},
 		hub: newSecurityHub(), ddb: newDynamo(),
 	}
@@ -119,6 +122,18 @@ func New(o Options) (*Server, error) {
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
+
+func newAccount(o Options) *Account {
+	if o.Sizes != nil {
+		return NewAccountSized(o.Account, o.Regions, o.Home, *o.Sizes, o.Now)
+	}
+	return NewAccount(o.Account, o.Regions, o.Home, o.Scale, o.Now)
+}
+
+// ServeHTTP answers one request as the endpoint's own listener does, for a
+// server in front of several endpoints (one per account) that routes each
+// request by its credentials.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.serve(w, r) }
 
 // Close stops the endpoint.
 func (s *Server) Close() error {
