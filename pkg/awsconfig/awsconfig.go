@@ -55,6 +55,23 @@ type Options struct {
 	// function's own account; when empty with RoleARN set, the role's
 	// account ID.
 	PaceKey string
+	// HTTPClient, when set, carries the calls (NewHTTPClient): one client
+	// for every member's config keeps the connections to each regional
+	// endpoint open from one member to the next (a request's signature,
+	// not its connection, says whose it is). nil: a new one.
+	HTTPClient aws.HTTPClient
+}
+
+// NewHTTPClient is the HTTP client Load gives a config: tens of idle
+// connections a host.
+func NewHTTPClient() aws.HTTPClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		// A sweep keeps tens of calls in flight to one endpoint (the
+		// finding state's writes behind the imports): with the SDK's 10
+		// idle connections a host, the others would be closed after each
+		// call and dialled again, buffers and TLS handshakes each time.
+		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	})
 }
 
 // maxIdleConnsPerHost covers the calls a run keeps in flight to one host.
@@ -81,13 +98,11 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 			})
 		}),
 	}
-	loaders = append(loaders, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		// A sweep keeps tens of calls in flight to one endpoint (the
-		// finding state's writes behind the imports): with the SDK's 10
-		// idle connections a host, the others would be closed after each
-		// call and dialled again, buffers and TLS handshakes each time.
-		t.MaxIdleConnsPerHost = maxIdleConnsPerHost
-	})))
+	client := o.HTTPClient
+	if client == nil {
+		client = NewHTTPClient()
+	}
+	loaders = append(loaders, config.WithHTTPClient(client))
 	if o.Region != "" {
 		loaders = append(loaders, config.WithRegion(o.Region))
 	}

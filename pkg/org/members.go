@@ -23,6 +23,9 @@ type Members struct {
 
 	mu   sync.Mutex
 	cfgs map[string]aws.Config
+	// client carries every member's calls (unless Options has one): a
+	// container auditing member after member reuses its connections.
+	client aws.HTTPClient
 }
 
 // SessionName is the role session name of every member run (in the
@@ -41,6 +44,12 @@ func (m *Members) Config(ctx context.Context, account string) (aws.Config, error
 	}
 	o := m.Options
 	o.RoleARN, o.ExternalID, o.SessionName = m.RoleARN(account), m.ExternalID, SessionName
+	if o.HTTPClient == nil {
+		if m.client == nil {
+			m.client = awsconfig.NewHTTPClient()
+		}
+		o.HTTPClient = m.client
+	}
 	cfg, err := awsconfig.Load(ctx, o)
 	if err != nil {
 		return aws.Config{}, err

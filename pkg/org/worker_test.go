@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 
+	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/resource"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
@@ -196,5 +197,25 @@ func TestWorkerRefusesASweepThatRunsNothing(t *testing.T) {
 		if why := w.runsNothing(ok); why != "" {
 			t.Errorf("%s %v refused: %s", ok.Region, ok.Checks, why)
 		}
+	}
+}
+
+// Every member's config shares one HTTP client: a container auditing
+// member after member keeps its connections to each regional endpoint
+// (TLS handshakes, Lambda CPU) instead of dialling them again per member.
+func TestMembersShareConnections(t *testing.T) {
+	// Lambda sets no CA bundle; with one, the SDK builds a client per config.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	m := &Members{Options: awsconfig.Options{Region: "eu-west-1", Credentials: aws.AnonymousCredentials{}}, Partition: "aws", RoleName: "r"}
+	a, err := m.Config(context.Background(), "111122223333")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m.Config(context.Background(), "444455556666")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.HTTPClient == nil || a.HTTPClient != b.HTTPClient {
+		t.Errorf("members' HTTP clients %p and %p, want one shared", a.HTTPClient, b.HTTPClient)
 	}
 }
