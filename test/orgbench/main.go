@@ -654,15 +654,7 @@ func (e *env) organization(ctx context.Context) (*phase, error) {
 	ph.wall = ph.t.last.Sub(start)
 	ph.cpu = cpuAtDone()
 	stopProfile()
-	after := e.counts(counts.Answered)
-	ph.emulated = after.sub(counts)
-	ph.assumed = subCounts(e.assumeRoles(after), assumed)
-	for _, n := range ph.assumed {
-		ph.assumeRoles += n
-	}
-	for _, us := range after.Answers {
-		ph.frontCalls = append(ph.frontCalls, time.Duration(us)*time.Microsecond)
-	}
+	e.countSince(ph, counts, assumed)
 	return ph, err
 }
 
@@ -730,15 +722,7 @@ func (e *env) reference(ctx context.Context) (*phase, error) {
 	err = <-ran
 	ph.wall = ph.t.last.Sub(start)
 	ph.cpu = cpuAtDone()
-	after := e.counts(counts.Answered)
-	ph.emulated = after.sub(counts)
-	ph.assumed = subCounts(e.assumeRoles(after), assumed)
-	for _, n := range ph.assumed {
-		ph.assumeRoles += n
-	}
-	for _, us := range after.Answers {
-		ph.frontCalls = append(ph.frontCalls, time.Duration(us)*time.Microsecond)
-	}
+	e.countSince(ph, counts, assumed)
 	return ph, err
 }
 
@@ -797,6 +781,20 @@ func (c emulatorCounts) sub(before emulatorCounts) emulatorCounts {
 	return emulatorCounts{
 		Calls: subCounts(c.Calls, before.Calls), Throttled: subCounts(c.Throttled, before.Throttled), Findings: subCounts(c.Findings, before.Findings),
 		AssumeRoles: subCounts(c.AssumeRoles, before.AssumeRoles), Answered: c.Answered - before.Answered, Answers: c.Answers,
+	}
+}
+
+// countSince records in ph what the emulators answered since counts
+// (and assumed, the AssumeRole requests by account) were sampled.
+func (e *env) countSince(ph *phase, counts emulatorCounts, assumed map[string]int) {
+	after := e.counts(counts.Answered)
+	ph.emulated = after.sub(counts)
+	ph.assumed = subCounts(e.assumeRoles(after), assumed)
+	for _, n := range ph.assumed {
+		ph.assumeRoles += n
+	}
+	for _, us := range after.Answers {
+		ph.frontCalls = append(ph.frontCalls, time.Duration(us)*time.Microsecond)
 	}
 }
 
