@@ -62,6 +62,7 @@ func main() {
 	scale := flag.Float64("scale", 1, "account size: 1 is the issue's large account (per region: 2,000 keys, 5,000 secrets, 1,000 certificates, 1,000 RDS instances, 2,000 snapshots, 2,000 repositories, 20,000 volumes; 200 distributions)")
 	latency := flag.Duration("latency", 20*time.Millisecond, "latency added to every call")
 	regionList := flag.String("regions", "us-east-1,eu-west-1", "the account's regions; the first is the home region")
+	partitionWCU := flag.Float64("partition-wcu", 0, "when set, DynamoDB's write capacity of one partition key, in units a second (AWS: 1000; a transactional write costs 2 a KB): a transaction beyond it is cancelled with ThrottlingError")
 	lambdaMemory := flag.Int("lambda-memory-mb", 0, "when set, the child gets AWS_LAMBDA_FUNCTION_MEMORY_SIZE as in Lambda (the auditor sizes its Go memory limit from it)")
 	flag.Func("child-env", "`KEY=VALUE` added to the auditor's environment (repeatable), e.g. GODEBUG=gctrace=1", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -76,18 +77,21 @@ func main() {
 	if *lambdaMemory > 0 {
 		cmd += fmt.Sprintf(" -lambda-memory-mb %d", *lambdaMemory)
 	}
+	if *partitionWCU > 0 {
+		cmd += fmt.Sprintf(" -partition-wcu %g", *partitionWCU)
+	}
 	for _, e := range extraEnv {
 		cmd += " -child-env " + e
 	}
 	fmt.Println("$ " + cmd)
-	if err := run(*scale, *latency, regions, *lambdaMemory); err != nil {
+	if err := run(*scale, *latency, regions, *lambdaMemory, *partitionWCU); err != nil {
 		fmt.Fprintln(os.Stderr, "largeaccount:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scale float64, latency time.Duration, regions []string, lambdaMemory int) error {
-	ep, err := endpoint.New(endpoint.Options{Scale: scale, Latency: latency, Regions: regions})
+func run(scale float64, latency time.Duration, regions []string, lambdaMemory int, partitionWCU float64) error {
+	ep, err := endpoint.New(endpoint.Options{Scale: scale, Latency: latency, Regions: regions, PartitionWCU: partitionWCU})
 	if err != nil {
 		return err
 	}
@@ -134,9 +138,10 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		// Each sweep starts in a second of its own: the calls' timeline
 		// counts by whole second.
 		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-		before := ep.Counts()
+		before, throttledBefore := ep.Counts(), ep.ThrottledTransactions()
 		s := runSweep(bin, env, dir, outDir, i+1)
 		s.calls = ep.Counts().Sub(before)
+		s.stateThrottled = ep.ThrottledTransactions() - throttledBefore
 		s.stored = ep.StoredFindings()
 		s.items = ep.Items(a.Home, stateTable)
 		s.name = name
@@ -238,6 +243,9 @@ type sweep struct {
 	calls      endpoint.Counts
 	stored     map[string]int
 	items      int
+	// stateThrottled counts the state's transactions cancelled for a
+	// partition key's write capacity (-partition-wcu).
+	stateThrottled int
 	// summaryPath is where the auditor's JSON summary was saved.
 	summaryPath string
 }
@@ -428,7 +436,7 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 		fmt.Printf("; %s %d/%d", r, s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "BatchImportFindings"}],
 			s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "GetFindings"}])
 	}
-	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d\n", s.stored, s.items)
+	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d; transactions cancelled for a partition key's write capacity: %d\n", s.stored, s.items, s.stateThrottled)
 	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "TransactWriteItems"}, {"dynamodb", "PutItem"}} {
 		if line := timeline(ep.PerSecond(op[0], op[1], s.start, s.end)); line != "" {
 			fmt.Printf("                   %s:%s by 5 s from the start: %s\n", op[0], op[1], line)

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 func init() { register("dynamodb", serveDynamoDB) }
@@ -28,6 +29,12 @@ const (
 type dynamo struct {
 	mu     sync.Mutex
 	tables map[string]*table // by region|name
+	// partitionWCU is the write capacity of one partition key (0: none);
+	// capacity is its buckets, by table|partition key.
+	partitionWCU float64
+	capacity     map[string]*bucket
+	// Throttled counts the transactions cancelled for capacity.
+	throttled int
 }
 
 type table struct {
@@ -48,7 +55,20 @@ type item map[string]string
 // binaryTag starts a B attribute's value in an item.
 const binaryTag = "\x00B:"
 
-func newDynamo() *dynamo { return &dynamo{tables: map[string]*table{}} }
+func newDynamo(partitionWCU float64) *dynamo {
+	return &dynamo{tables: map[string]*table{}, partitionWCU: partitionWCU, capacity: map[string]*bucket{}}
+}
+
+// writeUnits is what a transactional write of it costs: 2 units a KB.
+func writeUnits(it item) float64 { return 2 * float64((it.size()+1023)/1024) }
+
+// ThrottledTransactions counts the TransactWriteItems cancelled because a
+// partition key's write capacity (Options.PartitionWCU) ran out.
+func (s *Server) ThrottledTransactions() int {
+	s.ddb.mu.Lock()
+	defer s.ddb.mu.Unlock()
+	return s.ddb.throttled
+}
 
 func (it item) size() int {
 	n := 0
@@ -503,6 +523,34 @@ func (d *dynamo) transactWrite(q *req) {
 		writes[i], reasons[i] = write{t, it}, map[string]string{"Code": "None"}
 		if !ok {
 			failed, reasons[i] = true, map[string]string{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
+		}
+	}
+	if !failed && d.partitionWCU > 0 {
+		// Each partition key's writes draw on its own capacity; one that
+		// lacks it cancels the transaction (nothing is written).
+		units := map[string]float64{}
+		for _, w := range writes {
+			units[w.t.name+"|"+w.it[w.t.pk]] += writeUnits(w.it)
+		}
+		now := time.Now()
+		short := map[string]bool{}
+		for k, u := range units {
+			b := d.capacity[k]
+			if b == nil {
+				b = newBucket(Quota{Rate: d.partitionWCU, Burst: d.partitionWCU})
+				d.capacity[k] = b
+			}
+			if !b.takeN(now, u) {
+				short[k] = true
+			}
+		}
+		if len(short) > 0 {
+			d.throttled++
+			for i, w := range writes {
+				if short[w.t.name+"|"+w.it[w.t.pk]] {
+					failed, reasons[i] = true, map[string]string{"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more partitions of the table."}
+				}
+			}
 		}
 	}
 	if failed {

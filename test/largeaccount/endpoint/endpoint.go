@@ -52,6 +52,14 @@ type Options struct {
 	// Quotas replaces entries of the Quotas table (tests); a zero Rate
 	// removes the quota.
 	Quotas map[string]Quota
+	// PartitionWCU, when set, is DynamoDB's write throughput of one
+	// partition key, in write capacity units a second (AWS: 1,000 per
+	// partition, on demand or provisioned; a transactional write costs 2
+	// units per KB of item, rounded up): a TransactWriteItems that would
+	// exceed it is cancelled, its writes to that key with ThrottlingError,
+	// as DynamoDB cancels one before its adaptive capacity splits a hot
+	// key. 0: unlimited.
+	PartitionWCU float64
 }
 
 // Server is a running endpoint.
@@ -97,7 +105,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		Data: newAccount(o), opts: o,
 		quotas: map[string]Quota{}, calls: map[Call]int{}, throttled: map[Call]int{}, seconds: map[Call]map[int64]int{}, buckets: map[string]*bucket{},
-		hub: newSecurityHub(), ddb: newDynamo(),
+		hub: newSecurityHub(), ddb: newDynamo(o.PartitionWCU),
 	}
 	for k, q := range Quotas {
 		s.quotas[k] = q

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -268,5 +269,49 @@ func TestThrottlingAnswers(t *testing.T) {
 	}
 	if n := len(s.Counts().Throttled); n != len(cases) {
 		t.Errorf("throttled operations counted: %v", s.Counts().Throttled)
+	}
+}
+
+// TestPartitionWriteCapacity: with PartitionWCU, a transaction whose
+// writes to one partition key exceed its capacity (2 units a KB a write)
+// is cancelled, nothing written, those writes' reasons ThrottlingError
+// and the other key's None; another key's capacity is its own; the
+// capacity comes back with time.
+func TestPartitionWriteCapacity(t *testing.T) {
+	s := start(t, Options{Scale: 0.005, PartitionWCU: 100})
+	cfg := config(t, s, s.Data.Home, nil, 1)
+	createStateTable(t, cfg)
+	api := dynamodb.NewFromConfig(cfg)
+	put := func(scope string, n int) []ddbtypes.TransactWriteItem {
+		var out []ddbtypes.TransactWriteItem
+		for i := range n {
+			out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(stateTable), Item: map[string]ddbtypes.AttributeValue{
+				"scope": &ddbtypes.AttributeValueMemberS{Value: scope}, "id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprint("finding-", i)},
+				"z": &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)}, // 2 KB: 4 units a transactional write
+			}}})
+		}
+		return out
+	}
+	ctx := context.Background()
+	// 20 writes of 4 units to key a: 80 of its 100.
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 20)}); err != nil {
+		t.Fatal(err)
+	}
+	// 10 more to a (40 units, 20 left) and 2 to b: cancelled, a's writes ThrottlingError.
+	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(put("b", 2), put("a", 10)...)})
+	var cancelled *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != 12 ||
+		aws.ToString(cancelled.CancellationReasons[0].Code) != "None" || aws.ToString(cancelled.CancellationReasons[2].Code) != "ThrottlingError" {
+		t.Fatalf("over capacity: %v", err)
+	}
+	if n := s.ThrottledTransactions(); n != 1 {
+		t.Errorf("%d throttled transactions counted, want 1", n)
+	}
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("b", 20)}); err != nil {
+		t.Errorf("another key's capacity: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond) // 50 units back
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 10)}); err != nil {
+		t.Errorf("after the capacity came back: %v", err)
 	}
 }

@@ -93,6 +93,21 @@ func (b *bucket) take(now time.Time) bool {
 	return true
 }
 
+// takeN consumes n tokens at once, or none and reports false.
+func (b *bucket) takeN(now time.Time, n float64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.last.IsZero() {
+		b.tokens = min(b.q.Burst, b.tokens+now.Sub(b.last).Seconds()*b.q.Rate)
+	}
+	b.last = now
+	if b.tokens < n {
+		return false
+	}
+	b.tokens -= n
+	return true
+}
+
 // MinimumWall is the least time n calls in one bucket take from a full
 // bucket: max(0, n - burst) / rate.
 func (q Quota) MinimumWall(n int) time.Duration {
