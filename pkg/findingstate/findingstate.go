@@ -31,9 +31,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+	"golang.org/x/time/rate"
 
 	"github.com/posture-auditor/posture-auditor/pkg/asff"
-
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 )
 
@@ -65,6 +65,64 @@ type Store struct {
 	ReconcileEvery time.Duration
 	// Workers bounds concurrent writes (default 16).
 	Workers int
+	// PartitionWriteUnits paces the writes to one scope, in write capacity
+	// units a second (0: DefaultPartitionWriteUnits; negative: unpaced).
+	// Every record of a scope shares its partition key, DynamoDB serves
+	// one partition at most 1,000 units a second (on demand too, until it
+	// splits a hot one), and a transactional write costs 2 units a KB: a
+	// first sweep of a large account made ~3,600 a second per region and
+	// had its transactions cancelled until the state's saves timed out
+	// (BENCHMARKS.md, "partition"). Paced, they wait their turn instead.
+	PartitionWriteUnits float64
+
+	paceMu sync.Mutex
+	paces  map[string]*rate.Limiter // by scope key
+}
+
+// DefaultPartitionWriteUnits is 90% of a partition's 1,000 write units a
+// second, as pkg/pace leaves headroom under AWS's request quotas.
+const DefaultPartitionWriteUnits = 900
+
+// writeUnits is what a transaction of items costs: 2 units a KB of each.
+func writeUnits(items []ddbtypes.TransactWriteItem) int {
+	n := 0
+	for _, it := range items {
+		if it.Put != nil {
+			n += 2 * ((itemBytes(it.Put.Item) + 1023) / 1024)
+		}
+	}
+	return n
+}
+
+// pace waits until the scope of items (they share one) has the write
+// capacity for them.
+func (s *Store) pace(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
+	units := s.PartitionWriteUnits
+	if units == 0 {
+		units = DefaultPartitionWriteUnits
+	}
+	if units < 0 || len(items) == 0 || items[0].Put == nil {
+		return nil
+	}
+	scope := str(items[0].Put.Item, attrScope)
+	s.paceMu.Lock()
+	if s.paces == nil {
+		s.paces = map[string]*rate.Limiter{}
+	}
+	l := s.paces[scope]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(units), int(units))
+		s.paces[scope] = l
+	}
+	s.paceMu.Unlock()
+	// A transaction may cost more than a second's capacity (3 MB of large
+	// items): it waits for it a second's worth at a time.
+	for n := writeUnits(items); n > 0; n -= l.Burst() {
+		if err := l.WaitN(ctx, min(n, l.Burst())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Table attributes. The partition key is the scope, the sort key the
@@ -474,6 +532,9 @@ var transactBackoff = 100 * time.Millisecond
 func (s *Store) transact(ctx context.Context, api API, items []ddbtypes.TransactWriteItem) error {
 	backoff := transactBackoff
 	for attempt := 1; ; attempt++ {
+		if err := s.pace(ctx, items); err != nil {
+			return err
+		}
 		_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		var cancelled *ddbtypes.TransactionCanceledException
 		if err == nil || !errors.As(err, &cancelled) {

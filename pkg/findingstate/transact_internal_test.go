@@ -2,6 +2,7 @@ package findingstate
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,5 +76,52 @@ func TestSaveKeepsTheNewerOfTwoRecordsOfAnId(t *testing.T) {
 	}
 	if len(api.sent) != 1 || len(api.sent[0].TransactItems) != 1 || str(api.sent[0].TransactItems[0].Put.Item, attrObservedAt) != "2026-12-02T00:00:00.000Z" {
 		t.Errorf("sent %+v", api.sent)
+	}
+}
+
+// TestWritesPacedPerScope: the transactions of one scope draw on one
+// partition's write capacity (2 units a KB of each item): past the
+// second's worth they wait for it, rather than be cancelled by DynamoDB;
+// another scope's capacity is its own; a negative capacity paces nothing.
+func TestWritesPacedPerScope(t *testing.T) {
+	items := func(scope string, n int) []ddbtypes.TransactWriteItem {
+		var out []ddbtypes.TransactWriteItem
+		for i := range n {
+			item := key(scope, fmt.Sprint("id-", i))
+			item[attrFindingZ] = &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)} // 2 KB: 4 units
+			out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{Item: item}})
+		}
+		return out
+	}
+	if n := writeUnits(items("a", 20)); n != 80 {
+		t.Fatalf("20 items of 1.5 KB: %d units, want 80", n)
+	}
+	s := &Store{PartitionWriteUnits: 100}
+	ctx := context.Background()
+	api := &scripted{answers: []string{"", "", "", ""}}
+	start := time.Now()
+	for _, scope := range []string{"a", "b"} { // each within its second's capacity
+		if err := s.transact(ctx, api, items(scope, 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("two scopes' first transactions took %v: one scope's capacity held the other back", d)
+	}
+	if err := s.transact(ctx, api, items("a", 20)); err != nil { // 60 units short: 0.6 s
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("scope a's second 80 units went after %v, want about 0.6 s (100 units a second)", d)
+	}
+	start = time.Now()
+	unpaced := &Store{PartitionWriteUnits: -1}
+	for range 3 {
+		if err := unpaced.transact(ctx, &scripted{answers: []string{""}}, items("a", 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("unpaced writes took %v", d)
 	}
 }
