@@ -138,10 +138,15 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		// Each sweep starts in a second of its own: the calls' timeline
 		// counts by whole second.
 		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-		before, throttledBefore := ep.Counts(), ep.ThrottledTransactions()
+		before, throttledBefore, unitsBefore := ep.Counts(), ep.ThrottledTransactions(), ep.PartitionUnits()
 		s := runSweep(bin, env, dir, outDir, i+1)
 		s.calls = ep.Counts().Sub(before)
 		s.stateThrottled = ep.ThrottledTransactions() - throttledBefore
+		for k, u := range ep.PartitionUnits() {
+			if d := u - unitsBefore[k]; d > s.stateUnits {
+				s.stateUnits, s.stateKey = d, k
+			}
+		}
 		s.stored = ep.StoredFindings()
 		s.items = ep.Items(a.Home, stateTable)
 		s.name = name
@@ -246,6 +251,11 @@ type sweep struct {
 	// stateThrottled counts the state's transactions cancelled for a
 	// partition key's write capacity (-partition-wcu).
 	stateThrottled int
+	// stateUnits are the write units the sweep's transactions put to its
+	// busiest partition key (stateKey): DynamoDB writes one partition at
+	// most partitionLimit a second.
+	stateUnits float64
+	stateKey   string
 	// summaryPath is where the auditor's JSON summary was saved.
 	summaryPath string
 }
@@ -437,6 +447,10 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 			s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "GetFindings"}])
 	}
 	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d; transactions cancelled for a partition key's write capacity: %d\n", s.stored, s.items, s.stateThrottled)
+	if s.stateUnits > 0 {
+		fmt.Printf("                   finding state writes: %.0f write units to the busiest partition key (%s): %s at DynamoDB's %d a second per partition\n",
+			s.stateUnits, s.stateKey, time.Duration(s.stateUnits/partitionLimit*float64(time.Second)).Round(time.Millisecond), partitionLimit)
+	}
 	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "TransactWriteItems"}, {"dynamodb", "PutItem"}} {
 		if line := timeline(ep.PerSecond(op[0], op[1], s.start, s.end)); line != "" {
 			fmt.Printf("                   %s:%s by 5 s from the start: %s\n", op[0], op[1], line)
@@ -582,6 +596,12 @@ func verdicts(ep *endpoint.Server, results []*sweep, minimum map[endpoint.Call]i
 		// The first sweep's floor is its slowest quota, collection or
 		// import (each region's run in parallel with the others).
 		fw, what := minimumWall(ep, f.calls, func(svc string) bool { return collectionServices[svc] || svc == "securityhub" })
+		// The finding state's writes too: every record of a scope shares
+		// its partition key, which DynamoDB writes at most 1,000 units a
+		// second (the auditor paces them under it).
+		if sw := time.Duration(f.stateUnits / partitionLimit * float64(time.Second)); sw > fw {
+			fw, what = sw, fmt.Sprintf("the finding state's writes to %s: %.0f write units at DynamoDB's %d a second per partition; the collection and import calls' own: %s", f.stateKey, f.stateUnits, partitionLimit, what)
+		}
 		check(fw > 0 && float64(f.wall) <= 1.25*float64(fw), fmt.Sprintf("first sweep: wall %s <= 1.25 x quota-bound minimum %s (%s; %s)", f.wall.Round(time.Millisecond), fw.Round(time.Millisecond), ratio(f.wall, fw), what))
 		imported, busiest, busiestRegion := f.summary.Lifecycle.Imported, 0, ""
 		for _, p := range f.summary.Published {
@@ -626,6 +646,10 @@ func verdicts(ep *endpoint.Server, results []*sweep, minimum map[endpoint.Call]i
 		check(scopes == 0 && pub == 0, fmt.Sprintf("%s: %d throttling errors surfaced (%d scopes, %d publish)", r.name, scopes+pub, scopes, pub))
 	}
 }
+
+// partitionLimit is DynamoDB's write capacity of one partition, in write
+// units a second (on demand and provisioned alike).
+const partitionLimit = 1000
 
 func ratio(a, b time.Duration) string {
 	if b <= 0 {

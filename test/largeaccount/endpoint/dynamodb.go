@@ -35,6 +35,9 @@ type dynamo struct {
 	capacity     map[string]*bucket
 	// Throttled counts the transactions cancelled for capacity.
 	throttled int
+	// written counts the write units of the transactions' Puts that
+	// landed, by table|partition key.
+	written map[string]float64
 }
 
 type table struct {
@@ -56,7 +59,19 @@ type item map[string]string
 const binaryTag = "\x00B:"
 
 func newDynamo(partitionWCU float64) *dynamo {
-	return &dynamo{tables: map[string]*table{}, partitionWCU: partitionWCU, capacity: map[string]*bucket{}}
+	return &dynamo{tables: map[string]*table{}, partitionWCU: partitionWCU, capacity: map[string]*bucket{}, written: map[string]float64{}}
+}
+
+// PartitionUnits returns the write units of the transactional Puts written
+// so far, by table|partition key.
+func (s *Server) PartitionUnits() map[string]float64 {
+	s.ddb.mu.Lock()
+	defer s.ddb.mu.Unlock()
+	out := make(map[string]float64, len(s.ddb.written))
+	for k, v := range s.ddb.written {
+		out[k] = v
+	}
+	return out
 }
 
 // writeUnits is what a transactional write of it costs: 2 units a KB.
@@ -570,6 +585,7 @@ func (d *dynamo) transactWrite(q *req) {
 	}
 	for _, w := range writes {
 		w.t.put(w.it)
+		d.written[w.t.name+"|"+w.it[w.t.pk]] += writeUnits(w.it)
 	}
 	q.json(map[string]any{})
 }
