@@ -14,12 +14,16 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
 
 	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
+	"github.com/posture-auditor/posture-auditor/test/seed"
 )
 
 // TestDiscoveryAgainstMoto: through the real EC2 client, discovery keeps
@@ -94,7 +98,7 @@ type regionsFake struct {
 	// failIn answers DescribeRegions signed for a region with an error
 	// code (AuthFailure: what a region the account has not enabled says).
 	failIn map[string]string
-	signed  map[string]int
+	signed map[string]int
 	// signedService counts requests by "region service" (SigV4 names).
 	signedService map[string]int
 }
@@ -391,5 +395,79 @@ func TestRecheckOfAGlobalResourceOutsideTheRegions(t *testing.T) {
 	}
 	if k := got["kms-key"]; k.Outcome != runner.Skipped || !strings.Contains(k.Reason, "not audited") {
 		t.Errorf("key in us-east-1: %+v, want it skipped (AUDIT_REGIONS eu-west-1)", k)
+	}
+}
+
+// TestGlobalOnlyHomeScopePublishesOnlyGlobalChecks: a published run (not
+// a dry run) whose regions leave the home region out audits the global
+// checks there and archives nothing else of it: the home region's
+// regional findings, made by an earlier run that audited it, stay ACTIVE.
+func TestGlobalOnlyHomeScopePublishesOnlyGlobalChecks(t *testing.T) {
+	srv := motoserver.Fresh(t)
+	fake := newRegionsFake(t, srv.URL, accountRegions...)
+	ctx := context.Background()
+	home, err := srv.ConfigAt(ctx, fake.URL, "us-east-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range []string{"us-east-1", "eu-west-1"} {
+		cfg, err := srv.ConfigAt(ctx, fake.URL, rg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := seed.EnableSecurityHub(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := kms.NewFromConfig(home).CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rotation off, in the home region")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const checks = `"checks":["kms.rotation","cloudfront.viewer-tls"]`
+	r, _ := newRunner(t, srv, fake.URL)
+	r.HomeRegion = "us-east-1"
+	// An earlier run that audited the home region: the key's finding.
+	r.Regions = []string{"us-east-1"}
+	if _, err := r.Handle(ctx, []byte(`{`+checks+`}`)); err != nil {
+		t.Fatal(err)
+	}
+	keyFinding := func() types.AwsSecurityFinding {
+		for _, f := range hub(t, home) {
+			if aws.ToString(f.GeneratorId) == "kms.rotation" && aws.ToString(f.Resources[0].Id) == aws.ToString(key.KeyMetadata.Arn) {
+				return f
+			}
+		}
+		t.Fatal("no kms.rotation finding of the key in us-east-1")
+		return types.AwsSecurityFinding{}
+	}
+	if f := keyFinding(); f.RecordState != types.RecordStateActive {
+		t.Fatalf("after the run of us-east-1: %s", f.RecordState)
+	}
+	// Now the regions leave the home region out: us-east-1 is audited for
+	// CloudFront alone; the key's finding is neither read nor archived.
+	r.Regions = []string{"eu-west-1"}
+	kmsCalls := func() int {
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		return fake.signedService["us-east-1 kms"]
+	}
+	before := kmsCalls()
+	s, err := r.Handle(ctx, []byte(`{`+checks+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := kmsCalls() - before; n != 0 {
+		t.Errorf("%d KMS calls in us-east-1 by a run auditing it for global checks only", n)
+	}
+	if f := keyFinding(); f.RecordState != types.RecordStateActive {
+		t.Errorf("the home region's kms.rotation finding is %s after a run that audited it for global checks only", f.RecordState)
+	}
+	for _, rep := range s.Published {
+		if rep.Region == "us-east-1" && rep.Archived != 0 {
+			t.Errorf("us-east-1: %d archived", rep.Archived)
+		}
+	}
+	if !slices.Contains(s.Regions, "us-east-1") || s.Lifecycle.Archived != 0 {
+		t.Errorf("regions %v, lifecycle %+v", s.Regions, s.Lifecycle)
 	}
 }
