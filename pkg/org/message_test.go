@@ -155,6 +155,8 @@ func FuzzParseMessage(f *testing.F) {
 	f.Add(`{"account":"111122223333","region":"all","trigger":"on-demand","checks":["kms.rotation"],"dryRun":true,"run":"x"}`)
 	f.Add(`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-key","partition":"aws","account":"111122223333","region":"eu-west-1","id":"k"}}]}`)
 	f.Add(`{"account":"111122223333","region":"eu-west-1","trigger":"event","targets":[{"ref":{"kind":"kms-key"}}]}`)
+	f.Add(`{"account":"111122223333","region":"eu-west-1","trigger":"schedule","enabled":true,"checks":["cloudfront.viewer-tls"],"run":"r"}`)
+	f.Add(`{"account":"111122223333","region":"all","trigger":"schedule","enabled":true}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		m, err := ParseMessage([]byte(body))
 		if err != nil {
@@ -174,6 +176,9 @@ func FuzzParseMessage(f *testing.F) {
 			if r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)) {
 				t.Fatalf("group %q has %q, which SQS refuses", g, r)
 			}
+		}
+		if m.Enabled && m.Region == AllRegions {
+			t.Fatalf("accepted \"enabled\" for %q", AllRegions)
 		}
 		for _, tg := range m.Targets {
 			if tg.Ref.Account != m.Account {
