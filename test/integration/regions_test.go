@@ -24,6 +24,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/test/gapfill"
 	"github.com/posture-auditor/posture-auditor/test/motoserver"
 	"github.com/posture-auditor/posture-auditor/test/seed"
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 // TestDiscoveryAgainstMoto: through the real EC2 client, discovery keeps
@@ -175,17 +176,8 @@ func (f *regionsFake) describeRegions(w http.ResponseWriter, r *http.Request, fo
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code><Message>fake: %s</Message></Error></Errors><RequestID>regions-fake</RequestID></Response>`, code, code)
 		return
 	}
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>regions-fake</requestId><regionInfo>`)
-	for _, r := range f.listed {
-		// AllRegions false: AWS lists the enabled regions only.
-		if form.Get("AllRegions") != "true" && r[1] == "not-opted-in" {
-			continue
-		}
-		fmt.Fprintf(&b, `<item><regionName>%s</regionName><regionEndpoint>ec2.%s.amazonaws.com</regionEndpoint><optInStatus>%s</optInStatus></item>`, r[0], r[0], r[1])
-	}
-	b.WriteString(`</regionInfo></DescribeRegionsResponse>`)
-	_, _ = io.WriteString(w, b.String())
+	// AllRegions false: AWS lists the enabled regions only.
+	wirefake.DescribeRegions(w, f.listed, form.Get("AllRegions") == "true")
 }
 
 func (f *regionsFake) signedFor() map[string]int {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 // stsFront stands before moto_server on 127.0.0.1 and answers STS
@@ -71,7 +73,7 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 				body, _ := io.ReadAll(r.Body)
 				r.Body = io.NopCloser(bytes.NewReader(body))
 				if form, _ := url.ParseQuery(string(body)); form.Get("Action") == "DescribeRegions" {
-					describeRegions(w, listed)
+					wirefake.DescribeRegions(w, listed, false)
 					return
 				}
 			}
@@ -96,11 +98,11 @@ func newSTSFront(t *testing.T, motoURL string, denied, throttled []string) *stsF
 				f.mu.Unlock()
 				switch {
 				case f.denied[account]:
-					stsError(w, http.StatusForbidden, "AccessDenied", fmt.Sprintf(
+					wirefake.STSError(w, http.StatusForbidden, "AccessDenied", fmt.Sprintf(
 						"User: arn:aws:sts::123456789012:assumed-role/posture-auditor-WorkerFunctionRole/worker is not authorized to perform: sts:AssumeRole on resource: %s", form.Get("RoleArn")))
 					return
 				case f.throttled[account]:
-					stsError(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
+					wirefake.STSError(w, http.StatusBadRequest, "Throttling", "Rate exceeded")
 					return
 				}
 				// Remember which account the handed-out key is of.
@@ -151,35 +153,6 @@ func (f *stsFront) callsIn(account, region string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.signed[account+" "+region]
-}
-
-// describeRegions answers as EC2 does with AllRegions false: the enabled
-// regions, with their opt-in statuses.
-func describeRegions(w http.ResponseWriter, listed [][2]string) {
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	var b strings.Builder
-	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>front</requestId><regionInfo>`)
-	for _, r := range listed {
-		if r[1] != "not-opted-in" {
-			fmt.Fprintf(&b, `<item><regionName>%s</regionName><regionEndpoint>ec2.%s.amazonaws.com</regionEndpoint><optInStatus>%s</optInStatus></item>`, r[0], r[0], r[1])
-		}
-	}
-	b.WriteString(`</regionInfo></DescribeRegionsResponse>`)
-	_, _ = io.WriteString(w, b.String())
-}
-
-// stsError writes an STS Query-protocol error response.
-func stsError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <Error>
-    <Type>Sender</Type>
-    <Code>%s</Code>
-    <Message>%s</Message>
-  </Error>
-  <RequestId>4fd1ec4c-0f3f-4e8b-9c3a-7d1e2f3a4b5c</RequestId>
-</ErrorResponse>`, code, message)
 }
 
 var (

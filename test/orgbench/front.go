@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
+	"github.com/posture-auditor/posture-auditor/test/wirefake"
 )
 
 // front stands before the emulators on 127.0.0.1. It does three things
@@ -212,7 +214,7 @@ func (f *front) serve(w http.ResponseWriter, r *http.Request) {
 // does not know.
 func (f *front) pass(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	if h == nil {
-		stsError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid (no backend for these credentials).")
+		wirefake.STSError(w, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid (no backend for these credentials).")
 		return
 	}
 	h.ServeHTTP(w, r)
@@ -243,7 +245,7 @@ func (f *front) assumeRole(w http.ResponseWriter, r *http.Request, roleARN strin
 		t.Stop()
 	}
 	if denied {
-		stsError(w, http.StatusForbidden, "AccessDenied", fmt.Sprintf(
+		wirefake.STSError(w, http.StatusForbidden, "AccessDenied", fmt.Sprintf(
 			"User: arn:aws:sts::%s:assumed-role/posture-auditor-WorkerFunctionRole/worker is not authorized to perform: sts:AssumeRole on resource: %s", f.central, roleARN))
 		return
 	}
@@ -252,7 +254,7 @@ func (f *front) assumeRole(w http.ResponseWriter, r *http.Request, roleARN strin
 		return
 	}
 	if target == "" {
-		stsError(w, http.StatusForbidden, "AccessDenied", "no backend serves "+roleARN)
+		wirefake.STSError(w, http.StatusForbidden, "AccessDenied", "no backend serves "+roleARN)
 		return
 	}
 	req, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimRight(target, "/")+r.URL.RequestURI(), bytes.NewReader(body))
@@ -345,18 +347,4 @@ func (f *front) assumeRoles() map[string]int {
 		out[a] = c
 	}
 	return out
-}
-
-// stsError writes an STS Query-protocol error response.
-func stsError(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <Error>
-    <Type>Sender</Type>
-    <Code>%s</Code>
-    <Message>%s</Message>
-  </Error>
-  <RequestId>4fd1ec4c-0f3f-4e8b-9c3a-7d1e2f3a4b5c</RequestId>
-</ErrorResponse>`, code, message)
 }
