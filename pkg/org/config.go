@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/pace"
 	"github.com/posture-auditor/posture-auditor/pkg/regions"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
-	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
 
 // Environment of the organization functions (template.yaml sets them).
@@ -62,12 +60,9 @@ func PlannerFromEnvironment(ctx context.Context, getenv func(string) string) (*P
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvAuditRegions, err)
 	}
-	home := strings.TrimSpace(getenv(EnvHomeRegion))
-	if home == "" {
-		home = cfg.Region
-	}
-	if !trigger.ValidRegion(home) {
-		return nil, fmt.Errorf("%s: malformed region %q", EnvHomeRegion, home)
+	home, err := runner.HomeRegion(getenv(EnvHomeRegion), cfg.Region)
+	if err != nil {
+		return nil, err
 	}
 	return &Planner{
 		Organizations: organizations.NewFromConfig(cfg),
@@ -97,11 +92,9 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvExcludedAccounts, err)
 	}
-	fraction := pace.DefaultFraction
-	if v := strings.TrimSpace(getenv(EnvQuotaFraction)); v != "" {
-		if fraction, err = strconv.ParseFloat(v, 64); err != nil || pace.ValidFraction(fraction) != nil {
-			return nil, fmt.Errorf("%s: %q is not a number greater than 0 and at most 1", EnvQuotaFraction, v)
-		}
+	fraction, err := runner.QuotaFraction(getenv(EnvQuotaFraction))
+	if err != nil {
+		return nil, err
 	}
 	// One pacer for every member: a warm container's runs against one
 	// member draw on that member's buckets, as they draw on its quotas.

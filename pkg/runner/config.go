@@ -54,7 +54,7 @@ func Collectors() []collect.Collector {
 // through), plus the SDK's own variables
 // (AWS_REGION, credentials, AWS_ENDPOINT_URL).
 func FromEnvironment(ctx context.Context) (*Runner, error) {
-	fraction, err := quotaFraction(os.Getenv("QUOTA_FRACTION"))
+	fraction, err := QuotaFraction(os.Getenv("QUOTA_FRACTION"))
 	if err != nil {
 		return nil, err
 	}
@@ -73,12 +73,9 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	home := os.Getenv("HOME_REGION")
-	if home == "" {
-		home = cfg.Region
-	}
-	if !trigger.ValidRegion(home) {
-		return nil, fmt.Errorf("HOME_REGION: malformed region %q", home)
+	home, err := HomeRegion(os.Getenv("HOME_REGION"), cfg.Region)
+	if err != nil {
+		return nil, err
 	}
 	reimport, err := reimportAfter(os.Getenv("REIMPORT_AFTER_HOURS"))
 	if err != nil {
@@ -163,11 +160,24 @@ func reimportAfter(v string) (time.Duration, error) {
 	return time.Duration(h) * time.Hour, nil
 }
 
-// quotaFraction reads QUOTA_FRACTION: the share of each documented AWS
+// HomeRegion reads HOME_REGION, where global services are read and their
+// findings imported: fallback (the function's region) when empty.
+func HomeRegion(v, fallback string) (string, error) {
+	home := strings.TrimSpace(v)
+	if home == "" {
+		home = fallback
+	}
+	if !trigger.ValidRegion(home) {
+		return "", fmt.Errorf("HOME_REGION: malformed region %q", home)
+	}
+	return home, nil
+}
+
+// QuotaFraction reads QUOTA_FRACTION: the share of each documented AWS
 // request quota a run paces its calls at (pkg/pace), a number in (0, 1];
 // default pace.DefaultFraction, which leaves the rest to the account's own
 // workloads.
-func quotaFraction(v string) (float64, error) {
+func QuotaFraction(v string) (float64, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return pace.DefaultFraction, nil

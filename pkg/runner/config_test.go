@@ -37,9 +37,9 @@ func TestQuotaFraction(t *testing.T) {
 		{"", pace.DefaultFraction, true}, {"  ", pace.DefaultFraction, true}, {"0.5", 0.5, true}, {" 1 ", 1, true}, {"0.05", 0.05, true}, {"1e-1", 0.1, true},
 		{"0", 0, false}, {"-0.5", 0, false}, {"1.01", 0, false}, {"80%", 0, false}, {"NaN", 0, false}, {"Inf", 0, false}, {"half", 0, false},
 	} {
-		got, err := quotaFraction(tc.in)
+		got, err := QuotaFraction(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("quotaFraction(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+			t.Errorf("QuotaFraction(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }
@@ -77,7 +77,7 @@ func TestQuotaFractionMatchesTemplate(t *testing.T) {
 		t.Errorf("QuotaFraction Default %v, code default %v", p["Default"], pace.DefaultFraction)
 	}
 	for _, k := range []string{"MinValue", "MaxValue"} {
-		if _, err := quotaFraction(fmt.Sprint(p[k])); err != nil {
+		if _, err := QuotaFraction(fmt.Sprint(p[k])); err != nil {
 			t.Errorf("QuotaFraction %s %v is refused by the code: %v", k, p[k], err)
 		}
 	}
