@@ -207,18 +207,18 @@ type Plan struct {
 // names an account that is not an active, audited member; and, with the
 // plan, when some messages could not be queued (the others were).
 func (p Planner) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
-	regions := req.Regions
-	if len(regions) == 0 {
-		regions = p.Regions
-	}
-	if _, err := ParseRegions(regions); err != nil {
-		return nil, fmt.Errorf("regions to plan: %w", err)
+	regions, global, err := p.regionsOf(req)
+	if err != nil {
+		return nil, err
 	}
 	listed, err := p.listAccounts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	plan := &Plan{Trigger: req.Trigger, Run: req.Run, Listed: len(listed), Accounts: []string{}, Regions: regions, Inactive: map[string]string{}}
+	if len(global) > 0 {
+		plan.GlobalOnly = p.HomeRegion
+	}
 	active := map[string]bool{}
 	for _, a := range listed {
 		state := accountState(a)
@@ -251,25 +251,6 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 	}
 	slices.Sort(plan.Accounts)
 	slices.Sort(plan.Excluded)
-	// The configured regions leaving the home region out: global services
-	// are audited there all the same (an AllRegions message's expansion,
-	// configured or asked for, does the same). A request naming regions
-	// gets those.
-	if p.HomeRegion != "" && OnlyGlobal(req.Checks) {
-		// Read in the home region only: a message for any other would run
-		// nothing.
-		if len(req.Regions) > 0 && !slices.Contains(req.Regions, AllRegions) && !slices.Contains(req.Regions, p.HomeRegion) {
-			return nil, fmt.Errorf("checks %v are global, audited in the home region (%s) only: name it in \"regions\", or leave \"regions\" out; nothing queued", req.Checks, p.HomeRegion)
-		}
-		regions = []string{p.HomeRegion}
-		plan.Regions = regions
-	}
-	var global []string
-	if len(req.Regions) == 0 && p.HomeRegion != "" && !slices.Contains(regions, AllRegions) && !slices.Contains(regions, p.HomeRegion) {
-		if global = GlobalChecks(req.Checks); len(global) > 0 {
-			plan.GlobalOnly = p.HomeRegion
-		}
-	}
 	var msgs []Message
 	for _, account := range plan.Accounts {
 		for _, region := range regions {
@@ -286,6 +267,35 @@ func (p Planner) Plan(ctx context.Context, req PlanRequest) (*Plan, error) {
 			plan.Failed[0].Group, plan.Failed[0].Code, plan.Failed[0].Message)
 	}
 	return plan, nil
+}
+
+// regionsOf decides, before any AWS call, the regions req plans for every
+// account, and the global checks planned apart in the home region (when
+// the configured regions leave it out: global services are audited there
+// all the same, as an AllRegions message's expansion does; a request
+// naming regions gets those). A request of global checks alone plans the
+// home region alone, and is refused if it names regions without it.
+func (p Planner) regionsOf(req PlanRequest) (regions, global []string, err error) {
+	regions = req.Regions
+	if len(regions) == 0 {
+		regions = p.Regions
+	}
+	if _, err := ParseRegions(regions); err != nil {
+		return nil, nil, fmt.Errorf("regions to plan: %w", err)
+	}
+	if p.HomeRegion == "" {
+		return regions, nil, nil
+	}
+	if OnlyGlobal(req.Checks) {
+		if len(req.Regions) > 0 && !slices.Contains(req.Regions, AllRegions) && !slices.Contains(req.Regions, p.HomeRegion) {
+			return nil, nil, fmt.Errorf("checks %v are global, audited in the home region (%s) only: name it in \"regions\", or leave \"regions\" out; nothing queued", req.Checks, p.HomeRegion)
+		}
+		return []string{p.HomeRegion}, nil, nil
+	}
+	if len(req.Regions) == 0 && !slices.Contains(regions, AllRegions) && !slices.Contains(regions, p.HomeRegion) {
+		global = GlobalChecks(req.Checks)
+	}
+	return regions, global, nil
 }
 
 // listAccountsPage is ListAccounts' largest page.

@@ -16,9 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
-	"github.com/posture-auditor/posture-auditor/pkg/check"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
-	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/runner"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
@@ -295,11 +293,7 @@ func (w *Worker) runsNothing(m Message) string {
 		return ""
 	}
 	home := w.Base.HomeRegion
-	if !m.IsSweep() || home == "" || m.Region == home || m.Region == AllRegions {
-		return ""
-	}
-	checks, err := registry.Select(m.Checks)
-	if err != nil || slices.ContainsFunc(checks, func(c check.Check) bool { return !c.Global }) {
+	if !m.IsSweep() || home == "" || m.Region == home || m.Region == AllRegions || !OnlyGlobal(m.Checks) {
 		return ""
 	}
 	return fmt.Sprintf("every check asked for is global, read in the home region (%s) only, not in %s: nothing would run (does the planner's HOME_REGION differ from this worker's?)", home, m.Region)

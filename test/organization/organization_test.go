@@ -869,8 +869,12 @@ func TestGlobalServicesPlannedInTheHomeRegion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	listed := e.centralCalls.Count("Organizations", "ListAccounts")
 	if plan, err := planner.Plan(ctx, req); err == nil || !strings.Contains(err.Error(), "home region (us-east-1)") {
 		t.Errorf("global checks in eu-west-1 planned: %+v, %v", plan, err)
+	}
+	if n := e.centralCalls.Count("Organizations", "ListAccounts") - listed; n != 0 {
+		t.Errorf("a refused request listed the organization (%d calls)", n)
 	}
 	if got := scopes(); len(got) != 0 {
 		t.Errorf("queued %v for a refused request", got)
