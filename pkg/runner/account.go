@@ -1,12 +1,6 @@
 package runner
 
-import (
-	"context"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-
-	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
-)
+import "github.com/aws/aws-sdk-go-v2/aws"
 
 // ForAccount returns a Runner that audits another account of the
 // organization (cfg carries that account's assumed-role credentials) in
@@ -33,9 +27,3 @@ func (r *Runner) ForAccount(cfg aws.Config, account, partition string, regions [
 // Transient reports an AWS error code a retry may mend (throttling, 5xx,
 // timeouts, broken connections), as a re-check judges it.
 func Transient(code string) bool { return transient(code) }
-
-// Account returns the account r audits (asked of STS once per Runner).
-func (r *Runner) Account(ctx context.Context) (string, error) {
-	account, _, err := r.identify(ctx, awsconfig.ForRegion(r.AWS, r.home(r.Regions)))
-	return account, err
-}
