@@ -38,7 +38,7 @@ func (f Forwarder) Forward(ctx context.Context, targets []resource.Target, run s
 		global := ok && spec.Global
 		region := t.Ref.Region
 		if global {
-			region = f.home()
+			region = f.Runner.Home()
 		}
 		if why := f.notAudited(t.Ref, region, global); why != "" {
 			out[t.Ref.Key()] = eventhandler.Forwarded{Skipped: why}
@@ -81,13 +81,6 @@ func (f Forwarder) Forward(ctx context.Context, targets []resource.Target, run s
 		}
 	}
 	return out
-}
-
-func (f Forwarder) home() string {
-	if f.Runner.HomeRegion != "" {
-		return f.Runner.HomeRegion
-	}
-	return f.Runner.AWS.Region
 }
 
 // notAudited says why a member's resource is not re-checked, as a sweep

@@ -344,10 +344,7 @@ func (w *Worker) expand(ctx context.Context, m Message, cfg aws.Config, sr *Scop
 		sr.Outcome, sr.Reason, sr.Error = MemberFailed, ReasonExpansionRefused, "this worker cannot discover regions: configure AUDIT_REGIONS as a list"
 		return
 	}
-	home := w.Base.HomeRegion
-	if home == "" {
-		home = cfg.Region
-	}
+	home := w.Base.Home()
 	if OnlyGlobal(m.Checks) {
 		// Read in the home region only: no discovery, one message.
 		g := m

@@ -143,6 +143,10 @@ func (r *Runner) Run(ctx context.Context, req trigger.Request) (*Summary, error)
 	return run.execute(ctx), nil
 }
 
+// Home is where r reads global services and imports their findings:
+// HomeRegion, or (unset) its config's region.
+func (r *Runner) Home() string { return r.home(nil) }
+
 // home is the configured home region, or the first audited region, or
 // (all regions, none named) the config's own.
 func (r *Runner) home(regions []string) string {
