@@ -20,9 +20,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -74,59 +76,136 @@ type Store struct {
 	// had its transactions cancelled until the state's saves timed out
 	// (BENCHMARKS.md, "partition"). Paced, they wait their turn instead.
 	PartitionWriteUnits float64
+	// TableWriteUnits paces this process's writes to the whole table, in
+	// write units a second (0: DefaultTableWriteUnits; negative: unpaced).
+	// A new on-demand table takes 4,000 at once, and a first sweep runs
+	// on a new table; a table given more (warm throughput, or a peak it
+	// has served) can take more.
+	TableWriteUnits float64
 
 	paceMu sync.Mutex
-	paces  map[string]*rate.Limiter // by scope key
+	paces  map[string]*rate.Limiter // by partition key; the table's under ""
 }
 
 // DefaultPartitionWriteUnits is 90% of a partition's 1,000 write units a
 // second, as pkg/pace leaves headroom under AWS's request quotas.
 const DefaultPartitionWriteUnits = 900
 
-// writeUnits is what a transaction of items costs: 2 units a KB of each.
-func writeUnits(items []ddbtypes.TransactWriteItem) int {
-	n := 0
-	for _, it := range items {
-		if it.Put != nil {
-			n += 2 * ((itemBytes(it.Put.Item) + 1023) / 1024)
-		}
+// DefaultTableWriteUnits is 90% of the 4,000 write units a second a new
+// on-demand table takes at once.
+const DefaultTableWriteUnits = 3600
+
+// Shards is how many partition keys a scope's records are spread over, by
+// a hash of their Id: one key takes 1,000 write units a second, a record
+// costs 4 as a transactional write, and a first sweep imports up to 1,000
+// findings a second a region (Security Hub's 10 BatchImportFindings of
+// 100): four keys take that pace. Reading a check's records is a Query
+// per shard, run at once.
+const Shards = 4
+
+// partitionKey is the partition key of the record of Id id: shard 0 is the
+// scope's own key (where markers live, and where every record was before
+// records were sharded), shard k the scope's key and "#k".
+func partitionKey(scope, id string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	if k := h.Sum32() % Shards; k != 0 {
+		return scope + "#" + strconv.Itoa(int(k))
 	}
-	return n
+	return scope
 }
 
-// pace waits until the scope of items (they share one) has the write
-// capacity for them.
-func (s *Store) pace(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
-	units := s.PartitionWriteUnits
-	if units == 0 {
-		units = DefaultPartitionWriteUnits
+// shardKeys are the scope's partition keys.
+func shardKeys(scope string) []string {
+	keys := []string{scope}
+	for k := 1; k < Shards; k++ {
+		keys = append(keys, scope+"#"+strconv.Itoa(k))
 	}
-	if units < 0 || len(items) == 0 || items[0].Put == nil {
-		return nil
-	}
-	scope := str(items[0].Put.Item, attrScope)
-	s.paceMu.Lock()
-	if s.paces == nil {
-		s.paces = map[string]*rate.Limiter{}
-	}
-	l := s.paces[scope]
-	if l == nil {
-		l = rate.NewLimiter(rate.Limit(units), int(units))
-		s.paces[scope] = l
-	}
-	s.paceMu.Unlock()
-	// A transaction may cost more than a second's capacity (3 MB of large
-	// items): it waits for it a second's worth at a time.
-	for n := writeUnits(items); n > 0; n -= l.Burst() {
-		if err := l.WaitN(ctx, min(n, l.Burst())); err != nil {
-			return err
+	return keys
+}
+
+// writeUnits is what a transactional Put of item costs: 2 units a KB.
+func writeUnits(item map[string]ddbtypes.AttributeValue) int {
+	return 2 * ((itemBytes(item) + 1023) / 1024)
+}
+
+// deleteUnits is what pacing counts for a DeleteItem of a record, whose
+// size is not read: 1 unit a KB, and a record is under 3 KB.
+const deleteUnits = 3
+
+// paceWrites waits until the partitions the Puts of items write (and the
+// table) have the write capacity for them.
+func (s *Store) paceWrites(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
+	units := map[string]int{}
+	for _, it := range items {
+		if it.Put != nil {
+			units[str(it.Put.Item, attrScope)] += writeUnits(it.Put.Item)
 		}
+	}
+	return s.pace(ctx, units)
+}
+
+// pace waits until each partition key has its units of write capacity,
+// and the table their sum. The capacity is reserved at once from every
+// limiter, so that the wait is the longest of theirs, not their sum.
+func (s *Store) pace(ctx context.Context, units map[string]int) error {
+	partition, table := s.PartitionWriteUnits, s.TableWriteUnits
+	if partition == 0 {
+		partition = DefaultPartitionWriteUnits
+	}
+	if table == 0 {
+		table = DefaultTableWriteUnits
+	}
+	now := time.Now()
+	var held []*rate.Reservation
+	var wait time.Duration
+	reserve := func(key string, perSecond float64, n int) {
+		l := s.limiter(key, perSecond)
+		// A reservation is at most the limiter's burst (a second's
+		// worth): more is reserved a second's worth at a time.
+		for ; n > 0; n -= l.Burst() {
+			r := l.ReserveN(now, min(n, l.Burst()))
+			held = append(held, r)
+			wait = max(wait, r.DelayFrom(now))
+		}
+	}
+	total := 0
+	for key, n := range units {
+		total += n
+		if partition > 0 {
+			reserve(key, partition, n)
+		}
+	}
+	if table > 0 {
+		reserve("", table, total)
+	}
+	if err := sleep(ctx, wait); err != nil {
+		for _, r := range held {
+			r.Cancel()
+		}
+		return err
 	}
 	return nil
 }
 
-// Table attributes. The partition key is the scope, the sort key the
-// finding Id; one marker item per scope records the last reconciliation.
+// limiter is key's limiter, made at perSecond with a second's burst.
+func (s *Store) limiter(key string, perSecond float64) *rate.Limiter {
+	s.paceMu.Lock()
+	defer s.paceMu.Unlock()
+	if s.paces == nil {
+		s.paces = map[string]*rate.Limiter{}
+	}
+	l := s.paces[key]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond)))
+		s.paces[key] = l
+	}
+	return l
+}
+
+// Table attributes. The partition key is the scope (with its shard,
+// partitionKey), the sort key the finding Id; one marker item per check,
+// under the scope's own key, records its last reconciliation.
 const (
 	attrScope      = "scope"
 	attrID         = "id"
@@ -149,7 +228,11 @@ const (
 	// attrSaved is when the record was written: a reconciliation replaces
 	// or deletes only records written before its read-back began.
 	attrSaved = "savedAt"
-	markerID  = "#reconciled"
+	// attrShards, on a marker, is the Shards its check's records were
+	// reconciled under: a marker without it (or with another count) was
+	// written when records lay elsewhere.
+	attrShards = "shards"
+	markerID   = "#reconciled"
 )
 
 func scopeKey(account, region string) string { return account + "#" + region }
@@ -163,18 +246,26 @@ const (
 	Empty Freshness = "empty"
 	// Stale: the last reconciliation is older than ReconcileEvery.
 	Stale Freshness = "stale"
+	// Unsharded: the checks were last reconciled by a version that kept
+	// a scope's records under one partition key (or another Shards).
+	Unsharded Freshness = "written by an older version"
 )
 
 // Scope reads whether the scope's records of every one of checks are fresh:
 // each check has its own reconciliation marker, so that a run of some
 // checks never vouches for the others.
 func (s *Store) Scope(ctx context.Context, cfg aws.Config, account, region string, checks []string) (Freshness, error) {
-	items, err := s.getItems(ctx, cfg, account, region, markerIDs(checks))
+	items, err := s.getItems(ctx, cfg, markerKeys(account, region, checks))
 	if err != nil {
 		return "", err
 	}
 	if len(items) < len(checks) {
 		return Empty, nil
+	}
+	for _, item := range items {
+		if !ofThisLayout(item) {
+			return Unsharded, nil
+		}
 	}
 	for _, item := range items {
 		v, ok := item[attrReconciled].(*ddbtypes.AttributeValueMemberS)
@@ -187,6 +278,21 @@ func (s *Store) Scope(ctx context.Context, cfg aws.Config, account, region strin
 		}
 	}
 	return Fresh, nil
+}
+
+// ofThisLayout reports a marker written under this version's Shards.
+func ofThisLayout(marker map[string]ddbtypes.AttributeValue) bool {
+	n, ok := marker[attrShards].(*ddbtypes.AttributeValueMemberS)
+	return ok && n.Value == strconv.Itoa(Shards)
+}
+
+// markerKeys are the keys of the checks' reconciliation markers.
+func markerKeys(account, region string, checks []string) []map[string]ddbtypes.AttributeValue {
+	keys := make([]map[string]ddbtypes.AttributeValue, len(checks))
+	for i, id := range markerIDs(checks) {
+		keys[i] = key(scopeKey(account, region), id)
+	}
+	return keys
 }
 
 // markerIDs are the Ids of the checks' reconciliation markers.
@@ -229,6 +335,7 @@ func (s *Store) putMarkers(ctx context.Context, cfg aws.Config, account, region 
 		for _, c := range checks[start:min(start+saveChunk, len(checks))] {
 			marker := key(scopeKey(account, region), markerID+"#"+c)
 			marker[attrReconciled] = &ddbtypes.AttributeValueMemberS{Value: m[c].UTC().Format(time.RFC3339Nano)}
+			marker[attrShards] = &ddbtypes.AttributeValueMemberS{Value: strconv.Itoa(Shards)}
 			chunk = append(chunk, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(s.Table), Item: marker}})
 		}
 		chunks = append(chunks, chunk)
@@ -251,9 +358,15 @@ var recordAttrs = []string{attrID, attrCheck, attrResource, attrStatus, attrReco
 // attributes planning needs are read (not the findings).
 func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string, checks []string) ([]Record, error) {
 	var out []Record
-	err := s.query(ctx, cfg, account, region, checks, recordAttrs, func(item map[string]ddbtypes.AttributeValue) error {
+	err := s.query(ctx, cfg, account, region, checks, recordAttrs, func(partition string, item map[string]ddbtypes.AttributeValue) error {
 		if _, ok := item[attrStatus]; !ok {
 			return ErrOldRecords
+		}
+		if partitionKey(scopeKey(account, region), str(item, attrID)) != partition {
+			// Left in the scope's own key by an unsharded version, with
+			// its record where it belongs written since: the next
+			// reconciliation deletes it.
+			return nil
 		}
 		// One allocation per record: the SDK's strings share their
 		// response page's buffer, which a kept string would keep whole.
@@ -268,8 +381,9 @@ func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string
 }
 
 // query pages through the scope's items of checks (markers left out),
-// reading attrs only, consistently.
-func (s *Store) query(ctx context.Context, cfg aws.Config, account, region string, checks, attrs []string, fn func(map[string]ddbtypes.AttributeValue) error) error {
+// reading attrs only, consistently: every shard at once, fn called for
+// one item at a time with the item's partition key.
+func (s *Store) query(ctx context.Context, cfg aws.Config, account, region string, checks, attrs []string, fn func(partition string, item map[string]ddbtypes.AttributeValue) error) error {
 	want := map[string]bool{}
 	for _, c := range checks {
 		want[c] = true
@@ -281,37 +395,49 @@ func (s *Store) query(ctx context.Context, cfg aws.Config, account, region strin
 		names[n] = a
 		projection[i] = n
 	}
-	in := &dynamodb.QueryInput{
-		TableName:                 aws.String(s.Table),
-		KeyConditionExpression:    aws.String("#s = :s"),
-		ProjectionExpression:      aws.String(strings.Join(projection, ", ")),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: scopeKey(account, region)}},
-		ConsistentRead:            aws.Bool(true),
-	}
+	condition := "#s = :s"
+	var prefix ddbtypes.AttributeValue
 	if len(checks) == 1 {
 		// A finding's Id begins with its check's: one check's records are
-		// a range of the scope, read without the others'.
-		in.KeyConditionExpression = aws.String("#s = :s AND begins_with(#i, :p)")
+		// a range of each shard, read without the others'.
+		condition = "#s = :s AND begins_with(#i, :p)"
 		names["#i"] = attrID
-		in.ExpressionAttributeValues[":p"] = &ddbtypes.AttributeValueMemberS{Value: asff.IDPrefix + checks[0] + "/"}
+		prefix = &ddbtypes.AttributeValueMemberS{Value: asff.IDPrefix + checks[0] + "/"}
 	}
-	p := dynamodb.NewQueryPaginator(s.api(cfg), in)
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return err
+	api := s.api(cfg)
+	var mu sync.Mutex
+	return forEach(ctx, Shards, shardKeys(scopeKey(account, region)), func(ctx context.Context, partition string) error {
+		values := map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: partition}}
+		if prefix != nil {
+			values[":p"] = prefix
 		}
-		for _, item := range page.Items {
-			if c := str(item, attrCheck); c == "" || !want[c] {
-				continue // a marker, or a check not asked for
-			}
-			if err := fn(item); err != nil {
+		p := dynamodb.NewQueryPaginator(api, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.Table),
+			KeyConditionExpression:    aws.String(condition),
+			ProjectionExpression:      aws.String(strings.Join(projection, ", ")),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ConsistentRead:            aws.Bool(true),
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
 				return err
 			}
+			mu.Lock()
+			for _, item := range page.Items {
+				if c := str(item, attrCheck); c == "" || !want[c] {
+					continue // a marker, or a check not asked for
+				}
+				if err := fn(partition, item); err != nil {
+					mu.Unlock()
+					return err
+				}
+			}
+			mu.Unlock()
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // packed returns the string values of attrs in item, copied into one new
@@ -392,7 +518,12 @@ func str(item map[string]ddbtypes.AttributeValue, attr string) string {
 // Get returns the stored records of the findings with these Ids (a
 // re-check's), missing ones left out.
 func (s *Store) Get(ctx context.Context, cfg aws.Config, account, region string, ids []string) ([]types.AwsSecurityFinding, error) {
-	items, err := s.getItems(ctx, cfg, account, region, ids)
+	scope := scopeKey(account, region)
+	keys := make([]map[string]ddbtypes.AttributeValue, len(ids))
+	for i, id := range ids {
+		keys[i] = key(partitionKey(scope, id), id)
+	}
+	items, err := s.getItems(ctx, cfg, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -407,24 +538,20 @@ func (s *Store) Get(ctx context.Context, cfg aws.Config, account, region string,
 	return out, nil
 }
 
-// getItems reads items by id, 100 to a call, retrying unprocessed keys.
-func (s *Store) getItems(ctx context.Context, cfg aws.Config, account, region string, ids []string) ([]map[string]ddbtypes.AttributeValue, error) {
+// getItems reads items by key, 100 to a call, retrying unprocessed keys.
+func (s *Store) getItems(ctx context.Context, cfg aws.Config, keys []map[string]ddbtypes.AttributeValue) ([]map[string]ddbtypes.AttributeValue, error) {
 	api := s.api(cfg)
 	var out []map[string]ddbtypes.AttributeValue
 	seen := map[string]bool{}
-	var unique []string
-	for _, id := range ids {
-		if !seen[id] {
+	var unique []map[string]ddbtypes.AttributeValue
+	for _, k := range keys {
+		if id := str(k, attrScope) + "\x00" + str(k, attrID); !seen[id] {
 			seen[id] = true
-			unique = append(unique, id)
+			unique = append(unique, k)
 		}
 	}
 	for start := 0; start < len(unique); start += 100 {
-		keys := make([]map[string]ddbtypes.AttributeValue, 0, 100)
-		for _, id := range unique[start:min(start+100, len(unique))] {
-			keys = append(keys, key(scopeKey(account, region), id))
-		}
-		req := map[string]ddbtypes.KeysAndAttributes{s.Table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		req := map[string]ddbtypes.KeysAndAttributes{s.Table: {Keys: unique[start:min(start+100, len(unique))], ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(req) > 0; attempt++ {
 			if attempt == 8 {
 				return nil, fmt.Errorf("BatchGetItem left keys unprocessed after %d attempts", attempt)
@@ -532,7 +659,7 @@ var transactBackoff = 100 * time.Millisecond
 func (s *Store) transact(ctx context.Context, api API, items []ddbtypes.TransactWriteItem) error {
 	backoff := transactBackoff
 	for attempt := 1; ; attempt++ {
-		if err := s.pace(ctx, items); err != nil {
+		if err := s.paceWrites(ctx, items); err != nil {
 			return err
 		}
 		_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -633,12 +760,14 @@ func (r *Reconciliation) Put(ctx context.Context, held []types.AwsSecurityFindin
 }
 
 // End deletes the records of findings Security Hub no longer holds (unless
-// written after the read-back began) and marks the checks fresh.
+// written after the read-back began), and those an unsharded version left
+// in the scope's own key, and marks the checks fresh.
 func (r *Reconciliation) End(ctx context.Context) error {
-	var gone []string
-	err := r.store.query(ctx, r.cfg, r.account, r.region, r.checks, []string{attrID, attrCheck}, func(item map[string]ddbtypes.AttributeValue) error {
-		if id := str(item, attrID); !r.held[id] {
-			gone = append(gone, id)
+	scope := scopeKey(r.account, r.region)
+	var gone []map[string]ddbtypes.AttributeValue
+	err := r.store.query(ctx, r.cfg, r.account, r.region, r.checks, []string{attrID, attrCheck}, func(partition string, item map[string]ddbtypes.AttributeValue) error {
+		if id := str(item, attrID); !r.held[id] || partitionKey(scope, id) != partition {
+			gone = append(gone, key(partition, id))
 		}
 		return nil
 	})
@@ -646,11 +775,14 @@ func (r *Reconciliation) End(ctx context.Context) error {
 		return err
 	}
 	api := r.store.api(r.cfg)
-	err = forEach(ctx, r.store.workers(), gone, func(ctx context.Context, id string) error {
+	err = forEach(ctx, r.store.workers(), gone, func(ctx context.Context, k map[string]ddbtypes.AttributeValue) error {
 		backoff := transactBackoff
 		for attempt := 1; ; attempt++ {
+			if err := r.store.pace(ctx, map[string]int{str(k, attrScope): deleteUnits}); err != nil {
+				return err
+			}
 			_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(r.store.Table), Key: key(scopeKey(r.account, r.region), id),
+				TableName: aws.String(r.store.Table), Key: k,
 				ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
 			})
 			// A record in another run's transaction refuses a plain write
@@ -701,12 +833,15 @@ func ignoreConditionFailed(err error) error {
 // stale, and the next run reconciles them from Security Hub instead of
 // planning from records that miss what was imported.
 func (s *Store) Suspend(ctx context.Context, cfg aws.Config, account, region string, checks []string) (Markers, error) {
-	items, err := s.getItems(ctx, cfg, account, region, markerIDs(checks))
+	items, err := s.getItems(ctx, cfg, markerKeys(account, region, checks))
 	if err != nil {
 		return nil, err
 	}
 	m := Markers{}
 	for _, item := range items {
+		if !ofThisLayout(item) {
+			continue // not fresh: put back, it would vouch for misplaced records
+		}
 		id, _ := item[attrID].(*ddbtypes.AttributeValueMemberS)
 		at, _ := item[attrReconciled].(*ddbtypes.AttributeValueMemberS)
 		if id == nil || at == nil {
@@ -747,7 +882,7 @@ func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbt
 	if err != nil {
 		return nil, err
 	}
-	item := key(scopeKey(account, region), aws.ToString(f.Id))
+	item := key(partitionKey(scopeKey(account, region), aws.ToString(f.Id)), aws.ToString(f.Id))
 	item[attrSaved] = &ddbtypes.AttributeValueMemberS{Value: stamp(time.Now())}
 	item[attrCheck] = &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.GeneratorId)}
 	z, err := deflate(b)

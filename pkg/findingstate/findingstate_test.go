@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,7 +294,7 @@ func TestLoadRefusesRecordsOfAnOlderFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(seed.FindingStateTable), Item: map[string]ddbtypes.AttributeValue{
-		"scope": &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}, "id": &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.Id)},
+		"scope": &ddbtypes.AttributeValueMemberS{Value: findingstate.PartitionKey(account, region, aws.ToString(f.Id))}, "id": &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.Id)},
 		"check": &ddbtypes.AttributeValueMemberS{Value: "kms.rotation"}, "finding": &ddbtypes.AttributeValueMemberS{Value: string(body)},
 	}})
 	if err != nil {
@@ -314,7 +316,7 @@ func TestLoadRefusesRecordsOfAnOlderFormat(t *testing.T) {
 	}
 	// Rewritten compressed: the finding is binary, smaller than its JSON.
 	item, err := dynamodb.NewFromConfig(cfg).GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(seed.FindingStateTable), Key: map[string]ddbtypes.AttributeValue{
-		"scope": &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}, "id": &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.Id)}}})
+		"scope": &ddbtypes.AttributeValueMemberS{Value: findingstate.PartitionKey(account, region, aws.ToString(f.Id))}, "id": &ddbtypes.AttributeValueMemberS{Value: aws.ToString(f.Id)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,5 +327,126 @@ func TestLoadRefusesRecordsOfAnOlderFormat(t *testing.T) {
 	full, err := store.Get(ctx, cfg, account, region, []string{aws.ToString(f.Id)})
 	if err != nil || len(full) != 1 || findingstate.RecordOf(full[0], false) != findingstate.RecordOf(f, false) {
 		t.Fatalf("Get of the rewritten item: %+v, %v", full, err)
+	}
+}
+
+// TestUnshardedRecordsAreMovedOnce: records of a version that kept a
+// scope's records under one partition key (its markers without the shard
+// count) are not planned from: the scope reads as written by an older
+// version, Suspend does not put its markers back, and the reconciliation
+// writes each held record to its shard and deletes what was left under the
+// old key, after which every record is read once, from its shard.
+func TestUnshardedRecordsAreMovedOnce(t *testing.T) {
+	store, cfg, counter := setup(t)
+	ctx := context.Background()
+	api := dynamodb.NewFromConfig(cfg)
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	var all []types.AwsSecurityFinding
+	for i := range 40 {
+		all = append(all, finding("kms.rotation", fmt.Sprintf("arn:aws:kms:us-east-1:123456789012:key/k%02d", i), types.ComplianceStatusFailed, t0))
+	}
+	if err := store.Save(ctx, cfg, account, region, all); err != nil {
+		t.Fatal(err)
+	}
+	items := scan(t, api)
+	partitions := map[string]bool{}
+	for _, item := range items {
+		partitions[item["scope"].(*ddbtypes.AttributeValueMemberS).Value] = true
+	}
+	if len(partitions) != findingstate.Shards {
+		t.Fatalf("40 records lay under %d partition keys, want %d: %v", len(partitions), findingstate.Shards, partitions)
+	}
+	// Lay them out as the unsharded version did: every record under the
+	// scope's key, and a marker without the shard count.
+	for _, item := range items {
+		if _, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(seed.FindingStateTable),
+			Key: map[string]ddbtypes.AttributeValue{"scope": item["scope"], "id": item["id"]}}); err != nil {
+			t.Fatal(err)
+		}
+		item["scope"] = &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}
+		item["savedAt"] = &ddbtypes.AttributeValueMemberS{Value: "2026-12-01T12:00:00.000000000Z"}
+		put(t, api, item)
+	}
+	put(t, api, map[string]ddbtypes.AttributeValue{
+		"scope": &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}, "id": &ddbtypes.AttributeValueMemberS{Value: "#reconciled#kms.rotation"},
+		"reconciledAt": &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format(time.RFC3339Nano)}})
+
+	if f, err := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil || f != findingstate.Unsharded {
+		t.Fatalf("unsharded scope: %q %v, want %q", f, err, findingstate.Unsharded)
+	}
+	m, err := store.Suspend(ctx, cfg, account, region, []string{"kms.rotation"})
+	if err != nil || len(m) != 0 {
+		t.Fatalf("Suspend took %v, %v: Resume would mark the unsharded records fresh", m, err)
+	}
+	if err := store.Resume(ctx, cfg, account, region, m); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f == findingstate.Fresh {
+		t.Fatal("fresh after Suspend and Resume, without a reconciliation")
+	}
+
+	// Security Hub holds 30 of the 40; the other 10 are gone from it.
+	held := all[:30]
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, held, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil || f != findingstate.Fresh {
+		t.Fatalf("after reconciling: %q %v", f, err)
+	}
+	got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"})
+	if err != nil || len(got) != len(held) {
+		t.Fatalf("Load after reconciling: %d records, %v; want %d", len(got), err, len(held))
+	}
+	records := 0
+	for _, item := range scan(t, api) {
+		id := item["id"].(*ddbtypes.AttributeValueMemberS).Value
+		if strings.HasPrefix(id, "#") {
+			continue
+		}
+		records++
+		if p := item["scope"].(*ddbtypes.AttributeValueMemberS).Value; p != findingstate.PartitionKey(account, region, id) {
+			t.Errorf("%s left under %s", id, p)
+		}
+	}
+	if records != len(held) {
+		t.Errorf("%d records in the table, want %d", records, len(held))
+	}
+	if full, err := store.Get(ctx, cfg, account, region, []string{aws.ToString(held[0].Id), aws.ToString(all[35].Id)}); err != nil || len(full) != 1 {
+		t.Errorf("Get of a held and a gone finding: %d, %v", len(full), err)
+	}
+
+	// A stray copy under the scope's key (an unsharded version still
+	// running) is not read as a second record of its Id.
+	stray := scan(t, api)[0]
+	for _, item := range scan(t, api) {
+		if id := item["id"].(*ddbtypes.AttributeValueMemberS).Value; !strings.HasPrefix(id, "#") && item["scope"].(*ddbtypes.AttributeValueMemberS).Value != account+"#"+region {
+			stray = item
+			break
+		}
+	}
+	stray["scope"] = &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}
+	put(t, api, stray)
+	queries := counter.Count("DynamoDB", "Query")
+	if got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil || len(got) != len(held) {
+		t.Errorf("Load with a stray unsharded copy: %d records, %v; want %d", len(got), err, len(held))
+	}
+	if n := counter.Count("DynamoDB", "Query") - queries; n != findingstate.Shards {
+		t.Errorf("Load made %d Query calls, want one a shard (%d)", n, findingstate.Shards)
+	}
+}
+
+func scan(t *testing.T, api *dynamodb.Client) []map[string]ddbtypes.AttributeValue {
+	t.Helper()
+	out, err := api.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(seed.FindingStateTable)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Items
+}
+
+func put(t *testing.T, api *dynamodb.Client, item map[string]ddbtypes.AttributeValue) {
+	t.Helper()
+	if _, err := api.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(seed.FindingStateTable), Item: item}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -79,49 +79,67 @@ func TestSaveKeepsTheNewerOfTwoRecordsOfAnId(t *testing.T) {
 	}
 }
 
-// TestWritesPacedPerScope: the transactions of one scope draw on one
-// partition's write capacity (2 units a KB of each item): past the
+// TestWritesPacedPerPartition: the transactions writing one partition key
+// draw on its write capacity (2 units a KB of each item): past the
 // second's worth they wait for it, rather than be cancelled by DynamoDB;
-// another scope's capacity is its own; a negative capacity paces nothing.
-func TestWritesPacedPerScope(t *testing.T) {
-	items := func(scope string, n int) []ddbtypes.TransactWriteItem {
+// another key's capacity is its own, but every key draws on the table's;
+// a negative capacity paces nothing.
+func TestWritesPacedPerPartition(t *testing.T) {
+	items := func(partition string, n int) []ddbtypes.TransactWriteItem {
 		var out []ddbtypes.TransactWriteItem
 		for i := range n {
-			item := key(scope, fmt.Sprint("id-", i))
+			item := key(partition, fmt.Sprint("id-", i))
 			item[attrFindingZ] = &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)} // 2 KB: 4 units
 			out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{Item: item}})
 		}
 		return out
 	}
-	if n := writeUnits(items("a", 20)); n != 80 {
-		t.Fatalf("20 items of 1.5 KB: %d units, want 80", n)
+	units := 0
+	for _, it := range items("a", 20) {
+		units += writeUnits(it.Put.Item)
 	}
-	s := &Store{PartitionWriteUnits: 100}
+	if units != 80 {
+		t.Fatalf("20 items of 1.5 KB: %d units, want 80", units)
+	}
 	ctx := context.Background()
-	api := &scripted{answers: []string{"", "", "", ""}}
-	start := time.Now()
-	for _, scope := range []string{"a", "b"} { // each within its second's capacity
-		if err := s.transact(ctx, api, items(scope, 20)); err != nil {
-			t.Fatal(err)
+	transact := func(s *Store, batches ...[]ddbtypes.TransactWriteItem) time.Duration {
+		start := time.Now()
+		for _, b := range batches {
+			if err := s.transact(ctx, &scripted{answers: []string{""}}, b); err != nil {
+				t.Fatal(err)
+			}
 		}
+		return time.Since(start)
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("two scopes' first transactions took %v: one scope's capacity held the other back", d)
+	perPartition := &Store{PartitionWriteUnits: 100, TableWriteUnits: -1}
+	if d := transact(perPartition, items("a", 20), items("a#1", 20)); d > 100*time.Millisecond {
+		t.Errorf("two partitions' first transactions took %v: one key's capacity held the other back", d)
 	}
-	if err := s.transact(ctx, api, items("a", 20)); err != nil { // 60 units short: 0.6 s
-		t.Fatal(err)
+	if d := transact(perPartition, items("a", 20)); d < 500*time.Millisecond { // 60 units short: 0.6 s
+		t.Errorf("key a's second 80 units went after %v, want about 0.6 s (100 units a second)", d)
 	}
-	if d := time.Since(start); d < 500*time.Millisecond {
-		t.Errorf("scope a's second 80 units went after %v, want about 0.6 s (100 units a second)", d)
+	// Two keys in one transaction: each waits for its own share, at once.
+	mixed := append(items("b", 20), items("b#1", 20)...)
+	if d := transact(perPartition, mixed, mixed); d < 500*time.Millisecond || d > 1200*time.Millisecond {
+		t.Errorf("two transactions of 80 units to each of two keys took %v, want about 0.6 s", d)
 	}
-	start = time.Now()
-	unpaced := &Store{PartitionWriteUnits: -1}
-	for range 3 {
-		if err := unpaced.transact(ctx, &scripted{answers: []string{""}}, items("a", 100)); err != nil {
-			t.Fatal(err)
-		}
+	perTable := &Store{PartitionWriteUnits: -1, TableWriteUnits: 100}
+	if d := transact(perTable, items("c", 20), items("c#1", 20)); d < 500*time.Millisecond {
+		t.Errorf("160 units to two keys of a table of 100 a second went after %v, want about 0.6 s", d)
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
+	unpaced := &Store{PartitionWriteUnits: -1, TableWriteUnits: -1}
+	if d := transact(unpaced, items("a", 100), items("a", 100), items("a", 100)); d > 100*time.Millisecond {
 		t.Errorf("unpaced writes took %v", d)
+	}
+	// A cancelled wait gives its capacity back.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	s := &Store{PartitionWriteUnits: 100, TableWriteUnits: -1}
+	transact(s, items("d", 20))
+	if err := s.transact(cancelled, &scripted{answers: []string{""}}, items("d", 20)); err == nil {
+		t.Fatal("a transaction whose wait was cancelled was sent")
+	}
+	if d := transact(s, items("d", 5)); d > 100*time.Millisecond {
+		t.Errorf("after a cancelled wait, 20 units within the key's second waited %v", d)
 	}
 }

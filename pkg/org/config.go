@@ -32,6 +32,7 @@ const (
 	EnvStateTable       = "FINDING_STATE_TABLE"
 	EnvQuotaFraction    = "QUOTA_FRACTION"
 	EnvHomeRegion       = "HOME_REGION"
+	EnvStateTableUnits  = "STATE_TABLE_WRITE_UNITS"
 )
 
 // PlannerFromEnvironment builds the planner: ORGANIZATION_QUEUE_URL,
@@ -96,6 +97,10 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 	if err != nil {
 		return nil, err
 	}
+	tableUnits, err := runner.StateTableWriteUnits(getenv(EnvStateTableUnits))
+	if err != nil {
+		return nil, err
+	}
 	// One pacer for every member: a warm container's runs against one
 	// member draw on that member's buckets, as they draw on its quotas.
 	pacer, err := pace.New(fraction)
@@ -108,7 +113,12 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 	}
 	central := base.AWS
 	partition := regions.PartitionOf(central.Region)
-	base.Publisher.State = CentralState(getenv(EnvStateTable), central)
+	if state := CentralState(getenv(EnvStateTable), central); state != nil {
+		state.TableWriteUnits = tableUnits
+		base.Publisher.State = state
+	} else {
+		base.Publisher.State = nil
+	}
 	members := &Members{
 		Options:    awsconfig.Options{Counter: base.Counter, Pacer: pacer},
 		Partition:  partition,

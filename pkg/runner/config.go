@@ -49,7 +49,8 @@ func Collectors() []collect.Collector {
 // account, discovered at each run; default AWS_REGION), EXCLUDED_REGIONS
 // (comma-separated, left out of "all"), HOME_REGION (default
 // AWS_REGION), QUOTA_FRACTION (the share of AWS's request quotas a run
-// paces its calls at, default 0.9), ORGANIZATION_PLANNER (organization
+// paces its calls at, default 0.9), STATE_TABLE_WRITE_UNITS (the write
+// units a second the finding state table takes), ORGANIZATION_PLANNER (organization
 // mode: the planner function, which publishing runs of this account go
 // through), plus the SDK's own variables
 // (AWS_REGION, credentials, AWS_ENDPOINT_URL).
@@ -85,6 +86,10 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	tableUnits, err := StateTableWriteUnits(os.Getenv("STATE_TABLE_WRITE_UNITS"))
+	if err != nil {
+		return nil, err
+	}
 	return &Runner{
 		MaxParallelRegions: parallel,
 		AWS:                cfg,
@@ -95,7 +100,7 @@ func FromEnvironment(ctx context.Context) (*Runner, error) {
 		HomeRegion:         home,
 		Collectors:         Collectors(),
 		// Security Hub's quotas are paced at the same share as the others'.
-		Publisher:           publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region), Limiters: publish.NewLimitersAt(fraction)},
+		Publisher:           publish.Publisher{ReimportAfter: reimport, State: stateStore(os.Getenv("FINDING_STATE_TABLE"), cfg.Region, tableUnits), Limiters: publish.NewLimitersAt(fraction)},
 		ToolVersion:         Version,
 		Getenv:              os.Getenv,
 		Now:                 time.Now,
@@ -190,15 +195,33 @@ func QuotaFraction(v string) (float64, error) {
 }
 
 // stateStore is the finding state table FINDING_STATE_TABLE names, in the
-// function's region, at the endpoint the SDK is pointed at; none means
-// every run reads Security Hub back (and says so).
-func stateStore(table, region string) publish.StateStore {
+// function's region, at the endpoint the SDK is pointed at, its writes
+// paced at tableUnits a second; none means every run reads Security Hub
+// back (and says so).
+func stateStore(table, region string, tableUnits float64) publish.StateStore {
 	if strings.TrimSpace(table) == "" {
 		return nil
 	}
 	// The table is in the function's own region; findings of every
 	// audited region are kept there.
-	return &findingstate.Store{Table: strings.TrimSpace(table), Region: region}
+	return &findingstate.Store{Table: strings.TrimSpace(table), Region: region, TableWriteUnits: tableUnits}
+}
+
+// StateTableWriteUnits reads STATE_TABLE_WRITE_UNITS: the write units a
+// second the finding state table takes at once (a new on-demand table
+// 4,000; its warm throughput when raised). It returns the pace of a run's
+// writes, 90% of that, as pkg/pace leaves headroom; empty is
+// findingstate.DefaultTableWriteUnits.
+func StateTableWriteUnits(v string) (float64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return findingstate.DefaultTableWriteUnits, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 40000 {
+		return 0, fmt.Errorf("STATE_TABLE_WRITE_UNITS: %q is not a whole number from 1 to 40000 (the write units a second the finding state table takes; a new on-demand table takes 4000)", v)
+	}
+	return 0.9 * float64(n), nil
 }
 
 // parallelRegions reads PARALLEL_REGIONS: how many regions a sweep reads

@@ -32,7 +32,10 @@ type dynamo struct {
 	// partitionWCU is the write capacity of one partition key (0: none);
 	// capacity is its buckets, by table|partition key.
 	partitionWCU float64
-	capacity     map[string]*bucket
+	// tableWCU is the write capacity of one table (0: none); its buckets
+	// are in capacity too, by table name.
+	tableWCU float64
+	capacity map[string]*bucket
 	// Throttled counts the transactions cancelled for capacity.
 	throttled int
 	// written counts the write units of the transactions' Puts that
@@ -58,8 +61,8 @@ type item map[string]string
 // binaryTag starts a B attribute's value in an item.
 const binaryTag = "\x00B:"
 
-func newDynamo(partitionWCU float64) *dynamo {
-	return &dynamo{tables: map[string]*table{}, partitionWCU: partitionWCU, capacity: map[string]*bucket{}, written: map[string]float64{}}
+func newDynamo(partitionWCU, tableWCU float64) *dynamo {
+	return &dynamo{tables: map[string]*table{}, partitionWCU: partitionWCU, tableWCU: tableWCU, capacity: map[string]*bucket{}, written: map[string]float64{}}
 }
 
 // PartitionUnits returns the write units of the transactional Puts written
@@ -78,7 +81,8 @@ func (s *Server) PartitionUnits() map[string]float64 {
 func writeUnits(it item) float64 { return 2 * float64((it.size()+1023)/1024) }
 
 // ThrottledTransactions counts the TransactWriteItems cancelled because a
-// partition key's write capacity (Options.PartitionWCU) ran out.
+// partition key's or the table's write capacity (Options.PartitionWCU,
+// Options.TableWCU) ran out.
 func (s *Server) ThrottledTransactions() int {
 	s.ddb.mu.Lock()
 	defer s.ddb.mu.Unlock()
@@ -540,29 +544,52 @@ func (d *dynamo) transactWrite(q *req) {
 			failed, reasons[i] = true, map[string]string{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
 		}
 	}
-	if !failed && d.partitionWCU > 0 {
-		// Each partition key's writes draw on its own capacity; one that
-		// lacks it cancels the transaction (nothing is written).
-		units := map[string]float64{}
+	if !failed && (d.partitionWCU > 0 || d.tableWCU > 0) {
+		// Each partition key's writes draw on its own capacity, and all
+		// of them on their table's; one that lacks it cancels the
+		// transaction (nothing is written, no capacity taken).
+		units, tables := map[string]float64{}, map[string]float64{}
 		for _, w := range writes {
 			units[w.t.name+"|"+w.it[w.t.pk]] += writeUnits(w.it)
+			tables[w.t.name] += writeUnits(w.it)
 		}
 		now := time.Now()
 		short := map[string]bool{}
-		for k, u := range units {
-			b := d.capacity[k]
+		var taken []func()
+		take := func(key string, rate, n float64) bool {
+			b := d.capacity[key]
 			if b == nil {
-				b = newBucket(Quota{Rate: d.partitionWCU, Burst: d.partitionWCU})
-				d.capacity[k] = b
+				b = newBucket(Quota{Rate: rate, Burst: rate})
+				d.capacity[key] = b
 			}
-			if !b.takeN(now, u) {
-				short[k] = true
+			if !b.takeN(now, n) {
+				return false
+			}
+			taken = append(taken, func() { b.giveN(n) })
+			return true
+		}
+		if d.partitionWCU > 0 {
+			for k, u := range units {
+				if !take(k, d.partitionWCU, u) {
+					short[k] = true
+				}
 			}
 		}
-		if len(short) > 0 {
+		tableShort := false
+		if d.tableWCU > 0 {
+			for name, u := range tables {
+				if !take(name, d.tableWCU, u) {
+					tableShort = true
+				}
+			}
+		}
+		if len(short) > 0 || tableShort {
 			d.throttled++
+			for _, giveBack := range taken {
+				giveBack()
+			}
 			for i, w := range writes {
-				if short[w.t.name+"|"+w.it[w.t.pk]] {
+				if tableShort || short[w.t.name+"|"+w.it[w.t.pk]] {
 					failed, reasons[i] = true, map[string]string{"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more partitions of the table."}
 				}
 			}

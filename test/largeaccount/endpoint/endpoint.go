@@ -60,6 +60,11 @@ type Options struct {
 	// as DynamoDB cancels one before its adaptive capacity splits a hot
 	// key. 0: unlimited.
 	PartitionWCU float64
+	// TableWCU, when set, is the write throughput of one table (a new
+	// on-demand table: 4,000 units a second; more once warmed): a
+	// TransactWriteItems beyond it is cancelled, every write
+	// ThrottlingError. 0: unlimited.
+	TableWCU float64
 }
 
 // Server is a running endpoint.
@@ -105,7 +110,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		Data: newAccount(o), opts: o,
 		quotas: map[string]Quota{}, calls: map[Call]int{}, throttled: map[Call]int{}, seconds: map[Call]map[int64]int{}, buckets: map[string]*bucket{},
-		hub: newSecurityHub(), ddb: newDynamo(o.PartitionWCU),
+		hub: newSecurityHub(), ddb: newDynamo(o.PartitionWCU, o.TableWCU),
 	}
 	for k, q := range Quotas {
 		s.quotas[k] = q

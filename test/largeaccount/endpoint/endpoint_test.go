@@ -315,3 +315,45 @@ func TestPartitionWriteCapacity(t *testing.T) {
 		t.Errorf("after the capacity came back: %v", err)
 	}
 }
+
+// TestTableWriteCapacity: with TableWCU, the writes to every partition key
+// of a table draw on the table's capacity: a transaction beyond it is
+// cancelled whole (every write ThrottlingError, no capacity taken, neither
+// the table's nor a key's), and the capacity comes back with time.
+func TestTableWriteCapacity(t *testing.T) {
+	s := start(t, Options{Scale: 0.005, PartitionWCU: 100, TableWCU: 120})
+	cfg := config(t, s, s.Data.Home, nil, 1)
+	createStateTable(t, cfg)
+	api := dynamodb.NewFromConfig(cfg)
+	put := func(scope string, n int) []ddbtypes.TransactWriteItem {
+		var out []ddbtypes.TransactWriteItem
+		for i := range n {
+			out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(stateTable), Item: map[string]ddbtypes.AttributeValue{
+				"scope": &ddbtypes.AttributeValueMemberS{Value: scope}, "id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprint("finding-", i)},
+				"z": &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)}, // 4 units
+			}}})
+		}
+		return out
+	}
+	ctx := context.Background()
+	// 80 units to a, then 60 to b: b's key has them, the table (40 left) not.
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 20)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("b", 15)})
+	var cancelled *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != 15 || aws.ToString(cancelled.CancellationReasons[14].Code) != "ThrottlingError" {
+		t.Fatalf("over the table's capacity: %v", err)
+	}
+	// Nothing was taken by the cancelled one: 40 units (10 writes) still go.
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("b", 10)}); err != nil {
+		t.Errorf("within the table's remaining capacity: %v", err)
+	}
+	if n := s.ThrottledTransactions(); n != 1 {
+		t.Errorf("%d throttled transactions counted, want 1", n)
+	}
+	time.Sleep(500 * time.Millisecond) // 60 units back
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("c", 15)}); err != nil {
+		t.Errorf("after the table's capacity came back: %v", err)
+	}
+}

@@ -108,6 +108,14 @@ func (b *bucket) takeN(now time.Time, n float64) bool {
 	return true
 }
 
+// giveN puts back n tokens taken (a transaction cancelled for another
+// bucket's lack).
+func (b *bucket) giveN(n float64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.tokens = min(b.q.Burst, b.tokens+n)
+}
+
 // MinimumWall is the least time n calls in one bucket take from a full
 // bucket: max(0, n - burst) / rate.
 func (q Quota) MinimumWall(n int) time.Duration {

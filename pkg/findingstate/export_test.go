@@ -1,0 +1,6 @@
+package findingstate
+
+// PartitionKey is the partition key of the record of Id id in the scope.
+func PartitionKey(account, region, id string) string {
+	return partitionKey(scopeKey(account, region), id)
+}
