@@ -4,7 +4,7 @@ GO       ?= go
 GOFLAGS  ?=
 FUZZTIME ?= 20s
 
-.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction build-PlannerFunction build-WorkerFunction clean docs bench-large bench-org bench-org-moto
+.PHONY: demo test unit vet lint bench fuzz build build-AuditorFunction build-EventsFunction build-PlannerFunction build-WorkerFunction clean docs bench-large bench-large-warm bench-org bench-org-moto
 
 demo:
 	$(GO) run ./test/demo
@@ -68,9 +68,16 @@ clean:
 
 # Two sweeps (fresh, then unchanged) of the issue's large synthetic account,
 # served by a wire-level endpoint with AWS's quotas, throttling answers and
-# 20 ms a call: calls, wall time, peak RSS, throttles. Several minutes.
+# 20 ms a call, its DynamoDB writing a partition key at most 1,000 units a
+# second and a new on-demand table 4,000: calls, wall time, peak RSS,
+# throttles. Several minutes.
 bench-large:
-	$(GO) run ./test/largeaccount -lambda-memory-mb 256
+	$(GO) run ./test/largeaccount -lambda-memory-mb 256 -partition-wcu 1000 -table-wcu 4000
+
+# The same with the finding state table warmed to 12,000 write units a
+# second (FindingStateWarmWriteUnits).
+bench-large-warm:
+	$(GO) run ./test/largeaccount -lambda-memory-mb 256 -partition-wcu 1000 -table-wcu 12000
 
 # The organization fan-out: the management account and 20 members (one
 # whose role cannot be assumed), each a small account in 2 regions, through

@@ -63,6 +63,7 @@ func main() {
 	latency := flag.Duration("latency", 20*time.Millisecond, "latency added to every call")
 	regionList := flag.String("regions", "us-east-1,eu-west-1", "the account's regions; the first is the home region")
 	partitionWCU := flag.Float64("partition-wcu", 0, "when set, DynamoDB's write capacity of one partition key, in units a second (AWS: 1000; a transactional write costs 2 a KB): a transaction beyond it is cancelled with ThrottlingError")
+	tableWCU := flag.Float64("table-wcu", 0, "when set, the finding state table's write capacity, in units a second (a new on-demand table: 4000; more once warmed): the endpoint cancels a transaction beyond it with ThrottlingError, and the auditor is told it (STATE_TABLE_WRITE_UNITS)")
 	lambdaMemory := flag.Int("lambda-memory-mb", 0, "when set, the child gets AWS_LAMBDA_FUNCTION_MEMORY_SIZE as in Lambda (the auditor sizes its Go memory limit from it)")
 	flag.Func("child-env", "`KEY=VALUE` added to the auditor's environment (repeatable), e.g. GODEBUG=gctrace=1", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -80,18 +81,25 @@ func main() {
 	if *partitionWCU > 0 {
 		cmd += fmt.Sprintf(" -partition-wcu %g", *partitionWCU)
 	}
+	if *tableWCU > 0 {
+		cmd += fmt.Sprintf(" -table-wcu %g", *tableWCU)
+	}
 	for _, e := range extraEnv {
 		cmd += " -child-env " + e
 	}
 	fmt.Println("$ " + cmd)
-	if err := run(*scale, *latency, regions, *lambdaMemory, *partitionWCU); err != nil {
+	if *tableWCU > 0 {
+		tableLimit = *tableWCU
+		extraEnv = append(extraEnv, fmt.Sprintf("STATE_TABLE_WRITE_UNITS=%g", *tableWCU))
+	}
+	if err := run(*scale, *latency, regions, *lambdaMemory, *partitionWCU, *tableWCU); err != nil {
 		fmt.Fprintln(os.Stderr, "largeaccount:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scale float64, latency time.Duration, regions []string, lambdaMemory int, partitionWCU float64) error {
-	ep, err := endpoint.New(endpoint.Options{Scale: scale, Latency: latency, Regions: regions, PartitionWCU: partitionWCU})
+func run(scale float64, latency time.Duration, regions []string, lambdaMemory int, partitionWCU, tableWCU float64) error {
+	ep, err := endpoint.New(endpoint.Options{Scale: scale, Latency: latency, Regions: regions, PartitionWCU: partitionWCU, TableWCU: tableWCU})
 	if err != nil {
 		return err
 	}
@@ -143,7 +151,9 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 		s.calls = ep.Counts().Sub(before)
 		s.stateThrottled = ep.ThrottledTransactions() - throttledBefore
 		for k, u := range ep.PartitionUnits() {
-			if d := u - unitsBefore[k]; d > s.stateUnits {
+			d := u - unitsBefore[k]
+			s.stateTableUnits += d
+			if d > s.stateUnits {
 				s.stateUnits, s.stateKey = d, k
 			}
 		}
@@ -256,6 +266,9 @@ type sweep struct {
 	// most partitionLimit a second.
 	stateUnits float64
 	stateKey   string
+	// stateTableUnits are the write units of all its transactions: the
+	// table takes at most tableLimit a second.
+	stateTableUnits float64
 	// summaryPath is where the auditor's JSON summary was saved.
 	summaryPath string
 }
@@ -446,10 +459,11 @@ func report(ep *endpoint.Server, s *sweep, expected map[string]int, minimum map[
 		fmt.Printf("; %s %d/%d", r, s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "BatchImportFindings"}],
 			s.calls.Calls[endpoint.Call{Region: r, Service: "securityhub", Operation: "GetFindings"}])
 	}
-	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d; transactions cancelled for a partition key's write capacity: %d\n", s.stored, s.items, s.stateThrottled)
+	fmt.Printf("\n                   findings held afterwards: %v; finding state items: %d; transactions cancelled for write capacity (a partition key's or the table's): %d\n", s.stored, s.items, s.stateThrottled)
 	if s.stateUnits > 0 {
-		fmt.Printf("                   finding state writes: %.0f write units to the busiest partition key (%s): %s at DynamoDB's %d a second per partition\n",
-			s.stateUnits, s.stateKey, time.Duration(s.stateUnits/partitionLimit*float64(time.Second)).Round(time.Millisecond), partitionLimit)
+		fmt.Printf("                   finding state writes: %.0f write units to the busiest partition key (%s): %s at DynamoDB's %d a second per partition; %.0f to the table: %s at its %g a second\n",
+			s.stateUnits, s.stateKey, time.Duration(s.stateUnits/partitionLimit*float64(time.Second)).Round(time.Millisecond), partitionLimit,
+			s.stateTableUnits, time.Duration(s.stateTableUnits/tableLimit*float64(time.Second)).Round(time.Millisecond), tableLimit)
 	}
 	for _, op := range [][2]string{{"securityhub", "BatchImportFindings"}, {"dynamodb", "TransactWriteItems"}, {"dynamodb", "PutItem"}} {
 		if line := timeline(ep.PerSecond(op[0], op[1], s.start, s.end)); line != "" {
@@ -596,11 +610,14 @@ func verdicts(ep *endpoint.Server, results []*sweep, minimum map[endpoint.Call]i
 		// The first sweep's floor is its slowest quota, collection or
 		// import (each region's run in parallel with the others).
 		fw, what := minimumWall(ep, f.calls, func(svc string) bool { return collectionServices[svc] || svc == "securityhub" })
-		// The finding state's writes too: every record of a scope shares
-		// its partition key, which DynamoDB writes at most 1,000 units a
-		// second (the auditor paces them under it).
+		// The finding state's writes too: DynamoDB writes one partition
+		// key at most 1,000 units a second, and the table at most its
+		// capacity (the auditor paces them under both).
 		if sw := time.Duration(f.stateUnits / partitionLimit * float64(time.Second)); sw > fw {
 			fw, what = sw, fmt.Sprintf("the finding state's writes to %s: %.0f write units at DynamoDB's %d a second per partition; the collection and import calls' own: %s", f.stateKey, f.stateUnits, partitionLimit, what)
+		}
+		if tw := time.Duration(f.stateTableUnits / tableLimit * float64(time.Second)); tw > fw {
+			fw, what = tw, fmt.Sprintf("the finding state's writes to the table: %.0f write units at its %g a second; the collection and import calls' own: %s", f.stateTableUnits, tableLimit, what)
 		}
 		check(fw > 0 && float64(f.wall) <= 1.25*float64(fw), fmt.Sprintf("first sweep: wall %s <= 1.25 x quota-bound minimum %s (%s; %s)", f.wall.Round(time.Millisecond), fw.Round(time.Millisecond), ratio(f.wall, fw), what))
 		imported, busiest, busiestRegion := f.summary.Lifecycle.Imported, 0, ""
@@ -650,6 +667,10 @@ func verdicts(ep *endpoint.Server, results []*sweep, minimum map[endpoint.Call]i
 // partitionLimit is DynamoDB's write capacity of one partition, in write
 // units a second (on demand and provisioned alike).
 const partitionLimit = 1000
+
+// tableLimit is the finding state table's write capacity, in write units a
+// second: a new on-demand table's 4,000 unless -table-wcu says otherwise.
+var tableLimit float64 = 4000
 
 func ratio(a, b time.Duration) string {
 	if b <= 0 {
