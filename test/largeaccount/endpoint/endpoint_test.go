@@ -282,16 +282,7 @@ func TestPartitionWriteCapacity(t *testing.T) {
 	cfg := config(t, s, s.Data.Home, nil, 1)
 	createStateTable(t, cfg)
 	api := dynamodb.NewFromConfig(cfg)
-	put := func(scope string, n int) []ddbtypes.TransactWriteItem {
-		var out []ddbtypes.TransactWriteItem
-		for i := range n {
-			out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(stateTable), Item: map[string]ddbtypes.AttributeValue{
-				"scope": &ddbtypes.AttributeValueMemberS{Value: scope}, "id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprint("finding-", i)},
-				"z": &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)}, // 2 KB: 4 units a transactional write
-			}}})
-		}
-		return out
-	}
+	put := statePuts
 	ctx := context.Background()
 	// 20 writes of 4 units to key a: 80 of its 100.
 	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 20)}); err != nil {
@@ -325,16 +316,7 @@ func TestTableWriteCapacity(t *testing.T) {
 	cfg := config(t, s, s.Data.Home, nil, 1)
 	createStateTable(t, cfg)
 	api := dynamodb.NewFromConfig(cfg)
-	put := func(scope string, n int) []ddbtypes.TransactWriteItem {
-		var out []ddbtypes.TransactWriteItem
-		for i := range n {
-			out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(stateTable), Item: map[string]ddbtypes.AttributeValue{
-				"scope": &ddbtypes.AttributeValueMemberS{Value: scope}, "id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprint("finding-", i)},
-				"z": &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)}, // 4 units
-			}}})
-		}
-		return out
-	}
+	put := statePuts
 	ctx := context.Background()
 	// 80 units to a, then 60 to b: b's key has them, the table (40 left) not.
 	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 20)}); err != nil {
@@ -356,4 +338,17 @@ func TestTableWriteCapacity(t *testing.T) {
 	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("c", 15)}); err != nil {
 		t.Errorf("after the table's capacity came back: %v", err)
 	}
+}
+
+// statePuts are n transactional writes of 2 KB items (4 units each) under
+// partition key scope.
+func statePuts(scope string, n int) []ddbtypes.TransactWriteItem {
+	var out []ddbtypes.TransactWriteItem
+	for i := range n {
+		out = append(out, ddbtypes.TransactWriteItem{Put: &ddbtypes.Put{TableName: aws.String(stateTable), Item: map[string]ddbtypes.AttributeValue{
+			"scope": &ddbtypes.AttributeValueMemberS{Value: scope}, "id": &ddbtypes.AttributeValueMemberS{Value: fmt.Sprint("finding-", i)},
+			"z": &ddbtypes.AttributeValueMemberB{Value: make([]byte, 1500)},
+		}}})
+	}
+	return out
 }
