@@ -85,6 +85,8 @@ type Store struct {
 
 	paceMu sync.Mutex
 	paces  map[string]*rate.Limiter // by partition key; the table's under ""
+	// reserveMu serializes reservations across limiters (pace).
+	reserveMu sync.Mutex
 }
 
 // DefaultPartitionWriteUnits is 90% of a partition's 1,000 write units a
@@ -146,8 +148,10 @@ func (s *Store) paceWrites(ctx context.Context, items []ddbtypes.TransactWriteIt
 }
 
 // pace waits until each partition key has its units of write capacity,
-// and the table their sum. The capacity is reserved at once from every
-// limiter, so that the wait is the longest of theirs, not their sum.
+// and the table their sum. Every limiter is reserved for the same moment,
+// the earliest at which all of them have the capacity: reserved each for
+// now, a key would spend its capacity while its write waits on the table,
+// and refill for a burst later.
 func (s *Store) pace(ctx context.Context, units map[string]int) error {
 	partition, table := s.PartitionWriteUnits, s.TableWriteUnits
 	if partition == 0 {
@@ -156,29 +160,57 @@ func (s *Store) pace(ctx context.Context, units map[string]int) error {
 	if table == 0 {
 		table = DefaultTableWriteUnits
 	}
-	now := time.Now()
-	var held []*rate.Reservation
-	var wait time.Duration
-	reserve := func(key string, perSecond float64, n int) {
-		l := s.limiter(key, perSecond)
-		// A reservation is at most the limiter's burst (a second's
-		// worth): more is reserved a second's worth at a time.
-		for ; n > 0; n -= l.Burst() {
-			r := l.ReserveN(now, min(n, l.Burst()))
-			held = append(held, r)
-			wait = max(wait, r.DelayFrom(now))
-		}
+	type need struct {
+		l *rate.Limiter
+		n int
 	}
+	var needs []need
 	total := 0
 	for key, n := range units {
 		total += n
 		if partition > 0 {
-			reserve(key, partition, n)
+			needs = append(needs, need{s.limiter(key, partition), n})
 		}
 	}
 	if table > 0 {
-		reserve("", table, total)
+		needs = append(needs, need{s.limiter("", table), total})
 	}
+	if len(needs) == 0 {
+		return nil
+	}
+	now := time.Now()
+	// Reserving is serialized, so that no other write takes the capacity
+	// between the moment being found and reserved.
+	s.reserveMu.Lock()
+	// The moment is found by stepping to the time each limiter lacks
+	// (a limiter whose capacity is reserved past the moment counts its
+	// tokens at its last reservation, so a step may fall short, never
+	// past: a few steps settle it).
+	at := now
+	for range 8 {
+		later := at
+		for _, nd := range needs {
+			// A second's worth at most is ready at once (the burst);
+			// more is reserved a second's worth at a time, below.
+			if short := float64(min(nd.n, nd.l.Burst())) - nd.l.TokensAt(at); short > 0 {
+				later = maxTime(later, at.Add(time.Duration(short/float64(nd.l.Limit())*float64(time.Second))))
+			}
+		}
+		if !later.After(at) {
+			break
+		}
+		at = later
+	}
+	var held []*rate.Reservation
+	var wait time.Duration
+	for _, nd := range needs {
+		for n := nd.n; n > 0; n -= nd.l.Burst() {
+			r := nd.l.ReserveN(at, min(n, nd.l.Burst()))
+			held = append(held, r)
+			wait = max(wait, r.DelayFrom(now))
+		}
+	}
+	s.reserveMu.Unlock()
 	if err := sleep(ctx, wait); err != nil {
 		for _, r := range held {
 			r.Cancel()
@@ -186,6 +218,13 @@ func (s *Store) pace(ctx context.Context, units map[string]int) error {
 		return err
 	}
 	return nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // limiter is key's limiter, made at perSecond with a second's burst.
@@ -224,7 +263,11 @@ const (
 	attrUpdatedAt       = "updatedAt"
 	attrLastObservedAt  = "lastObservedAt"
 	attrFingerprint     = "fingerprint"
-	attrReconciled      = "reconciledAt"
+	// attrReconciled is when a check's records were last reconciled. It
+	// was "reconciledAt" before records were sharded: a version of then,
+	// run again (a rollback), finds no time it knows on this version's
+	// markers and reconciles, rather than plan from shard 0 alone.
+	attrReconciled = "reconciledAtSharded"
 	// attrSaved is when the record was written: a reconciliation replaces
 	// or deletes only records written before its read-back began.
 	attrSaved = "savedAt"
@@ -363,10 +406,10 @@ func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string
 			return ErrOldRecords
 		}
 		if partitionKey(scopeKey(account, region), str(item, attrID)) != partition {
-			// Left in the scope's own key by an unsharded version, with
-			// its record where it belongs written since: the next
-			// reconciliation deletes it.
-			return nil
+			// Written under the scope's own key by an unsharded version
+			// still running (a rollout): Get would not find it, and the
+			// record where it belongs may be older or missing.
+			return ErrOldRecords
 		}
 		// One allocation per record: the SDK's strings share their
 		// response page's buffer, which a kept string would keep whole.
@@ -406,7 +449,14 @@ func (s *Store) query(ctx context.Context, cfg aws.Config, account, region strin
 	}
 	api := s.api(cfg)
 	var mu sync.Mutex
-	return forEach(ctx, Shards, shardKeys(scopeKey(account, region)), func(ctx context.Context, partition string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return forEach(ctx, Shards, shardKeys(scopeKey(account, region)), func(ctx context.Context, partition string) (err error) {
+		defer func() {
+			if err != nil {
+				cancel() // the other shards' reads are not needed
+			}
+		}()
 		values := map[string]ddbtypes.AttributeValue{":s": &ddbtypes.AttributeValueMemberS{Value: partition}}
 		if prefix != nil {
 			values[":p"] = prefix
@@ -765,10 +815,15 @@ func (r *Reconciliation) Put(ctx context.Context, held []types.AwsSecurityFindin
 func (r *Reconciliation) End(ctx context.Context) error {
 	scope := scopeKey(r.account, r.region)
 	var gone []map[string]ddbtypes.AttributeValue
+	misplaced := map[string]bool{} // by partition key and Id
 	err := r.store.query(ctx, r.cfg, r.account, r.region, r.checks, []string{attrID, attrCheck}, func(partition string, item map[string]ddbtypes.AttributeValue) error {
-		if id := str(item, attrID); !r.held[id] || partitionKey(scope, id) != partition {
-			gone = append(gone, key(partition, id))
+		id := str(item, attrID)
+		if partitionKey(scope, id) != partition {
+			misplaced[partition+"\x00"+id] = true
+		} else if r.held[id] {
+			return nil
 		}
+		gone = append(gone, key(partition, id))
 		return nil
 	})
 	if err != nil {
@@ -785,6 +840,14 @@ func (r *Reconciliation) End(ctx context.Context) error {
 				TableName: aws.String(r.store.Table), Key: k,
 				ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
 			})
+			var failed *ddbtypes.ConditionalCheckFailedException
+			if errors.As(err, &failed) && misplaced[str(k, attrScope)+"\x00"+str(k, attrID)] {
+				// An unsharded version wrote it during the read-back: it
+				// may be newer than anything read, and this version
+				// cannot see it where it lies. The checks stay unfresh,
+				// and the next reconciliation moves it.
+				return fmt.Errorf("a record of %s was written under the scope's unsharded key during the reconciliation", str(k, attrID))
+			}
 			// A record in another run's transaction refuses a plain write
 			// until it ends (the SDK does not retry that).
 			var conflict *ddbtypes.TransactionConflictException

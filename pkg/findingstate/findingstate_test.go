@@ -415,23 +415,58 @@ func TestUnshardedRecordsAreMovedOnce(t *testing.T) {
 		t.Errorf("Get of a held and a gone finding: %d, %v", len(full), err)
 	}
 
-	// A stray copy under the scope's key (an unsharded version still
-	// running) is not read as a second record of its Id.
-	stray := scan(t, api)[0]
+	// The marker keeps its time under a name the unsharded version does
+	// not know: run again (a rollback), it reconciles rather than plan
+	// from the quarter of the records under the scope's own key.
 	for _, item := range scan(t, api) {
-		if id := item["id"].(*ddbtypes.AttributeValueMemberS).Value; !strings.HasPrefix(id, "#") && item["scope"].(*ddbtypes.AttributeValueMemberS).Value != account+"#"+region {
+		if id := item["id"].(*ddbtypes.AttributeValueMemberS).Value; strings.HasPrefix(id, "#") {
+			if _, old := item["reconciledAt"]; old {
+				t.Errorf("marker %s keeps reconciledAt, which an unsharded version would plan from", id)
+			}
+		}
+	}
+	queries := counter.Count("DynamoDB", "Query")
+	if _, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := counter.Count("DynamoDB", "Query") - queries; n != findingstate.Shards {
+		t.Errorf("Load made %d Query calls, want one a shard (%d)", n, findingstate.Shards)
+	}
+
+	// An unsharded version still running (a rollout) writes a record
+	// under the scope's key during a reconciliation's read-back: the
+	// reconciliation cannot tell it is older than what it read, so the
+	// check stays unfresh; Load refuses such a record rather than skip it.
+	readStart := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	var stray map[string]ddbtypes.AttributeValue
+	for _, item := range scan(t, api) {
+		if p := item["scope"].(*ddbtypes.AttributeValueMemberS).Value; p != account+"#"+region {
 			stray = item
 			break
 		}
 	}
-	stray["scope"] = &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}
-	put(t, api, stray)
-	queries := counter.Count("DynamoDB", "Query")
-	if got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil || len(got) != len(held) {
-		t.Errorf("Load with a stray unsharded copy: %d records, %v; want %d", len(got), err, len(held))
+	if err := store.Invalidate(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil {
+		t.Fatal(err)
 	}
-	if n := counter.Count("DynamoDB", "Query") - queries; n != findingstate.Shards {
-		t.Errorf("Load made %d Query calls, want one a shard (%d)", n, findingstate.Shards)
+	stray["scope"] = &ddbtypes.AttributeValueMemberS{Value: account + "#" + region}
+	stray["savedAt"] = &ddbtypes.AttributeValueMemberS{Value: time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z")}
+	put(t, api, stray)
+	if _, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); !errors.Is(err, findingstate.ErrOldRecords) {
+		t.Errorf("Load with a record under the unsharded key: %v, want ErrOldRecords", err)
+	}
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, held, readStart); err == nil {
+		t.Error("a reconciliation left a record written under the unsharded key during its read-back, and succeeded")
+	}
+	if f, _ := store.Scope(ctx, cfg, account, region, []string{"kms.rotation"}); f == findingstate.Fresh {
+		t.Error("fresh with a record under the unsharded key")
+	}
+	// The next reconciliation (its read-back begun after) moves it.
+	if err := store.Reconcile(ctx, cfg, account, region, []string{"kms.rotation"}, held, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := store.Load(ctx, cfg, account, region, []string{"kms.rotation"}); err != nil || len(got) != len(held) {
+		t.Errorf("Load after the next reconciliation: %d records, %v; want %d", len(got), err, len(held))
 	}
 }
 

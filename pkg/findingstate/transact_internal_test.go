@@ -143,3 +143,37 @@ func TestWritesPacedPerPartition(t *testing.T) {
 		t.Errorf("after a cancelled wait, 20 units within the key's second waited %v", d)
 	}
 }
+
+// TestPartitionNotBurstWhileTheTableHoldsItsWrites: when the table's
+// capacity is the wait, a key's capacity is taken when its write goes, not
+// when it starts waiting: three writes of 80 units to a key of 100 a
+// second, behind a table backlog, go at least 0.6 s apart.
+func TestPartitionNotBurstWhileTheTableHoldsItsWrites(t *testing.T) {
+	s := &Store{PartitionWriteUnits: 100, TableWriteUnits: 400}
+	ctx := context.Background()
+	units := func(key string, n int) map[string]int { return map[string]int{key: n} }
+	// 400 units to other keys: the table's second is spent, and the next
+	// 400 wait a second for it.
+	for i := range 5 {
+		if err := s.pace(ctx, units(fmt.Sprint("other#", i), 80)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		go func() { _ = s.pace(ctx, units(fmt.Sprint("backlog#", i), 80)) }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	start := time.Now()
+	var sent []time.Duration
+	for range 3 {
+		if err := s.pace(ctx, units("a", 80)); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, time.Since(start))
+	}
+	for i := 1; i < len(sent); i++ {
+		if gap := sent[i] - sent[i-1]; gap < 550*time.Millisecond {
+			t.Errorf("writes of 80 units to a key of 100 a second went %v apart (at %v), want about 0.6 s", gap, sent)
+		}
+	}
+}

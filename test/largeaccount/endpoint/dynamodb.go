@@ -589,8 +589,11 @@ func (d *dynamo) transactWrite(q *req) {
 				giveBack()
 			}
 			for i, w := range writes {
-				if tableShort || short[w.t.name+"|"+w.it[w.t.pk]] {
+				switch {
+				case short[w.t.name+"|"+w.it[w.t.pk]]:
 					failed, reasons[i] = true, map[string]string{"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity for one or more partitions of the table."}
+				case tableShort:
+					failed, reasons[i] = true, map[string]string{"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity of your table or index."}
 				}
 			}
 		}
