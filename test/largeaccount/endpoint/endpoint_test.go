@@ -278,18 +278,14 @@ func TestThrottlingAnswers(t *testing.T) {
 // and the other key's None; another key's capacity is its own; the
 // capacity comes back with time.
 func TestPartitionWriteCapacity(t *testing.T) {
-	s := start(t, Options{Scale: 0.005, PartitionWCU: 100})
-	cfg := config(t, s, s.Data.Home, nil, 1)
-	createStateTable(t, cfg)
-	api := dynamodb.NewFromConfig(cfg)
-	put := statePuts
+	s, api := startWithStateTable(t, Options{Scale: 0.005, PartitionWCU: 100})
 	ctx := context.Background()
 	// 20 writes of 4 units to key a: 80 of its 100.
-	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 20)}); err != nil {
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("a", 20)}); err != nil {
 		t.Fatal(err)
 	}
 	// 10 more to a (40 units, 20 left) and 2 to b: cancelled, a's writes ThrottlingError.
-	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(put("b", 2), put("a", 10)...)})
+	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(statePuts("b", 2), statePuts("a", 10)...)})
 	var cancelled *ddbtypes.TransactionCanceledException
 	if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != 12 ||
 		aws.ToString(cancelled.CancellationReasons[0].Code) != "None" || aws.ToString(cancelled.CancellationReasons[2].Code) != "ThrottlingError" {
@@ -298,11 +294,11 @@ func TestPartitionWriteCapacity(t *testing.T) {
 	if n := s.ThrottledTransactions(); n != 1 {
 		t.Errorf("%d throttled transactions counted, want 1", n)
 	}
-	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("b", 20)}); err != nil {
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("b", 20)}); err != nil {
 		t.Errorf("another key's capacity: %v", err)
 	}
 	time.Sleep(500 * time.Millisecond) // 50 units back
-	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 10)}); err != nil {
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("a", 10)}); err != nil {
 		t.Errorf("after the capacity came back: %v", err)
 	}
 }
@@ -312,32 +308,38 @@ func TestPartitionWriteCapacity(t *testing.T) {
 // cancelled whole (every write ThrottlingError, no capacity taken, neither
 // the table's nor a key's), and the capacity comes back with time.
 func TestTableWriteCapacity(t *testing.T) {
-	s := start(t, Options{Scale: 0.005, PartitionWCU: 100, TableWCU: 120})
-	cfg := config(t, s, s.Data.Home, nil, 1)
-	createStateTable(t, cfg)
-	api := dynamodb.NewFromConfig(cfg)
-	put := statePuts
+	s, api := startWithStateTable(t, Options{Scale: 0.005, PartitionWCU: 100, TableWCU: 120})
 	ctx := context.Background()
 	// 80 units to a, then 60 to b: b's key has them, the table (40 left) not.
-	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("a", 20)}); err != nil {
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("a", 20)}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("b", 15)})
+	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("b", 15)})
 	var cancelled *ddbtypes.TransactionCanceledException
 	if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != 15 || aws.ToString(cancelled.CancellationReasons[14].Code) != "ThrottlingError" {
 		t.Fatalf("over the table's capacity: %v", err)
 	}
 	// Nothing was taken by the cancelled one: 40 units (10 writes) still go.
-	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("b", 10)}); err != nil {
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("b", 10)}); err != nil {
 		t.Errorf("within the table's remaining capacity: %v", err)
 	}
 	if n := s.ThrottledTransactions(); n != 1 {
 		t.Errorf("%d throttled transactions counted, want 1", n)
 	}
 	time.Sleep(500 * time.Millisecond) // 60 units back
-	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: put("c", 15)}); err != nil {
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("c", 15)}); err != nil {
 		t.Errorf("after the table's capacity came back: %v", err)
 	}
+}
+
+// startWithStateTable starts an endpoint with o and the finding state
+// table, and returns a DynamoDB client of it.
+func startWithStateTable(t *testing.T, o Options) (*Server, *dynamodb.Client) {
+	t.Helper()
+	s := start(t, o)
+	cfg := config(t, s, s.Data.Home, nil, 1)
+	createStateTable(t, cfg)
+	return s, dynamodb.NewFromConfig(cfg)
 }
 
 // statePuts are n transactional writes of 2 KB items (4 units each) under
