@@ -185,6 +185,39 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 	return f
 }
 
+// Boilerplate is what Map writes alike in every finding of c, whatever the
+// result: the finding state keeps a finding without it (a record then fits
+// 1 KB) and takes it back from here. Description is the check's own, which
+// a finding's ends with after its reason.
+func Boilerplate(c check.Check) types.AwsSecurityFinding {
+	reqs := c.RelatedRequirements
+	if len(reqs) > maxRequirements {
+		reqs = reqs[:maxRequirements]
+	}
+	f := types.AwsSecurityFinding{
+		SchemaVersion: aws.String(SchemaVersion),
+		CompanyName:   aws.String(ProductName),
+		ProductName:   aws.String(ProductName),
+		Types:         c.Types,
+		Title:         aws.String(Truncate(c.Title, MaxTitle)),
+		Description:   aws.String(c.Description),
+		Remediation: &types.Remediation{Recommendation: &types.Recommendation{
+			Text: aws.String(Truncate(c.Remediation, MaxRecommendation)),
+			Url:  aws.String(c.RemediationURL),
+		}},
+		ProductFields: map[string]string{
+			"ProviderName":            ProductName,
+			"posture-auditor/CheckId": c.ID,
+		},
+		Compliance:            &types.Compliance{RelatedRequirements: reqs},
+		FindingProviderFields: &types.FindingProviderFields{Types: c.Types},
+	}
+	if len(c.SecurityHubControls) > 0 {
+		f.ProductFields["posture-auditor/RelatedSecurityHubControls"] = strings.Join(c.SecurityHubControls, ",")
+	}
+	return f
+}
+
 // resourceTags fits a resource's tags to ASFF, and says in a note what it
 // left out or shortened, so that the import never fails on a tag. A tag
 // Security Hub would reject (a blank key or value, or one holding a line

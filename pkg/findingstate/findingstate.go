@@ -76,6 +76,10 @@ type Store struct {
 	// had its transactions cancelled until the state's saves timed out
 	// (BENCHMARKS.md, "partition"). Paced, they wait their turn instead.
 	PartitionWriteUnits float64
+	// Boilerplate returns what every finding of a check says alike
+	// (asff.Boilerplate): records leave it out, and take it back when
+	// read. nil: records keep it.
+	Boilerplate func(check string) (types.AwsSecurityFinding, bool)
 	// TableWriteUnits paces this process's writes to the whole table, in
 	// write units a second (0: DefaultTableWriteUnits; negative: unpaced).
 	// A new on-demand table takes 4,000 at once, and a first sweep runs
@@ -251,8 +255,10 @@ const (
 	attrCheck      = "check"
 	attrObservedAt = "observedAt"
 	attrFinding    = "finding"
-	// attrFindingZ is the finding, DEFLATE-compressed JSON (attrFinding
-	// is the uncompressed one of an older version).
+	// attrFindingS is the finding slim (slim.go), DEFLATE-compressed
+	// JSON. attrFindingZ is the whole finding so compressed, attrFinding
+	// uncompressed: what older versions wrote.
+	attrFindingS = "findings"
 	attrFindingZ = "findingz"
 	// The record's planning attributes (Record), read without the finding.
 	attrResource        = "resource"
@@ -415,12 +421,35 @@ func (s *Store) Load(ctx context.Context, cfg aws.Config, account, region string
 		// response page's buffer, which a kept string would keep whole.
 		v := packed(item, recordAttrs)
 		out = append(out, Record{
-			ID: v[0], Check: v[1], ResourceID: v[2], Status: types.ComplianceStatus(v[3]), RecordState: types.RecordState(v[4]),
-			CreatedAt: v[5], FirstObservedAt: v[6], UpdatedAt: v[7], LastObservedAt: v[8], Fingerprint: v[9], ObservedAt: v[10],
+			ID: v[0], Check: v[1], ResourceID: or(v[2], resourceOf(v[1], v[0])), Status: types.ComplianceStatus(v[3]), RecordState: types.RecordState(v[4]),
+			CreatedAt: v[5], FirstObservedAt: or(v[6], v[5]), UpdatedAt: v[7], LastObservedAt: or(v[8], v[7]), Fingerprint: v[9], ObservedAt: v[10],
 		})
 		return nil
 	})
 	return out, err
+}
+
+// resourceOf is the resource ARN the finding Id id of check ends with
+// (asff.FindingID: the check, the account and the region before it), a
+// substring of id; "" when it holds a digest instead (an ARN too long).
+func resourceOf(check, id string) string {
+	rest, ok := strings.CutPrefix(id, asff.IDPrefix+check+"/")
+	if !ok {
+		return ""
+	}
+	_, rest, ok1 := strings.Cut(rest, "/")     // the account
+	_, resource, ok2 := strings.Cut(rest, "/") // the region
+	if !ok1 || !ok2 || strings.HasPrefix(resource, "sha256:") {
+		return ""
+	}
+	return resource
+}
+
+func or(v, otherwise string) string {
+	if v != "" {
+		return v
+	}
+	return otherwise
 }
 
 // query pages through the scope's items of checks (markers left out),
@@ -579,7 +608,7 @@ func (s *Store) Get(ctx context.Context, cfg aws.Config, account, region string,
 	}
 	out := make([]types.AwsSecurityFinding, 0, len(items))
 	for _, item := range items {
-		f, err := decode(item)
+		f, err := s.decode(item)
 		if err != nil {
 			return nil, err
 		}
@@ -653,7 +682,7 @@ func (s *Store) putRecords(ctx context.Context, cfg aws.Config, account, region 
 	bytes := 0
 	seen := map[string]int{}
 	for _, f := range findings {
-		item, err := encode(account, region, f)
+		item, err := s.encode(account, region, f)
 		if err != nil {
 			return err
 		}
@@ -940,8 +969,15 @@ func Compact(f types.AwsSecurityFinding) types.AwsSecurityFinding {
 	return c
 }
 
-func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbtypes.AttributeValue, error) {
-	b, err := json.Marshal(Compact(f))
+func (s *Store) encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbtypes.AttributeValue, error) {
+	var bp *types.AwsSecurityFinding
+	if s.Boilerplate != nil {
+		if b, ok := s.Boilerplate(aws.ToString(f.GeneratorId)); ok {
+			bp = &b
+		}
+	}
+	slim, omitted := slimFinding(Compact(f), bp)
+	b, err := encodeSlim(slim, omitted)
 	if err != nil {
 		return nil, err
 	}
@@ -952,10 +988,22 @@ func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbt
 	if err != nil {
 		return nil, err
 	}
-	item[attrFindingZ] = &ddbtypes.AttributeValueMemberB{Value: z}
+	item[attrFindingS] = &ddbtypes.AttributeValueMemberB{Value: z}
 	r := RecordOf(f, false)
 	// attrStatus is always written: Load tells this format by it.
 	item[attrStatus] = &ddbtypes.AttributeValueMemberS{Value: string(r.Status)}
+	// Left out, as Load reads them back: the resource when the Id ends
+	// with it, the first and last observation times when they are the
+	// creation and update times (as they mostly are).
+	if r.ResourceID == resourceOf(r.Check, r.ID) {
+		r.ResourceID = ""
+	}
+	if r.FirstObservedAt == r.CreatedAt {
+		r.FirstObservedAt = ""
+	}
+	if r.LastObservedAt == r.UpdatedAt {
+		r.LastObservedAt = ""
+	}
 	for attr, v := range map[string]string{
 		attrResource: r.ResourceID, attrRecordState: string(r.RecordState), attrCreatedAt: r.CreatedAt,
 		attrFirstObservedAt: r.FirstObservedAt, attrUpdatedAt: r.UpdatedAt, attrLastObservedAt: r.LastObservedAt,
@@ -970,9 +1018,23 @@ func encode(account, region string, f types.AwsSecurityFinding) (map[string]ddbt
 	return item, nil
 }
 
-func decode(item map[string]ddbtypes.AttributeValue) (types.AwsSecurityFinding, error) {
+func (s *Store) decode(item map[string]ddbtypes.AttributeValue) (types.AwsSecurityFinding, error) {
 	var body io.Reader
 	switch {
+	case item[attrFindingS] != nil:
+		z, ok := item[attrFindingS].(*ddbtypes.AttributeValueMemberB)
+		if !ok {
+			return types.AwsSecurityFinding{}, fmt.Errorf("finding state item: %q is not binary", attrFindingS)
+		}
+		b, err := io.ReadAll(flate.NewReader(bytes.NewReader(z.Value)))
+		if err != nil {
+			return types.AwsSecurityFinding{}, fmt.Errorf("finding state item: %w", err)
+		}
+		f, omitted, err := decodeSlim(b)
+		if err != nil {
+			return types.AwsSecurityFinding{}, fmt.Errorf("finding state item: %w", err)
+		}
+		return wholeFinding(f, omitted, item, s.boilerplate)
 	case item[attrFindingZ] != nil:
 		z, ok := item[attrFindingZ].(*ddbtypes.AttributeValueMemberB)
 		if !ok {
@@ -986,13 +1048,20 @@ func decode(item map[string]ddbtypes.AttributeValue) (types.AwsSecurityFinding, 
 		}
 		body = strings.NewReader(v.Value) // written before findings were compressed
 	default:
-		return types.AwsSecurityFinding{}, fmt.Errorf("finding state item without %q", attrFindingZ)
+		return types.AwsSecurityFinding{}, fmt.Errorf("finding state item without %q", attrFindingS)
 	}
 	var f types.AwsSecurityFinding
 	if err := json.NewDecoder(body).Decode(&f); err != nil {
 		return types.AwsSecurityFinding{}, fmt.Errorf("finding state item: %w", err)
 	}
 	return f, nil
+}
+
+func (s *Store) boilerplate(check string) (types.AwsSecurityFinding, bool) {
+	if s.Boilerplate == nil {
+		return types.AwsSecurityFinding{}, false
+	}
+	return s.Boilerplate(check)
 }
 
 // deflate compresses a finding's JSON: a Query reads 1 MB of whole items a

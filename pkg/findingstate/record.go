@@ -45,6 +45,15 @@ func RecordOf(f types.AwsSecurityFinding, full bool) Record {
 		Fingerprint:     f.ProductFields[asff.FingerprintField],
 		ObservedAt:      f.ProductFields[asff.ObservedAtField],
 	}
+	// A finding without first and last observation times was first and
+	// last observed when created and updated, as the lifecycle reads it
+	// (and a record leaves out these times when they are those).
+	if r.FirstObservedAt == "" {
+		r.FirstObservedAt = r.CreatedAt
+	}
+	if r.LastObservedAt == "" {
+		r.LastObservedAt = r.UpdatedAt
+	}
 	if len(f.Resources) > 0 {
 		r.ResourceID = aws.ToString(f.Resources[0].Id)
 	}

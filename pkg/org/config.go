@@ -159,7 +159,7 @@ func CentralState(table string, central aws.Config) *findingstate.Store {
 	if table == "" {
 		return nil
 	}
-	return &findingstate.Store{Table: table, Region: central.Region, NewAPI: func(aws.Config) findingstate.API {
+	return &findingstate.Store{Table: table, Region: central.Region, Boilerplate: runner.Boilerplate, NewAPI: func(aws.Config) findingstate.API {
 		return dynamodb.NewFromConfig(central)
 	}}
 }

@@ -7,8 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/securityhub/types"
+
+	"github.com/posture-auditor/posture-auditor/pkg/asff"
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 	"github.com/posture-auditor/posture-auditor/pkg/collect"
 	"github.com/posture-auditor/posture-auditor/pkg/collect/acmcollect"
@@ -23,6 +27,7 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/pace"
 	"github.com/posture-auditor/posture-auditor/pkg/publish"
 	"github.com/posture-auditor/posture-auditor/pkg/regions"
+	"github.com/posture-auditor/posture-auditor/pkg/registry"
 	"github.com/posture-auditor/posture-auditor/pkg/trigger"
 )
 
@@ -204,8 +209,23 @@ func stateStore(table, region string, tableUnits float64) publish.StateStore {
 	}
 	// The table is in the function's own region; findings of every
 	// audited region are kept there.
-	return &findingstate.Store{Table: strings.TrimSpace(table), Region: region, TableWriteUnits: tableUnits}
+	return &findingstate.Store{Table: strings.TrimSpace(table), Region: region, TableWriteUnits: tableUnits, Boilerplate: Boilerplate}
 }
+
+// Boilerplate is what every finding of a check says alike
+// (asff.Boilerplate), for the finding state's records to leave out.
+func Boilerplate(checkID string) (types.AwsSecurityFinding, bool) {
+	b, ok := boilerplates()[checkID]
+	return b, ok
+}
+
+var boilerplates = sync.OnceValue(func() map[string]types.AwsSecurityFinding {
+	out := map[string]types.AwsSecurityFinding{}
+	for _, c := range registry.All() {
+		out[c.ID] = asff.Boilerplate(c)
+	}
+	return out
+})
 
 // StateTableWriteUnits reads STATE_TABLE_WRITE_UNITS: the write units a
 // second the finding state table takes at once (a new on-demand table
