@@ -103,10 +103,11 @@ const DefaultTableWriteUnits = 3600
 
 // Shards is how many partition keys a scope's records are spread over, by
 // a hash of their Id: one key takes 1,000 write units a second, a record
-// costs 4 as a transactional write, and a first sweep imports up to 1,000
+// costs 2 as a transactional write (4 for one of more than 1 KB: a finding
+// with many related resources), and a first sweep imports up to 1,000
 // findings a second a region (Security Hub's 10 BatchImportFindings of
-// 100): four keys take that pace. Reading a check's records is a Query
-// per shard, run at once.
+// 100): four keys take that pace, records of 2 KB too. Reading a check's
+// records is a Query per shard, run at once.
 const Shards = 4
 
 // partitionKey is the partition key of the record of Id id: shard 0 is the
