@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 func init() { register("securityhub", serveSecurityHub) }
@@ -46,6 +47,9 @@ type storedFinding struct {
 	updatedAt                       time.Time
 	resourceIDs                     []string
 	doc                             []byte
+	// workflow and workflowState are the doc's Workflow and
+	// WorkflowState, kept by an update.
+	workflow, workflowState json.RawMessage
 }
 
 func newSecurityHub() *securityHub { return &securityHub{regions: map[string]*hubRegion{}} }
@@ -104,12 +108,12 @@ func (q *req) importFindings() {
 		q.invalid("InvalidInputException", "request of %d bytes is over the 6 MB limit", len(q.body))
 		return
 	}
-	var in struct{ Findings []json.RawMessage }
-	if err := json.Unmarshal(q.body, &in); err != nil {
+	findings, err := importInput(q.body)
+	if err != nil {
 		q.invalid("InvalidInputException", "%s", err)
 		return
 	}
-	if len(in.Findings) == 0 || len(in.Findings) > maxImportFindings {
+	if len(findings) == 0 || len(findings) > maxImportFindings {
 		q.invalid("InvalidInputException", "1 validation error detected: Value at 'findings' failed to satisfy constraint: Member must have length between 1 and %d", maxImportFindings)
 		return
 	}
@@ -122,14 +126,15 @@ func (q *req) importFindings() {
 	fail := func(id, code, msg string) {
 		failed = append(failed, map[string]string{"Id": id, "ErrorCode": code, "ErrorMessage": msg})
 	}
-	for _, raw := range in.Findings {
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &top); err != nil {
+	product := q.productARN()
+	for _, raw := range findings {
+		top, err := objectMembers(raw)
+		if err != nil {
 			fail("", "InvalidInput", err.Error())
 			continue
 		}
 		f := &storedFinding{id: jsonString(top["Id"]), product: jsonString(top["ProductArn"]), account: jsonString(top["AwsAccountId"]), generator: jsonString(top["GeneratorId"])}
-		if f.account != q.s.Data.ID || f.product != q.productARN() {
+		if f.account != q.s.Data.ID || f.product != product {
 			q.fail(http.StatusForbidden, "AccessDeniedException", fmt.Sprintf("User: arn:aws:iam::%s:user/largeaccount-bench is not authorized to perform: securityhub:BatchImportFindings on resource: %s", q.s.Data.ID, f.product))
 			return
 		}
@@ -163,16 +168,22 @@ func (q *req) importFindings() {
 			continue
 		}
 		f.updatedAt = t
-		var resources []map[string]json.RawMessage
-		if err := json.Unmarshal(top["Resources"], &resources); err != nil || len(resources) == 0 || len(resources) > 32 {
+		resources, err := arrayOfObjects(top["Resources"])
+		if err != nil || len(resources) == 0 || len(resources) > 32 {
 			fail(f.id, "InvalidInput", "Resources must list 1 to 32 resources")
 			continue
 		}
-		for _, r := range resources {
+		var rs []byte
+		rs = append(rs, '[')
+		for i, r := range resources {
 			f.resourceIDs = append(f.resourceIDs, jsonString(r["Id"]))
 			delete(r, "Details")
+			if i > 0 {
+				rs = append(rs, ',')
+			}
+			rs = appendObject(rs, r)
 		}
-		top["Resources"], _ = json.Marshal(resources)
+		top["Resources"] = append(rs, ']')
 		f.key = f.product + "|" + f.id
 		ok = append(ok, parsed{top, f})
 	}
@@ -187,21 +198,15 @@ func (q *req) importFindings() {
 		}
 		p.top["ProcessedAt"] = json.RawMessage(`"` + now + `"`)
 		// Workflow belongs to the customer: kept on update, NEW on creation.
-		wf := map[string]json.RawMessage{"Workflow": json.RawMessage(`{"Status":"NEW"}`), "WorkflowState": json.RawMessage(`"NEW"`)}
+		p.top["Workflow"], p.top["WorkflowState"] = json.RawMessage(`{"Status":"NEW"}`), json.RawMessage(`"NEW"`)
 		if old != nil {
-			var prev map[string]json.RawMessage
-			_ = json.Unmarshal(old.doc, &prev)
-			wf = map[string]json.RawMessage{"Workflow": prev["Workflow"], "WorkflowState": prev["WorkflowState"]}
+			p.top["Workflow"], p.top["WorkflowState"] = old.workflow, old.workflowState
 		}
-		for k, v := range wf {
-			if v != nil {
-				p.top[k] = v
-			}
-		}
+		p.f.workflow, p.f.workflowState = p.top["Workflow"], p.top["WorkflowState"]
 		if _, has := p.top["RecordState"]; !has {
 			p.top["RecordState"] = json.RawMessage(`"ACTIVE"`)
 		}
-		p.f.doc, _ = json.Marshal(p.top)
+		p.f.doc = appendObject(nil, p.top)
 		if old == nil {
 			hr.dirty = true
 		}
@@ -211,10 +216,18 @@ func (q *req) importFindings() {
 	if failed == nil {
 		failed = []map[string]string{}
 	}
-	q.json(map[string]any{"FailedCount": len(failed), "SuccessCount": len(in.Findings) - len(failed), "FailedFindings": failed})
+	q.json(map[string]any{"FailedCount": len(failed), "SuccessCount": len(findings) - len(failed), "FailedFindings": failed})
 }
 
+// jsonString is the string a JSON value holds ("" for any other value).
 func jsonString(raw json.RawMessage) string {
+	if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' {
+		// Without escapes (a string of a valid document then holds no
+		// quote either) and in UTF-8, it is its own text.
+		if s := raw[1 : n-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+			return string(s)
+		}
+	}
 	var s string
 	_ = json.Unmarshal(raw, &s)
 	return s
@@ -303,7 +316,7 @@ func (q *req) getFindings() {
 		start++
 	}
 	var out []json.RawMessage
-	next := ""
+	next, last := "", ""
 	for _, k := range hr.sorted[start:] {
 		f := hr.findings[k]
 		if !match([]string{f.product}, in.Filters["ProductArn"]) || !match([]string{f.account}, in.Filters["AwsAccountId"]) ||
@@ -312,25 +325,31 @@ func (q *req) getFindings() {
 			continue
 		}
 		if len(out) == size {
-			next = base64.RawURLEncoding.EncodeToString([]byte(q.region + "|" + prevKey(out, hr)))
+			next = base64.RawURLEncoding.EncodeToString([]byte(q.region + "|" + last))
 			break
 		}
-		out = append(out, f.doc)
+		out, last = append(out, f.doc), k
 	}
 	h.mu.Unlock()
-	if out == nil {
-		out = []json.RawMessage{}
+	// The stored documents are JSON already: the answer is put together
+	// around them, {"Findings":[...],"NextToken":"..."}.
+	n := len(`{"Findings":[],"NextToken":""}`) + len(next) + len(out)
+	for _, d := range out {
+		n += len(d)
 	}
-	res := map[string]any{"Findings": out}
+	b := make([]byte, 0, n)
+	b = append(b, `{"Findings":[`...)
+	for i, d := range out {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, d...)
+	}
+	b = append(b, ']')
 	if next != "" {
-		res["NextToken"] = next
+		b = append(b, `,"NextToken":"`...)
+		b = append(b, next...) // URL-safe base64: nothing to escape
+		b = append(b, '"')
 	}
-	q.json(res)
-}
-
-// prevKey is the key of the last finding of a page.
-func prevKey(page []json.RawMessage, hr *hubRegion) string {
-	var f struct{ Id, ProductArn string }
-	_ = json.Unmarshal(page[len(page)-1], &f)
-	return f.ProductArn + "|" + f.Id
+	q.rawJSON(append(b, '}'))
 }
