@@ -996,7 +996,7 @@ func (s *Store) encode(account, region string, f types.AwsSecurityFinding) (map[
 	// Left out, as Load reads them back: the resource when the Id ends
 	// with it, the first and last observation times when they are the
 	// creation and update times (as they mostly are).
-	if r.ResourceID == resourceOf(r.Check, r.ID) {
+	if r.ResourceID != "" && r.ResourceID == resourceOf(r.Check, r.ID) {
 		r.ResourceID = ""
 	}
 	if r.FirstObservedAt == r.CreatedAt {

@@ -28,8 +28,10 @@ import (
 //
 // A left-out field is only ever one equal to what takes it back. A check's
 // boilerplate changed by a later version is read back as the later one:
-// that version's findings are imported again anyway (the fingerprint
-// holds the version).
+// its findings observed again are imported again anyway (the fingerprint
+// holds the version), and an archive or refresh of one not observed then
+// sends the check's current wording, fitted to ASFF's limits; a product
+// field the later version no longer writes is left out.
 
 // Names of what a slim finding left out.
 const (
@@ -128,8 +130,13 @@ func slimFinding(f types.AwsSecurityFinding, bp *types.AwsSecurityFinding) (type
 			p := *f.FindingProviderFields
 			p.Types, f.FindingProviderFields, out = nil, &p, append(out, bpProviderTypes)
 		}
-		for k, v := range bp.ProductFields {
-			if f.ProductFields[k] != "" && f.ProductFields[k] == v {
+		keys := make([]string, 0, len(bp.ProductFields))
+		for k := range bp.ProductFields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // the same record for the same finding
+		for _, k := range keys {
+			if v := bp.ProductFields[k]; f.ProductFields[k] != "" && f.ProductFields[k] == v {
 				delete(f.ProductFields, k)
 				out = append(out, bpProductField+k)
 			}
@@ -191,39 +198,54 @@ func wholeFinding(f types.AwsSecurityFinding, omitted []string, item map[string]
 				}
 				bp = &b
 			}
+			// Copies: the boilerplate is shared by every record read.
 			switch {
 			case name == bpSchemaVersion:
-				f.SchemaVersion = bp.SchemaVersion
+				f.SchemaVersion = aws.String(aws.ToString(bp.SchemaVersion))
 			case name == bpCompanyName:
-				f.CompanyName = bp.CompanyName
+				f.CompanyName = aws.String(aws.ToString(bp.CompanyName))
 			case name == bpProductName:
-				f.ProductName = bp.ProductName
+				f.ProductName = aws.String(aws.ToString(bp.ProductName))
 			case name == bpTitle:
-				f.Title = bp.Title
+				f.Title = aws.String(asff.Truncate(aws.ToString(bp.Title), asff.MaxTitle))
 			case name == bpTypes:
-				f.Types = bp.Types
+				f.Types = slices.Clone(bp.Types)
 			case name == bpDescription:
-				f.Description = bp.Description
+				f.Description = aws.String(asff.Truncate(aws.ToString(bp.Description), asff.MaxDescription))
 			case name == bpDescriptionEnd:
-				f.Description = aws.String(aws.ToString(f.Description) + ". " + aws.ToString(bp.Description))
+				f.Description = aws.String(asff.Truncate(aws.ToString(f.Description)+". "+aws.ToString(bp.Description), asff.MaxDescription))
 			case name == bpRemediation:
-				f.Remediation = bp.Remediation
+				f.Remediation = copyRemediation(bp.Remediation)
 			case name == bpRequirements && bp.Compliance != nil:
-				compliance().RelatedRequirements = bp.Compliance.RelatedRequirements
+				compliance().RelatedRequirements = slices.Clone(bp.Compliance.RelatedRequirements)
 			case name == bpProviderTypes && bp.FindingProviderFields != nil:
 				if f.FindingProviderFields == nil {
 					f.FindingProviderFields = &types.FindingProviderFields{}
 				}
-				f.FindingProviderFields.Types = bp.FindingProviderFields.Types
-			case strings.HasPrefix(name, bpProductField) && bp.ProductFields[strings.TrimPrefix(name, bpProductField)] != "":
-				k := strings.TrimPrefix(name, bpProductField)
-				field(k, bp.ProductFields[k])
+				f.FindingProviderFields.Types = slices.Clone(bp.FindingProviderFields.Types)
+			case strings.HasPrefix(name, bpProductField):
+				// One the check no longer writes stays out.
+				if k := strings.TrimPrefix(name, bpProductField); bp.ProductFields[k] != "" {
+					field(k, bp.ProductFields[k])
+				}
 			default:
 				return f, fmt.Errorf("finding state record %s: left out %q, which this version cannot take back", str(item, attrID), name)
 			}
 		}
 	}
 	return f, nil
+}
+
+func copyRemediation(r *types.Remediation) *types.Remediation {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	if r.Recommendation != nil {
+		rec := *r.Recommendation
+		c.Recommendation = &rec
+	}
+	return &c
 }
 
 func maps(m map[string]string) map[string]string {

@@ -125,3 +125,42 @@ func TestWholeRecordsOfOlderVersionsStillRead(t *testing.T) {
 		t.Errorf("an older record: %v", err)
 	}
 }
+
+// TestSlimRecordOfAnEarlierBoilerplate: a record written when its check
+// said something else reads back with what the check says now, fitted to
+// ASFF's limits (an archive of it must still import), and without a
+// product field the check no longer writes; never an error.
+func TestSlimRecordOfAnEarlierBoilerplate(t *testing.T) {
+	c := registry.All()[0]
+	c.SecurityHubControls = []string{"KMS.4"}
+	reason := strings.Repeat("r", asff.MaxDescription-len(c.Description)-2) // reason + ". " + description: exactly the limit
+	f := asff.Map(c, check.Result{CheckID: c.ID, ResourceARN: "arn:aws:kms:us-east-1:111122223333:key/k", Region: "us-east-1", Status: check.Failed, Reason: reason},
+		asff.Context{Account: "111122223333", Partition: "aws", ProductRegion: "us-east-1", Now: time.Now()})
+	if n := len(aws.ToString(f.Description)); n != asff.MaxDescription {
+		t.Fatalf("description of %d bytes, want exactly %d", n, asff.MaxDescription)
+	}
+	item, err := (&Store{Boilerplate: boilerplateOf([]check.Check{c})}).encode("111122223333", "us-east-1", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := c
+	later.Title, later.Description, later.SecurityHubControls = "A later title", c.Description+" A later sentence.", nil
+	now := &Store{Boilerplate: boilerplateOf([]check.Check{later})}
+	got, err := now.decode(item)
+	if err != nil {
+		t.Fatalf("a record of an earlier boilerplate: %v", err)
+	}
+	if aws.ToString(got.Title) != "A later title" || len(aws.ToString(got.Description)) > asff.MaxDescription ||
+		!strings.HasPrefix(aws.ToString(got.Description), reason+". ") {
+		t.Errorf("read back title %q, description of %d bytes", aws.ToString(got.Title), len(aws.ToString(got.Description)))
+	}
+	if _, kept := got.ProductFields["posture-auditor/RelatedSecurityHubControls"]; kept {
+		t.Error("a product field the check no longer writes was taken back")
+	}
+	// What a record takes back is its own: changing it changes no other.
+	got.Types[0], got.Remediation.Recommendation.Text = "changed", aws.String("changed")
+	again, _ := now.decode(item)
+	if again.Types[0] == "changed" || aws.ToString(again.Remediation.Recommendation.Text) == "changed" {
+		t.Error("records read back share their boilerplate")
+	}
+}

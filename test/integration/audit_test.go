@@ -64,7 +64,7 @@ func stateOf(t testing.TB, srv *motoserver.Server, endpoint string) publish.Stat
 	if _, err := dynamodb.NewFromConfig(cfg).DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(seed.FindingStateTable)}); err != nil {
 		return nil
 	}
-	return &findingstate.Store{Table: seed.FindingStateTable, Region: region}
+	return &findingstate.Store{Table: seed.FindingStateTable, Region: region, Boilerplate: runner.Boilerplate}
 }
 
 // demoAccount is a seeded demo account behind the gap-filling proxy.
@@ -183,7 +183,7 @@ func healStaleState(t *testing.T, acct demoAccount, r *runner.Runner) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &findingstate.Store{Table: seed.FindingStateTable}
+	store := &findingstate.Store{Table: seed.FindingStateTable, Boilerplate: runner.Boilerplate}
 	ghostARN := "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
 	ghost := shtypes.AwsSecurityFinding{
 		Id: aws.String(asff.FindingID("kms.rotation", "123456789012", region, ghostARN)), GeneratorId: aws.String("kms.rotation"),

@@ -506,7 +506,7 @@ func TestImportFailureLeavesStateToReconcile(t *testing.T) {
 	if s.Published[0].FailedCount() != 1 {
 		t.Fatalf("the planted failure did not happen: %+v", s.Published[0])
 	}
-	store := &findingstate.Store{Table: seed.FindingStateTable, Region: region}
+	store := &findingstate.Store{Table: seed.FindingStateTable, Region: region, Boilerplate: runner.Boilerplate}
 	if f, err := store.Scope(context.Background(), a.cfg, "123456789012", region, []string{"kms.rotation"}); err != nil || f == findingstate.Fresh {
 		t.Errorf("after a failed import the state is %s (%v), want it left to reconcile", f, err)
 	}

@@ -80,7 +80,7 @@ func TestTwoSweepsOfASmallAccount(t *testing.T) {
 	createStateTable(t, cfg)
 	r := &runner.Runner{
 		AWS: cfg, Counter: counter, Regions: s.Data.Regions, HomeRegion: home, Collectors: runner.Collectors(),
-		Publisher:   publish.Publisher{State: &findingstate.Store{Table: stateTable, Region: home}, Limiters: publish.NewLimiters()},
+		Publisher:   publish.Publisher{State: &findingstate.Store{Table: stateTable, Region: home, Boilerplate: runner.Boilerplate}, Limiters: publish.NewLimiters()},
 		ToolVersion: "test", Getenv: func(string) string { return "" }, Now: time.Now,
 	}
 	want := map[string]int{}
