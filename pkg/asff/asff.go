@@ -110,63 +110,36 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 	if r.Reason != "" {
 		description = r.Reason + ". " + c.Description
 	}
-	reqs := c.RelatedRequirements
-	if len(reqs) > maxRequirements {
-		reqs = reqs[:maxRequirements]
-	}
-	compliance := &types.Compliance{
-		Status:              types.ComplianceStatus(r.Status),
-		RelatedRequirements: reqs,
-	}
+	// What every finding of the check says alike, and then this one's own.
+	f := Boilerplate(c)
+	f.Compliance.Status = types.ComplianceStatus(r.Status)
 	if r.Status == check.NotAvailable {
-		compliance.StatusReasons = []types.StatusReason{{
+		f.Compliance.StatusReasons = []types.StatusReason{{
 			ReasonCode:  aws.String("COLLECTION_ERROR"),
 			Description: aws.String(Truncate(r.Reason, maxReasonDesc)),
 		}}
 	}
-	f := types.AwsSecurityFinding{
-		SchemaVersion:   aws.String(SchemaVersion),
-		Id:              aws.String(FindingID(c.ID, ctx.Account, r.Region, r.ResourceARN)),
-		ProductArn:      aws.String(ProductARN(ctx.Partition, ctx.ProductRegion, ctx.Account)),
-		GeneratorId:     aws.String(c.ID),
-		AwsAccountId:    aws.String(ctx.Account),
-		Region:          aws.String(r.Region),
-		CompanyName:     aws.String(ProductName),
-		ProductName:     aws.String(ProductName),
-		Types:           c.Types,
-		CreatedAt:       aws.String(now),
-		UpdatedAt:       aws.String(now),
-		FirstObservedAt: aws.String(now),
-		LastObservedAt:  aws.String(now),
-		Severity:        &types.Severity{Label: sev, Original: aws.String(string(sev))},
-		Title:           aws.String(Truncate(c.Title, MaxTitle)),
-		Description:     aws.String(Truncate(description, MaxDescription)),
-		Remediation: &types.Remediation{Recommendation: &types.Recommendation{
-			Text: aws.String(Truncate(c.Remediation, MaxRecommendation)),
-			Url:  aws.String(c.RemediationURL),
-		}},
-		ProductFields: map[string]string{
-			"ProviderName":                 ProductName,
-			"ProviderVersion":              ctx.ToolVersion,
-			"posture-auditor/CheckId":      c.ID,
-			"posture-auditor/ResourceName": r.ResourceName,
-			ObservedAtField:                now,
-		},
-		Resources: []types.Resource{{
-			Type:      aws.String(resourceType),
-			Id:        aws.String(r.ResourceARN),
-			Partition: types.Partition(ctx.Partition),
-			Region:    aws.String(r.Region),
-			Details:   r.Details,
-			Tags:      tags,
-		}},
-		Compliance:  compliance,
-		RecordState: types.RecordStateActive,
-		FindingProviderFields: &types.FindingProviderFields{
-			Severity: &types.FindingProviderSeverity{Label: sev, Original: aws.String(string(sev))},
-			Types:    c.Types,
-		},
-	}
+	f.Id = aws.String(FindingID(c.ID, ctx.Account, r.Region, r.ResourceARN))
+	f.ProductArn = aws.String(ProductARN(ctx.Partition, ctx.ProductRegion, ctx.Account))
+	f.GeneratorId = aws.String(c.ID)
+	f.AwsAccountId = aws.String(ctx.Account)
+	f.Region = aws.String(r.Region)
+	f.CreatedAt, f.UpdatedAt, f.FirstObservedAt, f.LastObservedAt = aws.String(now), aws.String(now), aws.String(now), aws.String(now)
+	f.Severity = &types.Severity{Label: sev, Original: aws.String(string(sev))}
+	f.Description = aws.String(Truncate(description, MaxDescription))
+	f.ProductFields["ProviderVersion"] = ctx.ToolVersion
+	f.ProductFields["posture-auditor/ResourceName"] = r.ResourceName
+	f.ProductFields[ObservedAtField] = now
+	f.Resources = []types.Resource{{
+		Type:      aws.String(resourceType),
+		Id:        aws.String(r.ResourceARN),
+		Partition: types.Partition(ctx.Partition),
+		Region:    aws.String(r.Region),
+		Details:   r.Details,
+		Tags:      tags,
+	}}
+	f.RecordState = types.RecordStateActive
+	f.FindingProviderFields.Severity = &types.FindingProviderSeverity{Label: sev, Original: aws.String(string(sev))}
 	for _, rel := range r.Related {
 		if len(f.Resources) == maxResources {
 			break
@@ -174,9 +147,6 @@ func Map(c check.Check, r check.Result, ctx Context) types.AwsSecurityFinding {
 		f.Resources = append(f.Resources, types.Resource{
 			Type: aws.String(rel.Type), Id: aws.String(rel.ARN), Partition: types.Partition(ctx.Partition), Region: aws.String(r.Region),
 		})
-	}
-	if len(c.SecurityHubControls) > 0 {
-		f.ProductFields["posture-auditor/RelatedSecurityHubControls"] = strings.Join(c.SecurityHubControls, ",")
 	}
 	if tagsNote != "" {
 		f.ProductFields[TruncatedField] = tagsNote
