@@ -4,3 +4,6 @@ package findingstate
 func PartitionKey(account, region, id string) string {
 	return partitionKey(scopeKey(account, region), id)
 }
+
+// ItemBytes is an item's size as DynamoDB counts it.
+var ItemBytes = itemBytes

@@ -529,17 +529,7 @@ func TestSlimRecordsThroughDynamoDB(t *testing.T) {
 		if _, ok := item["findings"]; !ok {
 			continue
 		}
-		size := 0
-		for k, v := range item {
-			size += len(k)
-			switch v := v.(type) {
-			case *ddbtypes.AttributeValueMemberS:
-				size += len(v.Value)
-			case *ddbtypes.AttributeValueMemberB:
-				size += len(v.Value)
-			}
-		}
-		if size > 1024 {
+		if size := findingstate.ItemBytes(item); size > 1024 {
 			t.Errorf("record %v of %d bytes: over 1 KB, 4 write units", item["id"], size)
 		}
 	}
