@@ -113,11 +113,11 @@ func WorkerFromEnvironment(ctx context.Context, getenv func(string) string) (*Wo
 	}
 	central := base.AWS
 	partition := regions.PartitionOf(central.Region)
+	// No table is a nil interface, not a nil *Store in it.
+	base.Publisher.State = nil
 	if state := CentralState(getenv(EnvStateTable), central); state != nil {
 		state.TableWriteUnits = tableUnits
 		base.Publisher.State = state
-	} else {
-		base.Publisher.State = nil
 	}
 	members := &Members{
 		Options:    awsconfig.Options{Counter: base.Counter, Pacer: pacer},
