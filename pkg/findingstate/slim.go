@@ -90,10 +90,10 @@ func slimFinding(f types.AwsSecurityFinding, bp *types.AwsSecurityFinding) (type
 	if len(f.ProductFields) > 0 {
 		f.ProductFields = maps(f.ProductFields)
 	}
-	for field, name := range map[string]string{asff.FingerprintField: fromFingerprint, asff.ObservedAtField: fromObservedAt} {
-		if f.ProductFields[field] != "" {
-			delete(f.ProductFields, field)
-			out = append(out, name)
+	for _, fn := range [][2]string{{asff.FingerprintField, fromFingerprint}, {asff.ObservedAtField, fromObservedAt}} {
+		if f.ProductFields[fn[0]] != "" {
+			delete(f.ProductFields, fn[0])
+			out = append(out, fn[1])
 		}
 	}
 	if len(f.Resources) > 0 {

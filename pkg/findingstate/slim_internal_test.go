@@ -164,3 +164,24 @@ func TestSlimRecordOfAnEarlierBoilerplate(t *testing.T) {
 		t.Error("records read back share their boilerplate")
 	}
 }
+
+// TestSlimRecordIsTheSameForTheSameFinding: one finding makes one record,
+// byte for byte (what a record leaves out is named in a fixed order).
+func TestSlimRecordIsTheSameForTheSameFinding(t *testing.T) {
+	c := registry.All()[0]
+	c.SecurityHubControls = []string{"KMS.4", "KMS.3"}
+	f := asff.Map(c, check.Result{CheckID: c.ID, ResourceARN: "arn:aws:kms:us-east-1:111122223333:key/k", Region: "us-east-1", Status: check.Failed, Reason: "r"},
+		asff.Context{Account: "111122223333", Partition: "aws", ProductRegion: "us-east-1", Now: time.Now(), ToolVersion: "v"})
+	bp := asff.Boilerplate(c)
+	slim, omitted := slimFinding(Compact(f), &bp)
+	first, err := encodeSlim(slim, omitted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		slim, omitted := slimFinding(Compact(f), &bp)
+		if again, _ := encodeSlim(slim, omitted); !bytes.Equal(again, first) {
+			t.Fatalf("the same finding made two records:\n%s\n%s", first, again)
+		}
+	}
+}
