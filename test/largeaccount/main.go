@@ -64,6 +64,7 @@ func main() {
 	regionList := flag.String("regions", "us-east-1,eu-west-1", "the account's regions; the first is the home region")
 	partitionWCU := flag.Float64("partition-wcu", 0, "when set, DynamoDB's write capacity of one partition key, in units a second (AWS: 1000; a transactional write costs 2 a KB): a transaction beyond it is cancelled with ThrottlingError")
 	tableWCU := flag.Float64("table-wcu", 0, "when set, the finding state table's write capacity, in units a second (a new on-demand table: 4000; more once warmed): the endpoint cancels a transaction beyond it with ThrottlingError, and the auditor is told it (STATE_TABLE_WRITE_UNITS)")
+	fromUnsharded := flag.Bool("from-unsharded", false, "between the sweeps, lay the finding state out as the version before sharded records did (one partition key a scope): the second sweep is then the first after an upgrade")
 	lambdaMemory := flag.Int("lambda-memory-mb", 0, "when set, the child gets AWS_LAMBDA_FUNCTION_MEMORY_SIZE as in Lambda (the auditor sizes its Go memory limit from it)")
 	flag.Func("child-env", "`KEY=VALUE` added to the auditor's environment (repeatable), e.g. GODEBUG=gctrace=1", func(v string) error {
 		if !strings.Contains(v, "=") {
@@ -83,6 +84,10 @@ func main() {
 	}
 	if *tableWCU > 0 {
 		cmd += fmt.Sprintf(" -table-wcu %g", *tableWCU)
+	}
+	if *fromUnsharded {
+		cmd += " -from-unsharded"
+		unshardBetween = true
 	}
 	for _, e := range extraEnv {
 		cmd += " -child-env " + e
@@ -140,6 +145,9 @@ func run(scale float64, latency time.Duration, regions []string, lambdaMemory in
 	var results []*sweep
 	failed := false
 	for i, name := range []string{"first sweep: fresh account", "second sweep: same account, unchanged"} {
+		if i == 1 && unshardBetween {
+			fmt.Printf("\nfinding state laid out as before sharding: %d of %d items moved under their scope's own key\n", ep.Unshard(a.Home, stateTable), ep.Items(a.Home, stateTable))
+		}
 		// The account is left alone between scheduled sweeps: every
 		// quota bucket is full again when the next one starts.
 		ep.RefillBuckets()
@@ -667,6 +675,10 @@ func verdicts(ep *endpoint.Server, results []*sweep, minimum map[endpoint.Call]i
 // partitionLimit is DynamoDB's write capacity of one partition, in write
 // units a second (on demand and provisioned alike).
 const partitionLimit = 1000
+
+// unshardBetween (-from-unsharded) makes the second sweep the first after
+// an upgrade from unsharded finding state records.
+var unshardBetween bool
 
 // tableLimit is the finding state table's write capacity, in write units a
 // second: a new on-demand table's 4,000 unless -table-wcu says otherwise.

@@ -422,6 +422,42 @@ func (s *Server) Items(region, tableName string) int {
 	return n
 }
 
+// Unshard lays the finding state table out as versions before its records
+// were sharded did: every item under its scope's own key (account#region,
+// "#k" dropped), and the reconciliation markers with their time under
+// reconciledAt and no shard count. It returns the items moved.
+func (s *Server) Unshard(region, tableName string) int {
+	s.ddb.mu.Lock()
+	defer s.ddb.mu.Unlock()
+	t := s.ddb.tables[region+"|"+tableName]
+	if t == nil {
+		return 0
+	}
+	var all []item
+	for _, p := range t.parts {
+		for _, it := range p.items {
+			all = append(all, it)
+		}
+	}
+	t.parts = map[string]*partition{}
+	moved := 0
+	for _, it := range all {
+		if account, rest, ok := strings.Cut(it[t.pk], "#"); ok {
+			if region, _, sharded := strings.Cut(rest, "#"); sharded {
+				it[t.pk] = account + "#" + region
+				moved++
+			}
+		}
+		if at, ok := it["reconciledAtSharded"]; ok {
+			delete(it, "reconciledAtSharded")
+			delete(it, "shards")
+			it["reconciledAt"] = at
+		}
+		t.put(it)
+	}
+	return moved
+}
+
 func (d *dynamo) table(q *req, name string) *table {
 	t := d.tables[q.region+"|"+name]
 	if t == nil {

@@ -354,3 +354,35 @@ func statePuts(scope string, n int) []ddbtypes.TransactWriteItem {
 	}
 	return out
 }
+
+// TestUnshard: the state laid out as before sharding: items of a shard
+// key under their scope's own key, a marker's time under reconciledAt and
+// no shard count.
+func TestUnshard(t *testing.T) {
+	s, api := startWithStateTable(t, Options{Scale: 0.005})
+	ctx := context.Background()
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: statePuts("111122223333#us-east-1#2", 3)}); err != nil {
+		t.Fatal(err)
+	}
+	marker := map[string]ddbtypes.AttributeValue{
+		"scope": &ddbtypes.AttributeValueMemberS{Value: "111122223333#us-east-1"}, "id": &ddbtypes.AttributeValueMemberS{Value: "#reconciled#kms.rotation"},
+		"reconciledAtSharded": &ddbtypes.AttributeValueMemberS{Value: "2026-12-02T00:00:00Z"}, "shards": &ddbtypes.AttributeValueMemberS{Value: "4"},
+	}
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{{Put: &ddbtypes.Put{TableName: aws.String(stateTable), Item: marker}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if moved := s.Unshard(s.Data.Home, stateTable); moved != 3 || s.Items(s.Data.Home, stateTable) != 4 {
+		t.Fatalf("moved %d, %d items", moved, s.Items(s.Data.Home, stateTable))
+	}
+	scope := &ddbtypes.AttributeValueMemberS{Value: "111122223333#us-east-1"}
+	got, err := api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{stateTable: {Keys: []map[string]ddbtypes.AttributeValue{
+		{"scope": scope, "id": &ddbtypes.AttributeValueMemberS{Value: "finding-1"}}, {"scope": scope, "id": marker["id"]}}}}})
+	if err != nil || len(got.Responses[stateTable]) != 2 {
+		t.Fatalf("a moved item and the marker under the scope's key: %v, %v", got, err)
+	}
+	for _, it := range got.Responses[stateTable] {
+		if it["id"].(*ddbtypes.AttributeValueMemberS).Value == "#reconciled#kms.rotation" && (it["reconciledAt"] == nil || it["shards"] != nil || it["reconciledAtSharded"] != nil) {
+			t.Errorf("the marker: %v", it)
+		}
+	}
+}
