@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -21,6 +22,9 @@ type CallCounter struct {
 	mu        sync.Mutex
 	counts    map[Call]int
 	throttled map[Call]int
+	// parts are the IAM actions of the parts of the transactions counted
+	// (a DynamoDB transaction needs each write's own action).
+	parts map[Call]map[string]bool
 }
 
 // Call names one API operation, e.g. {"KMS", "ListKeys"}; Service is the
@@ -32,7 +36,7 @@ type Call struct {
 
 // NewCallCounter returns an empty counter.
 func NewCallCounter() *CallCounter {
-	return &CallCounter{counts: map[Call]int{}, throttled: map[Call]int{}}
+	return &CallCounter{counts: map[Call]int{}, throttled: map[Call]int{}, parts: map[Call]map[string]bool{}}
 }
 
 // throttles classifies an attempt's error as the SDK's retryer does: by
@@ -49,7 +53,11 @@ func IsThrottle(err error) bool {
 func (c *CallCounter) middleware(stack *middleware.Stack) error {
 	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("postureCallCounter",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.add(c.counts, callOf(ctx))
+			call := callOf(ctx)
+			c.add(c.counts, call)
+			if t, ok := in.Parameters.(*dynamodb.TransactWriteItemsInput); ok {
+				c.addParts(call, t)
+			}
 			return next.HandleInitialize(ctx, in)
 		}), middleware.After); err != nil {
 		return err
@@ -68,6 +76,27 @@ func (c *CallCounter) middleware(stack *middleware.Stack) error {
 
 func callOf(ctx context.Context) Call {
 	return Call{Service: awsmiddleware.GetServiceID(ctx), Operation: awsmiddleware.GetOperationName(ctx)}
+}
+
+// addParts records the IAM actions a transaction's writes need.
+func (c *CallCounter) addParts(call Call, t *dynamodb.TransactWriteItemsInput) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parts[call] == nil {
+		c.parts[call] = map[string]bool{}
+	}
+	for _, it := range t.TransactItems {
+		switch {
+		case it.Put != nil:
+			c.parts[call]["dynamodb:PutItem"] = true
+		case it.Delete != nil:
+			c.parts[call]["dynamodb:DeleteItem"] = true
+		case it.Update != nil:
+			c.parts[call]["dynamodb:UpdateItem"] = true
+		case it.ConditionCheck != nil:
+			c.parts[call]["dynamodb:ConditionCheckItem"] = true
+		}
+	}
 }
 
 func (c *CallCounter) add(m map[Call]int, k Call) {
@@ -97,6 +126,9 @@ type CallCount struct {
 	// Throttled counts the attempts answered with a throttling error
 	// (each retried, or the last one failing the call).
 	Throttled int `json:"throttled,omitempty"`
+	// Parts are the IAM actions of the parts of the calls, for a
+	// transaction (sorted; empty otherwise): see IAMActions.
+	Parts []string `json:"-"`
 }
 
 // Snapshot returns all counts, sorted by service then operation.
@@ -108,7 +140,12 @@ func (c *CallCounter) Snapshot() []CallCount {
 	defer c.mu.Unlock()
 	out := make([]CallCount, 0, len(c.counts))
 	for k, n := range c.counts {
-		out = append(out, CallCount{Call: k, Count: n, Throttled: c.throttled[k]})
+		cc := CallCount{Call: k, Count: n, Throttled: c.throttled[k]}
+		for a := range c.parts[k] {
+			cc.Parts = append(cc.Parts, a)
+		}
+		sort.Strings(cc.Parts)
+		out = append(out, cc)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
@@ -141,7 +178,9 @@ func (c *CallCounter) Since(before []CallCount) []CallCount {
 	for _, cc := range c.Snapshot() {
 		p := prev[cc.Call]
 		if n, t := cc.Count-p.Count, cc.Throttled-p.Throttled; n > 0 || t > 0 {
-			out = append(out, CallCount{Call: cc.Call, Count: n, Throttled: t})
+			// Parts are the counter's whole life's: a container's runs
+			// are one function's, with one policy.
+			out = append(out, CallCount{Call: cc.Call, Count: n, Throttled: t, Parts: cc.Parts})
 		}
 	}
 	return out

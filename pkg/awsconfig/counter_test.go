@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,7 +78,7 @@ func TestCounterCountsThrottledAttempts(t *testing.T) {
 		{Call: awsconfig.Call{Service: "KMS", Operation: "DescribeKey"}, Count: 1},
 		{Call: awsconfig.Call{Service: "KMS", Operation: "ListKeys"}, Count: 1, Throttled: 2},
 	}
-	if got := counter.Snapshot(); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+	if got := counter.Snapshot(); !reflect.DeepEqual(got, want) {
 		t.Errorf("snapshot %+v, want %+v", got, want)
 	}
 }

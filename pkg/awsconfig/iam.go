@@ -18,8 +18,8 @@ var iamPrefix = map[string]string{
 
 // batchActions are operations IAM authorises with another operation's
 // action: SQS's batch calls are allowed by the single call's action, and
-// a DynamoDB transaction by the action of each of its writes (the finding
-// state's transactions are all Puts).
+// a DynamoDB transaction by the action of each of its writes (CallCount's
+// Parts, when the counter saw them; else its puts).
 var batchActions = map[Call]string{
 	{Service: "SQS", Operation: "SendMessageBatch"}:        "sqs:SendMessage",
 	{Service: "DynamoDB", Operation: "TransactWriteItems"}: "dynamodb:PutItem",
@@ -30,6 +30,19 @@ func (c Call) IAMAction() string {
 	if a, ok := batchActions[c]; ok {
 		return a
 	}
+	return c.iamAction()
+}
+
+// IAMActions are the IAM actions the calls counted needed: their parts'
+// for a transaction whose parts the counter saw (puts, deletes).
+func (c CallCount) IAMActions() []string {
+	if len(c.Parts) > 0 {
+		return c.Parts
+	}
+	return []string{c.IAMAction()}
+}
+
+func (c Call) iamAction() string {
 	p, ok := iamPrefix[c.Service]
 	if !ok {
 		p = strings.ToLower(strings.ReplaceAll(c.Service, " ", ""))

@@ -39,10 +39,11 @@ import (
 	"github.com/posture-auditor/posture-auditor/pkg/awsconfig"
 )
 
-// API is the part of the DynamoDB client the store uses; each method is one
-// IAM action in template.yaml.
+// API is the part of the DynamoDB client the store uses; each method is
+// an IAM action in template.yaml, but TransactWriteItems, which its puts
+// (dynamodb:PutItem) and a reconciliation's deletes (dynamodb:DeleteItem)
+// need.
 type API interface {
-	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
@@ -136,17 +137,21 @@ func writeUnits(item map[string]ddbtypes.AttributeValue) int {
 	return 2 * ((itemBytes(item) + 1023) / 1024)
 }
 
-// deleteUnits is what pacing counts for a DeleteItem of a record, whose
-// size is not read: 1 unit a KB, and a record is under 3 KB.
-const deleteUnits = 3
+// deleteUnits is what pacing counts for a transactional delete of a
+// record, whose size is not read: 2 units a KB, and a record is under 1 KB
+// (a record of a version before slim records, about 2).
+const deleteUnits = 4
 
 // paceWrites waits until the partitions the Puts of items write (and the
 // table) have the write capacity for them.
 func (s *Store) paceWrites(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
 	units := map[string]int{}
 	for _, it := range items {
-		if it.Put != nil {
+		switch {
+		case it.Put != nil:
 			units[str(it.Put.Item, attrScope)] += writeUnits(it.Put.Item)
+		case it.Delete != nil:
+			units[str(it.Delete.Key, attrScope)] += deleteUnits
 		}
 	}
 	return s.pace(ctx, units)
@@ -737,6 +742,12 @@ var transactBackoff = 100 * time.Millisecond
 // observation is recorded for them, which stays), it is sent again
 // without them; when it conflicts with another write, it is sent again.
 func (s *Store) transact(ctx context.Context, api API, items []ddbtypes.TransactWriteItem) error {
+	return s.transactRefusing(ctx, api, items, nil)
+}
+
+// transactRefusing is transact, calling refused (when not nil) with each
+// item whose condition failed (left out of the transaction sent again).
+func (s *Store) transactRefusing(ctx context.Context, api API, items []ddbtypes.TransactWriteItem, refused func(ddbtypes.TransactWriteItem)) error {
 	backoff := transactBackoff
 	for attempt := 1; ; attempt++ {
 		if err := s.paceWrites(ctx, items); err != nil {
@@ -756,6 +767,9 @@ func (s *Store) transact(ctx context.Context, api API, items []ddbtypes.Transact
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
 				// A later observation is already recorded.
+				if refused != nil {
+					refused(items[i])
+				}
 			case "None":
 				again = append(again, items[i]) // cancelled by another's failure
 			case "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded":
@@ -859,39 +873,39 @@ func (r *Reconciliation) End(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	api := r.store.api(r.cfg)
-	err = forEach(ctx, r.store.workers(), gone, func(ctx context.Context, k map[string]ddbtypes.AttributeValue) error {
-		backoff := transactBackoff
-		for attempt := 1; ; attempt++ {
-			if err := r.store.pace(ctx, map[string]int{str(k, attrScope): deleteUnits}); err != nil {
-				return err
-			}
-			_, err := api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName: aws.String(r.store.Table), Key: k,
-				ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values,
-			})
-			var failed *ddbtypes.ConditionalCheckFailedException
-			if errors.As(err, &failed) && misplaced[str(k, attrScope)+"\x00"+str(k, attrID)] {
-				// An unsharded version wrote it during the read-back: it
-				// may be newer than anything read, and this version
-				// cannot see it where it lies. The checks stay unfresh,
-				// and the next reconciliation moves it.
-				return fmt.Errorf("a record of %s was written under the scope's unsharded key during the reconciliation", str(k, attrID))
-			}
-			// A record in another run's transaction refuses a plain write
-			// until it ends (the SDK does not retry that).
-			var conflict *ddbtypes.TransactionConflictException
-			if !errors.As(err, &conflict) || attempt == transactAttempts {
-				return ignoreConditionFailed(err)
-			}
-			if err := sleep(ctx, backoff); err != nil {
-				return err
-			}
-			backoff = min(2*backoff, 5*time.Second)
+	// Deleted up to saveChunk to a transaction, each under its condition:
+	// a migration deletes most of a scope's old records, and a call each
+	// was most of its CPU.
+	var chunks [][]ddbtypes.TransactWriteItem
+	for start := 0; start < len(gone); start += saveChunk {
+		var chunk []ddbtypes.TransactWriteItem
+		for _, k := range gone[start:min(start+saveChunk, len(gone))] {
+			chunk = append(chunk, ddbtypes.TransactWriteItem{Delete: &ddbtypes.Delete{TableName: aws.String(r.store.Table), Key: k,
+				ConditionExpression: r.before.expr, ExpressionAttributeNames: r.before.names, ExpressionAttributeValues: r.before.values}})
 		}
+		chunks = append(chunks, chunk)
+	}
+	api := r.store.api(r.cfg)
+	var mu sync.Mutex
+	var newer []string // misplaced records written after the read-back began
+	err = forEach(ctx, r.store.workers(), chunks, func(ctx context.Context, items []ddbtypes.TransactWriteItem) error {
+		// A record written after the read-back began is newer than what
+		// was read: its delete is refused and it stays. One an unsharded
+		// version wrote (misplaced) this version cannot see where it lies.
+		return r.store.transactRefusing(ctx, api, items, func(it ddbtypes.TransactWriteItem) {
+			if k := it.Delete.Key; misplaced[str(k, attrScope)+"\x00"+str(k, attrID)] {
+				mu.Lock()
+				newer = append(newer, str(k, attrID))
+				mu.Unlock()
+			}
+		})
 	})
 	if err != nil {
 		return err
+	}
+	if len(newer) > 0 {
+		// The checks stay unfresh, and the next reconciliation moves them.
+		return fmt.Errorf("%d records (%s first) were written under the scope's unsharded key during the reconciliation", len(newer), newer[0])
 	}
 	return r.store.mark(ctx, r.cfg, r.account, r.region, r.checks, r.readStart)
 }
@@ -910,14 +924,6 @@ func olderThan(t time.Time) condition {
 		names:  map[string]string{"#sv": attrSaved},
 		values: map[string]ddbtypes.AttributeValue{":sv": &ddbtypes.AttributeValueMemberS{Value: stamp(t)}},
 	}
-}
-
-func ignoreConditionFailed(err error) error {
-	var failed *ddbtypes.ConditionalCheckFailedException
-	if errors.As(err, &failed) {
-		return nil
-	}
-	return err
 }
 
 // Suspend marks the checks stale before an import, and returns what

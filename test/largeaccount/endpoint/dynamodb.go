@@ -536,31 +536,40 @@ func (d *dynamo) transactWrite(q *req) {
 		q.validation("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length between 1 and 100")
 		return
 	}
+	// write is a Put of it, or a Delete of the item keyed by it (del),
+	// whose units are those of the item deleted.
 	type write struct {
-		t  *table
-		it item
+		t     *table
+		it    item
+		del   bool
+		units float64
 	}
 	writes := make([]write, len(actions))
 	reasons := make([]map[string]string, len(actions))
 	failed, keys := false, map[string]bool{}
 	for i, a := range actions {
 		m, _ := a.(map[string]any)
-		put, ok := m["Put"].(map[string]any)
-		if !ok || len(m) != 1 {
-			q.validation("TransactWriteItems actions other than Put are not served by the largeaccount endpoint")
+		put, isPut := m["Put"].(map[string]any)
+		del, isDelete := m["Delete"].(map[string]any)
+		if (!isPut && !isDelete) || len(m) != 1 {
+			q.validation("TransactWriteItems actions other than Put and Delete are not served by the largeaccount endpoint")
 			return
 		}
-		name, _ := put["TableName"].(string)
+		action, field := put, "Item"
+		if isDelete {
+			action, field = del, "Key"
+		}
+		name, _ := action["TableName"].(string)
 		t := d.table(q, name)
 		if t == nil {
 			return
 		}
-		it, err := decodeItem(put["Item"])
+		it, err := decodeItem(action[field])
 		if err != nil {
 			q.validation("%s", err)
 			return
 		}
-		if it[t.pk] == "" || it[t.sk] == "" || it.size() > maxItemSize {
+		if it[t.pk] == "" || it[t.sk] == "" || it.size() > maxItemSize || (isDelete && len(it) != 2) {
 			q.validation("One or more parameter values were invalid: missing key or item too large")
 			return
 		}
@@ -570,12 +579,20 @@ func (d *dynamo) transactWrite(q *req) {
 			return
 		}
 		keys[k] = true
-		ok, err = conditionOK(put, t.get(it[t.pk], it[t.sk]))
+		old := t.get(it[t.pk], it[t.sk])
+		ok, err := conditionOK(action, old)
 		if err != nil {
 			q.validation("%s", err)
 			return
 		}
-		writes[i], reasons[i] = write{t, it}, map[string]string{"Code": "None"}
+		w := write{t: t, it: it, del: isDelete, units: writeUnits(it)}
+		if isDelete {
+			w.units = 2 // a transactional delete of no item
+			if old != nil {
+				w.units = writeUnits(old)
+			}
+		}
+		writes[i], reasons[i] = w, map[string]string{"Code": "None"}
 		if !ok {
 			failed, reasons[i] = true, map[string]string{"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
 		}
@@ -586,8 +603,8 @@ func (d *dynamo) transactWrite(q *req) {
 		// transaction (nothing is written, no capacity taken).
 		units, tables := map[string]float64{}, map[string]float64{}
 		for _, w := range writes {
-			units[w.t.name+"|"+w.it[w.t.pk]] += writeUnits(w.it)
-			tables[w.t.name] += writeUnits(w.it)
+			units[w.t.name+"|"+w.it[w.t.pk]] += w.units
+			tables[w.t.name] += w.units
 		}
 		now := time.Now()
 		short := map[string]bool{}
@@ -650,8 +667,12 @@ func (d *dynamo) transactWrite(q *req) {
 		return
 	}
 	for _, w := range writes {
-		w.t.put(w.it)
-		d.written[w.t.name+"|"+w.it[w.t.pk]] += writeUnits(w.it)
+		if w.del {
+			w.t.delete(w.it[w.t.pk], w.it[w.t.sk])
+		} else {
+			w.t.put(w.it)
+		}
+		d.written[w.t.name+"|"+w.it[w.t.pk]] += w.units
 	}
 	q.json(map[string]any{})
 }

@@ -386,3 +386,38 @@ func TestUnshard(t *testing.T) {
 		}
 	}
 }
+
+// TestTransactionalDeletes: a transaction's Delete removes its item when
+// its condition holds (a record saved before a reconciliation's read-back),
+// and cancels the transaction (ConditionalCheckFailed, nothing deleted)
+// when it does not (one saved after).
+func TestTransactionalDeletes(t *testing.T) {
+	_, api := startWithStateTable(t, Options{Scale: 0.005, PartitionWCU: 100})
+	ctx := context.Background()
+	puts := statePuts("a", 2)
+	puts[1].Put.Item["savedAt"] = &ddbtypes.AttributeValueMemberS{Value: "2026-12-02T12:00:00.000000000Z"}
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: puts}); err != nil {
+		t.Fatal(err)
+	}
+	del := func(id string) ddbtypes.TransactWriteItem {
+		return ddbtypes.TransactWriteItem{Delete: &ddbtypes.Delete{TableName: aws.String(stateTable),
+			Key:                       map[string]ddbtypes.AttributeValue{"scope": &ddbtypes.AttributeValueMemberS{Value: "a"}, "id": &ddbtypes.AttributeValueMemberS{Value: id}},
+			ConditionExpression:       aws.String("attribute_not_exists(#sv) OR #sv < :sv"),
+			ExpressionAttributeNames:  map[string]string{"#sv": "savedAt"},
+			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":sv": &ddbtypes.AttributeValueMemberS{Value: "2026-12-02T11:00:00.000000000Z"}}}}
+	}
+	_, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{del("finding-0"), del("finding-1")}})
+	var cancelled *ddbtypes.TransactionCanceledException
+	if !errors.As(err, &cancelled) || aws.ToString(cancelled.CancellationReasons[0].Code) != "None" || aws.ToString(cancelled.CancellationReasons[1].Code) != "ConditionalCheckFailed" {
+		t.Fatalf("a delete whose condition fails: %v", err)
+	}
+	if _, err := api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{del("finding-0")}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{stateTable: {Keys: []map[string]ddbtypes.AttributeValue{
+		{"scope": &ddbtypes.AttributeValueMemberS{Value: "a"}, "id": &ddbtypes.AttributeValueMemberS{Value: "finding-0"}},
+		{"scope": &ddbtypes.AttributeValueMemberS{Value: "a"}, "id": &ddbtypes.AttributeValueMemberS{Value: "finding-1"}}}}}})
+	if err != nil || len(got.Responses[stateTable]) != 1 || got.Responses[stateTable][0]["id"].(*ddbtypes.AttributeValueMemberS).Value != "finding-1" {
+		t.Errorf("after deleting finding-0: %v, %v", got, err)
+	}
+}
