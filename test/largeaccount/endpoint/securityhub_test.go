@@ -71,7 +71,7 @@ func TestSecurityHubAsBefore(t *testing.T) {
 		body(
 			enc(finding("f-1", t1)),
 			indented(finding("f-2", t1)),
-			strings.Replace(enc(finding("f-3", t1)), `"Title"`, `"Titl\u0065"`, 1),             // an escaped key
+			strings.Replace(enc(finding("f-3", t1)), `"Title"`, `"Titl\u0065"`, 1),               // an escaped key
 			strings.Replace(enc(finding("f-4", t1)), `{`, `{"Title":"first","Id":"f-4-dup",`, 1), // duplicate keys, the last one wins
 			enc(finding(`f-5 "é" \ </>`, t1)),
 			strings.Replace(enc(finding("f-6", t1)), `"Id":"f-6"`, `"Id":"f\u002d6"`, 1),
